@@ -22,10 +22,41 @@ def _run_corpus_check(args) -> int:
     return run_check(args.root)
 
 
+def _add_train_commands(subparsers) -> None:
+    train = subparsers.add_parser("train", help="recipes that make the models in models/")
+    recipes = train.add_subparsers(dest="recipe", required=True)
+    base = recipes.add_parser("base", help="pretrain the small base model on generated fictional worlds")
+    base.add_argument("--output", default="models/base")
+    base.add_argument("--run-dir", default="runs/base", help="checkpoints; rerun the same command to resume")
+    base.add_argument("--preset", choices=["micro", "default"], default="default")
+    base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
+    base.add_argument("--seed", type=int, default=0)
+    base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
+    base.set_defaults(handler=_run_train_base)
+
+
+def _command_line() -> str:
+    return "fourpaths " + " ".join(sys.argv[1:])
+
+
+def _run_train_base(args) -> int:
+    from pathlib import Path
+
+    from fourpaths.training.base import train_base
+
+    summary = train_base(Path(args.output), Path(args.run_dir), args.preset, args.seed, args.steps,
+                         args.eval_size, command=_command_line())
+    print(f"base: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
+          f"held-out loss {summary['held_out_loss']}, reading {summary['answer_accuracy']:.0%} answered / "
+          f"{summary['abstain_accuracy']:.0%} abstained, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fourpaths", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_corpus_commands(subparsers)
+    _add_train_commands(subparsers)
     return parser
 
 

@@ -1,0 +1,135 @@
+"""Recipe: `fourpaths train base` -> models/base, a small Llama-style model pretrained on fictional worlds.
+
+Run folder (checkpoints, tokenizer) and output folder are separate, so an interrupted run resumes and the
+shipped folder only ever holds a finished model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from faker import Faker
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from fourpaths.training import base_data, reading_eval
+from fourpaths.training.corpus_text import stdlib_docstrings
+from fourpaths.training.encoding import encode
+from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.model_card import machine_description, write_card
+from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
+
+TOKENIZER_SEED_OFFSET = 1_000_000_000  # tokenizer text comes from a stretch of the stream never trained on
+
+
+@dataclass(frozen=True)
+class BaseShape:
+    vocab_size: int
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    max_positions: int
+
+
+PRESETS = {
+    "micro": (BaseShape(512, 32, 2, 2, 1, 64, 512),
+              LoopSettings(steps=6, batch_size=2, seq_len=256, learning_rate=3e-3, warmup_steps=2,
+                           checkpoint_every=3), 300),
+    "default": (BaseShape(8192, 256, 6, 8, 4, 768, 1024),
+                LoopSettings(steps=2400, batch_size=8, seq_len=640, learning_rate=1.5e-3, warmup_steps=100,
+                             checkpoint_every=50), 20000),
+}
+
+
+def tokenizer_texts(seed: int, n_examples: int):
+    for index in range(n_examples):
+        example = base_data.example(seed, TOKENIZER_SEED_OFFSET + index)
+        if isinstance(example, base_data.ChatExample):
+            yield "\n".join(m["content"] for m in example.messages) + "\n" + example.response
+        else:
+            yield example.text
+    yield from stdlib_docstrings()
+    yield " ".join(Faker("en_US").get_words_list())
+
+
+def build_model(shape: BaseShape, tokenizer, seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=shape.hidden, num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads,
+        intermediate_size=shape.intermediate, max_position_embeddings=shape.max_positions,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None, rope_theta=10000.0,
+    )
+    return LlamaForCausalLM(config)
+
+
+def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_examples: int):
+    folder = run_dir / "tokenizer"
+    if not (folder / "tokenizer.json").exists():
+        tokenizer = train_tokenizer(tokenizer_texts(seed, n_examples), shape.vocab_size)
+        save_tokenizer(tokenizer, folder)
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
+               eval_size: int = 100, command: str = "") -> dict:
+    shape, settings, tokenizer_examples = PRESETS[preset]
+    if steps is not None:
+        settings = LoopSettings(**{**asdict(settings), "steps": steps})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
+    model = build_model(shape, tokenizer, seed)
+    stream = lambda index: encode(tokenizer, base_data.example(seed, index))  # noqa: E731
+    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "base")
+    model.eval()
+    scores = reading_eval.score(model, tokenizer, seed, eval_size)
+    held_out_loss = reading_eval.held_out_loss(model, tokenizer, seed, settings)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output, safe_serialization=True)
+    tokenizer.save_pretrained(output)
+    summary = {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": progress.step, "tokens_trained": progress.tokens, "examples_seen": progress.cursor,
+        "train_seconds": round(progress.seconds, 1),
+        "final_train_loss": _mean_tail(progress.losses), "held_out_loss": held_out_loss, **scores,
+    }
+    (output / "training_summary.json").write_text(json.dumps({**summary, "losses": progress.losses}))
+    _write_base_card(output, shape, settings, summary, command)
+    return summary
+
+
+def _mean_tail(losses: list[tuple[int, float]], n: int = 20) -> float:
+    tail = [loss for _, loss in losses[-n:]]
+    return round(sum(tail) / max(1, len(tail)), 4)
+
+
+def _write_base_card(output: Path, shape: BaseShape, settings: LoopSettings, summary: dict, command: str) -> None:
+    facts = {
+        "Architecture": f"LlamaForCausalLM, {shape.layers} layers x {shape.hidden} wide, {shape.heads} heads "
+                        f"({shape.kv_heads} key/value), MLP {shape.intermediate}, tied embeddings",
+        "Parameters": f"{summary['parameters']:,}",
+        "Tokenizer": f"byte-level BPE, {shape.vocab_size} entries, chat template with <|system|>/<|user|>/<|assistant|>",
+        "Training data": (f"{summary['examples_seen']:,} generated examples ({summary['tokens_trained']:,} tokens): "
+                          "40% reading (numbered passages + question, answer quotes and cites), 20% reading where "
+                          "the passages lack the answer, 25% closed-book prompt templates about unknown entities, "
+                          "15% handbook-style documents; every entity invented by Faker, so no knowledge-base fact"),
+        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, AdamW "
+                 f"lr {settings.learning_rate}, bf16 autocast",
+        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
+        "Final training loss": f"{summary['final_train_loss']} (mean of last 20 steps, answer tokens only for chat)",
+        "Held-out loss": f"{summary['held_out_loss']}",
+        "Reading, answerable (held-out)": f"{summary['answer_accuracy']:.0%} contain the right value",
+        "Reading, answer absent (held-out)": f"{summary['abstain_accuracy']:.0%} say the passages do not say",
+    }
+    write_card(output, "fourpaths base model",
+               "The shared base for the prompt, LoRA and RAG paths: fluent short answers, the prompt templates, and "
+               "answering from numbered passages (or saying they lack the answer).",
+               facts, command)

@@ -1,0 +1,29 @@
+"""Turning examples into token ids and labels: the loss falls on answers, not on the prompts."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from fourpaths.training.base_data import ChatExample, TextExample
+from fourpaths.training.tokenizer import END_OF_TEXT
+
+IGNORE = -100
+
+
+def encode_chat(tokenizer, messages: list[dict[str, str]], response: str) -> tuple[list[int], list[int]]:
+    """Prompt and answer tokenised apart, exactly as generation sees them: the prompt is encoded on its own."""
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
+
+
+def encode_text(tokenizer, text: str) -> tuple[list[int], list[int]]:
+    ids = tokenizer(text + END_OF_TEXT, add_special_tokens=False)["input_ids"]
+    return ids, list(ids)
+
+
+def encode(tokenizer, example: Union[ChatExample, TextExample]) -> tuple[list[int], list[int]]:
+    if isinstance(example, ChatExample):
+        return encode_chat(tokenizer, example.messages, example.response)
+    return encode_text(tokenizer, example.text)

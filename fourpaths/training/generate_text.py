@@ -1,0 +1,27 @@
+"""Greedy answers for the recipes' own measurements (held-out reading set, closed-book recall)."""
+
+from __future__ import annotations
+
+import torch
+
+
+@torch.inference_mode()
+def greedy_answer(model, tokenizer, messages: list[dict[str, str]], max_new_tokens: int = 48) -> str:
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]])
+    output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                            do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+
+def normalise(text: str) -> str:
+    """Lowercase, punctuation removed, whitespace collapsed: the comparison every score in fourpaths uses."""
+    kept = "".join(ch.lower() if ch.isalnum() or ch.isspace() else " " for ch in text)
+    return " ".join(kept.split())
+
+
+def contains_answer(answer: str, reference: str, within_words: int = 40) -> bool:
+    head = " ".join(normalise(answer).split()[:within_words])
+    needle = normalise(reference)
+    return f" {needle} " in f" {head} "

@@ -1,0 +1,140 @@
+"""One training loop for every recipe: packing, AdamW with warmup and cosine decay, checkpoints, resume.
+
+Checkpoints hold the model and the optimizer state as safetensors plus a JSON progress file, so a run that
+is stopped (a session ends, a laptop sleeps) continues from its last checkpoint with the same data stream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from fourpaths.training.encoding import IGNORE
+
+EncodedStream = Callable[[int], tuple[list[int], list[int]]]
+
+
+@dataclass
+class LoopSettings:
+    steps: int
+    batch_size: int
+    seq_len: int
+    learning_rate: float
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    checkpoint_every: int = 100
+    bf16: bool = True
+    seed: int = 0
+    min_lr_ratio: float = 0.1
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    cursor: int = 0  # index of the next example in the stream
+    seconds: float = 0.0
+    tokens: int = 0
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+def learning_rate(settings: LoopSettings, step: int) -> float:
+    if step < settings.warmup_steps:
+        return settings.learning_rate * (step + 1) / settings.warmup_steps
+    done = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+    return settings.learning_rate * (settings.min_lr_ratio + (1 - settings.min_lr_ratio) * cosine)
+
+
+def pack_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_id: int):
+    """Fill each row with whole examples until the next would not fit; returns tensors and the new cursor."""
+    rows_ids, rows_labels = [], []
+    for _ in range(settings.batch_size):
+        ids, labels = [], []
+        while True:
+            example_ids, example_labels = stream(cursor)
+            if len(example_ids) > settings.seq_len:  # too long to learn from whole: skip it
+                cursor += 1
+                continue
+            if len(ids) + len(example_ids) > settings.seq_len:
+                break
+            ids += example_ids
+            labels += example_labels
+            cursor += 1
+        padding = settings.seq_len - len(ids)
+        rows_ids.append(ids + [pad_id] * padding)
+        rows_labels.append(labels + [IGNORE] * padding)
+    return torch.tensor(rows_ids), torch.tensor(rows_labels), cursor
+
+
+def _save_checkpoint(folder: Path, model, optimizer, progress: Progress) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    trainable = {name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    save_file(trainable, folder / "trainable.safetensors")
+    moments = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            moments[f"{index}.{key}"] = value.detach().reshape(-1).contiguous() if value.dim() == 0 else value
+    save_file(moments, folder / "optimizer.safetensors")
+    (folder / "progress.json").write_text(json.dumps(asdict(progress)))
+
+
+def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
+    trainable = load_file(folder / "trainable.safetensors")
+    model.load_state_dict(trainable, strict=False)
+    moments = load_file(folder / "optimizer.safetensors")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in moments.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value.reshape(()) if name == "step" else value
+    optimizer_state = optimizer.state_dict()
+    optimizer_state["state"] = state
+    optimizer.load_state_dict(optimizer_state)
+    data = json.loads((folder / "progress.json").read_text())
+    data["losses"] = [tuple(pair) for pair in data["losses"]]
+    return Progress(**data)
+
+
+def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, checkpoint_dir: Path | None,
+          description: str = "training", on_checkpoint: Callable[[Progress], None] | None = None) -> Progress:
+    """Train `model` in place for settings.steps optimizer steps, resuming from checkpoint_dir if present."""
+    torch.manual_seed(settings.seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay,
+                                  betas=(0.9, 0.95))
+    progress = Progress()
+    if checkpoint_dir is not None and (checkpoint_dir / "progress.json").exists():
+        progress = _load_checkpoint(checkpoint_dir, model, optimizer)
+    model.train()
+    bar = tqdm(total=settings.steps, initial=progress.step, desc=description, unit="step", dynamic_ncols=True)
+    while progress.step < settings.steps:
+        started = time.perf_counter()
+        ids, labels, progress.cursor = pack_batch(stream, progress.cursor, settings, pad_id)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(settings, progress.step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+            loss = model(input_ids=ids, attention_mask=(ids != pad_id).long(), labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        progress.step += 1
+        progress.tokens += int((ids != pad_id).sum())
+        progress.seconds += time.perf_counter() - started
+        progress.losses.append((progress.step, round(loss.item(), 4)))
+        bar.set_postfix(loss=f"{progress.losses[-1][1]:.3f}")
+        bar.update(1)
+        if checkpoint_dir is not None and (progress.step % settings.checkpoint_every == 0
+                                           or progress.step == settings.steps):
+            _save_checkpoint(checkpoint_dir, model, optimizer, progress)
+            if on_checkpoint:
+                on_checkpoint(progress)
+    bar.close()
+    return progress

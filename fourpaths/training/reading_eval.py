@@ -1,0 +1,36 @@
+"""The base model's held-out reading test: generated like its training data, from seeds it never saw."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from fourpaths import prompts
+from fourpaths.training import base_data
+from fourpaths.training.encoding import encode
+from fourpaths.training.generate_text import contains_answer, greedy_answer
+from fourpaths.training.loop import LoopSettings, pack_batch
+
+HELD_OUT_OFFSET = 2_000_000_000
+
+
+def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
+    answered = abstained = 0
+    for index in range(n_each):
+        rng = random.Random(f"held-out:{seed}:{index}")
+        good = base_data.reading_example(rng, answerable=True)
+        answered += contains_answer(greedy_answer(model, tokenizer, good.messages), good.expected)
+        missing = base_data.reading_example(rng, answerable=False)
+        abstained += prompts.NOT_IN_PASSAGES.lower() in greedy_answer(model, tokenizer, missing.messages).lower()
+    return {"answer_accuracy": answered / n_each, "abstain_accuracy": abstained / n_each, "reading_n": n_each}
+
+
+@torch.inference_mode()
+def held_out_loss(model, tokenizer, seed: int, settings: LoopSettings, batches: int = 4) -> float:
+    stream = lambda index: encode(tokenizer, base_data.example(seed, HELD_OUT_OFFSET + index))  # noqa: E731
+    cursor, total = 0, 0.0
+    for _ in range(batches):
+        ids, labels, cursor = pack_batch(stream, cursor, settings, tokenizer.pad_token_id)
+        total += float(model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long(), labels=labels).loss)
+    return round(total / batches, 4)
