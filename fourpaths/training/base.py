@@ -42,8 +42,8 @@ PRESETS = {
     "micro": (BaseShape(512, 32, 2, 2, 1, 64, 512),
               LoopSettings(steps=6, batch_size=2, seq_len=256, learning_rate=3e-3, warmup_steps=2,
                            checkpoint_every=3), 300),
-    "default": (BaseShape(8192, 256, 6, 8, 4, 768, 1024),
-                LoopSettings(steps=2400, batch_size=8, seq_len=640, learning_rate=1.5e-3, warmup_steps=100,
+    "default": (BaseShape(8192, 256, 4, 8, 4, 768, 1024),
+                LoopSettings(steps=2000, batch_size=8, seq_len=640, learning_rate=1.5e-3, warmup_steps=100,
                              checkpoint_every=50), 20000),
 }
 

@@ -10,7 +10,7 @@ from fourpaths import prompts
 from fourpaths.training import base_data
 from fourpaths.training.encoding import encode
 from fourpaths.training.generate_text import contains_answer, greedy_answer
-from fourpaths.training.loop import LoopSettings, pack_batch
+from fourpaths.training.loop import LoopSettings, answer_loss, pack_batch
 
 HELD_OUT_OFFSET = 2_000_000_000
 
@@ -32,5 +32,5 @@ def held_out_loss(model, tokenizer, seed: int, settings: LoopSettings, batches: 
     cursor, total = 0, 0.0
     for _ in range(batches):
         ids, labels, cursor = pack_batch(stream, cursor, settings, tokenizer.pad_token_id)
-        total += float(model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long(), labels=labels).loss)
+        total += float(answer_loss(model, ids, labels, tokenizer.pad_token_id))
     return round(total / batches, 4)

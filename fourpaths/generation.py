@@ -1,0 +1,164 @@
+"""Streaming generation with its clock.
+
+A lean decode loop over a key/value cache: several prompts go through one forward pass per step (left
+padded), each row may use a different adapter (PEFT per-row `adapter_names`), and every chosen token is
+reported at once with the time it arrived. Small models spend most of `generate`'s time in per-token Python
+overhead, so one batched loop for the rows that share weights is the main speed lever.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from transformers import DynamicCache
+
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_new_tokens: int = 48
+    temperature: float = 0.0  # 0: greedy
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Row:
+    prompt_ids: list[int]
+    adapter: str | None = None  # None: the bare model
+
+
+@dataclass(frozen=True)
+class TokenStep:
+    row: int
+    token_id: int | None  # None: the row has finished
+    at: float  # time.perf_counter() when the token was chosen
+
+
+def _left_pad(rows: Sequence[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row.prompt_ids) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        ids[index, width - len(row.prompt_ids):] = torch.tensor(row.prompt_ids)
+        mask[index, width - len(row.prompt_ids):] = 1
+    return ids, mask
+
+
+def _adapter_arguments(model, rows: Sequence[Row]) -> dict[str, object]:
+    if not hasattr(model, "peft_config"):
+        return {}
+    return {"adapter_names": [row.adapter or BASE_ADAPTER for row in rows]}
+
+
+def _choose(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> list[int]:
+    if sampling.temperature <= 0:
+        return logits.argmax(dim=-1).tolist()
+    probabilities = torch.softmax(logits / sampling.temperature, dim=-1)
+    return [int(torch.multinomial(probabilities[i], 1, generator=generators[i])) for i in range(len(generators))]
+
+
+@torch.inference_mode()
+def stream_tokens(model, rows: Sequence[Row], sampling: Sampling, pad_id: int, stop_ids: set[int]) -> Iterator[TokenStep]:
+    """Yield each row's tokens as they are chosen, then a final step with token_id None for that row."""
+    ids, mask = _left_pad(rows, pad_id)
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    generators = [torch.Generator().manual_seed(sampling.seed) for _ in rows]
+    extra = _adapter_arguments(model, rows)
+    cache = DynamicCache()
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                   use_cache=True, **extra).logits[:, -1, :]
+    running = [True] * len(rows)
+    next_position = positions[:, -1:] + 1
+    for step in range(sampling.max_new_tokens):
+        chosen = _choose(logits.float(), sampling, generators)
+        now = time.perf_counter()
+        for index, token in enumerate(chosen):
+            if not running[index]:
+                continue
+            if token in stop_ids:
+                running[index] = False
+                yield TokenStep(index, None, now)
+            else:
+                yield TokenStep(index, token, now)
+        if not any(running) or step == sampling.max_new_tokens - 1:
+            break
+        feed = torch.tensor([[token if running[i] else pad_id] for i, token in enumerate(chosen)])
+        mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+        logits = model(input_ids=feed, attention_mask=mask, position_ids=next_position, past_key_values=cache,
+                       use_cache=True, **extra).logits[:, -1, :]
+        next_position = next_position + 1
+    end = time.perf_counter()
+    for index, still in enumerate(running):
+        if still:
+            yield TokenStep(index, None, end)
+
+
+class IncrementalDecoder:
+    """Turns token ids into text pieces, holding back a piece while it ends in half a UTF-8 character."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.emitted = ""
+
+    def add(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        piece, self.emitted = text[len(self.emitted):], text
+        return piece
+
+    @property
+    def text(self) -> str:
+        return self.tokenizer.decode(self.ids, skip_special_tokens=True).strip()
+
+
+@dataclass
+class Clock:
+    """Time to first token, total and throughput for one answer, measured from when its work began."""
+
+    started: float
+    first_token_at: float | None = None
+    finished_at: float | None = None
+    new_tokens: int = 0
+
+    def token(self, at: float) -> None:
+        self.new_tokens += 1
+        if self.first_token_at is None:
+            self.first_token_at = at
+
+    def finish(self, at: float) -> None:
+        self.finished_at = at
+
+    @property
+    def ttft_ms(self) -> float:
+        return 1000 * ((self.first_token_at or self.finished_at or self.started) - self.started)
+
+    @property
+    def total_ms(self) -> float:
+        return 1000 * ((self.finished_at or time.perf_counter()) - self.started)
+
+    @property
+    def tokens_per_s(self) -> float:
+        seconds = self.total_ms / 1000
+        return self.new_tokens / seconds if seconds > 0 else 0.0
+
+
+@torch.inference_mode()
+def baseline_generate(model, prompt_ids: list[int], sampling: Sampling, pad_id: int, eos_id: int,
+                      adapter: str | None = None) -> tuple[list[int], float]:
+    """transformers' own `generate`, one prompt at a time: the plain baseline the benchmark compares with."""
+    ids = torch.tensor([prompt_ids])
+    extra = _adapter_arguments(model, [Row(prompt_ids, adapter)])
+    started = time.perf_counter()
+    output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=sampling.max_new_tokens,
+                            do_sample=False, eos_token_id=eos_id, pad_token_id=pad_id, **extra)
+    new = output[0, ids.shape[1]:].tolist()
+    if new and new[-1] == eos_id:
+        new = new[:-1]
+    return new, time.perf_counter() - started
