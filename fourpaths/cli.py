@@ -34,6 +34,27 @@ def _add_train_commands(subparsers) -> None:
     base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
     base.set_defaults(handler=_run_train_base)
 
+    lora = recipes.add_parser("lora", help="train the LoRA adapter on corpus/docs and corpus/qa/train.jsonl")
+    lora.add_argument("--base", default="models/base", help="base model folder or hub id")
+    lora.add_argument("--corpus", default="corpus")
+    lora.add_argument("--output", default="models/lora")
+    lora.add_argument("--run-dir", default="runs/lora", help="checkpoints; rerun the same command to resume")
+    lora.add_argument("--preset", choices=["micro", "default"], default="default")
+    lora.add_argument("--steps", type=int, default=None)
+    lora.add_argument("--seed", type=int, default=0)
+    lora.add_argument("--recall-limit", type=int, default=None, help="measure recall on the first N questions")
+    lora.set_defaults(handler=_run_train_lora)
+
+    scratch = recipes.add_parser("scratch", help="train the tiny model from random weights on the team's data")
+    scratch.add_argument("--corpus", default="corpus")
+    scratch.add_argument("--output", default="models/scratch")
+    scratch.add_argument("--run-dir", default="runs/scratch", help="checkpoints; rerun the same command to resume")
+    scratch.add_argument("--preset", choices=["micro", "default"], default="default")
+    scratch.add_argument("--steps", type=int, default=None)
+    scratch.add_argument("--seed", type=int, default=0)
+    scratch.add_argument("--recall-limit", type=int, default=None)
+    scratch.set_defaults(handler=_run_train_scratch)
+
 
 def _command_line() -> str:
     return "fourpaths " + " ".join(sys.argv[1:])
@@ -49,6 +70,33 @@ def _run_train_base(args) -> int:
     print(f"base: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
           f"held-out loss {summary['held_out_loss']}, reading {summary['answer_accuracy']:.0%} answered / "
           f"{summary['abstain_accuracy']:.0%} abstained, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
+    return 0
+
+
+def _run_train_lora(args) -> int:
+    from pathlib import Path
+
+    from fourpaths.config import resolve_location
+    from fourpaths.training.lora import train_lora
+
+    summary = train_lora(resolve_location(args.base), Path(args.corpus), Path(args.output), Path(args.run_dir),
+                         args.preset, args.seed, args.steps, args.recall_limit, command=_command_line(),
+                         base_name=args.base)
+    print(f"lora: rank {summary['rank']}, {summary['trainable_parameters']:,} trainable "
+          f"({summary['trainable_share']:.1%}), {summary['steps']} steps, loss {summary['final_train_loss']}, "
+          f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
+    return 0
+
+
+def _run_train_scratch(args) -> int:
+    from pathlib import Path
+
+    from fourpaths.training.scratch import train_scratch
+
+    summary = train_scratch(Path(args.corpus), Path(args.output), Path(args.run_dir), args.preset, args.seed,
+                            args.steps, args.recall_limit, command=_command_line())
+    print(f"scratch: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
+          f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
     return 0
 
 

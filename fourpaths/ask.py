@@ -1,0 +1,172 @@
+"""One question through the paths: a single stream of events that the app, the CLI and the benchmark drain.
+
+Jobs that share weights (prompt, LoRA, RAG on the one base) run as one batched decode with a per-row
+adapter; jobs on other weights (the tiny model) run beside them in their own thread. Each event names its
+path, so a caller routes it to a column without knowing how the work was scheduled.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Sequence, Union
+
+from fourpaths.config import Settings, validate_question
+from fourpaths.errors import FourpathsError
+from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
+from fourpaths.paths import PATH_IDS, PATHS, Job, Source
+from fourpaths.workspace import Workspace
+
+
+@dataclass
+class Trace:
+    """A finished answer and its anatomy: what the model saw, what it was given, how long it took."""
+
+    path: str
+    title: str
+    text: str
+    prompt: str
+    sources: list[Source]
+    ttft_ms: float
+    total_ms: float
+    new_tokens: int
+    tokens_per_s: float
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["sources"] = [asdict(source) for source in self.sources]
+        return data
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    path: str
+    trace: Trace
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    path: str
+    message: str
+
+
+Event = Union[TokenEvent, DoneEvent, ErrorEvent]
+_FINISHED = object()
+
+
+def sampling_from(settings: Settings) -> Sampling:
+    return Sampling(settings.max_new_tokens, settings.temperature, settings.seed)
+
+
+def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspace) -> tuple[Job, Clock]:
+    clock = Clock(started=time.perf_counter())
+    return PATHS[path_id].prepare(question, settings, workspace), clock
+
+
+def _run_group(group: Sequence[tuple[Job, Clock]], sampling: Sampling, emit) -> None:
+    """Generate every job in `group` (all on one model) in one batched loop, emitting events as they come."""
+    model = group[0][0].model
+    tokenizer = model.tokenizer
+    decoders = [IncrementalDecoder(tokenizer) for _ in group]
+    rows = [Row(job.prompt_ids, job.adapter) for job, _ in group]
+    stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
+    with model.lock:
+        for step in stream_tokens(model.model, rows, sampling, tokenizer.pad_token_id, stop_ids):
+            job, clock = group[step.row]
+            if step.token_id is None:
+                clock.finish(step.at)
+                emit(DoneEvent(job.path_id, _trace(job, clock, decoders[step.row].text)))
+                continue
+            clock.token(step.at)
+            piece = decoders[step.row].add(step.token_id)
+            if piece:
+                emit(TokenEvent(job.path_id, piece))
+
+
+def _trace(job: Job, clock: Clock, text: str) -> Trace:
+    path = PATHS[job.path_id]
+    return Trace(job.path_id, path.title, text, job.prompt, job.sources, round(clock.ttft_ms, 1),
+                 round(clock.total_ms, 1), clock.new_tokens, round(clock.tokens_per_s, 2), job.facts)
+
+
+def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Job, Clock]]]:
+    groups: dict[int, list[tuple[Job, Clock]]] = {}
+    for job, clock in prepared:
+        groups.setdefault(id(job.model), []).append((job, clock))
+    return list(groups.values())
+
+
+def _run_groups_in_threads(groups, sampling: Sampling) -> Iterator[Event]:
+    events: queue.Queue = queue.Queue()
+
+    def work(group) -> None:
+        try:
+            _run_group(group, sampling, events.put)
+        except Exception as error:  # noqa: BLE001 - a failing path must not take the others down
+            for job, _ in group:
+                events.put(ErrorEvent(job.path_id, f"generation failed: {error}"))
+        finally:
+            events.put(_FINISHED)
+
+    threads = [threading.Thread(target=work, args=(group,), daemon=True) for group in groups]
+    for thread in threads:
+        thread.start()
+    remaining = len(threads)
+    while remaining:
+        event = events.get()
+        if event is _FINISHED:
+            remaining -= 1
+        else:
+            yield event
+
+
+def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
+               workspace: Workspace | None = None) -> Iterator[Event]:
+    """Every path's answer to `question` as one stream of events.
+
+    concurrent=True batches the paths that share weights and runs the others beside them; False runs the
+    paths one after another, each alone, each timed from its own start.
+    """
+    question = validate_question(question)
+    unknown = [path_id for path_id in path_ids if path_id not in PATHS]
+    if unknown:
+        raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
+    workspace = workspace or Workspace(settings)
+    sampling = sampling_from(settings)
+    if concurrent:
+        prepared = []
+        for path_id in path_ids:
+            try:
+                prepared.append(_prepare(path_id, question, settings, workspace))
+            except FourpathsError as error:
+                yield ErrorEvent(path_id, str(error))
+        yield from _run_groups_in_threads(_group_by_model(prepared), sampling)
+        return
+    for path_id in path_ids:
+        try:
+            job_and_clock = _prepare(path_id, question, settings, workspace)
+        except FourpathsError as error:
+            yield ErrorEvent(path_id, str(error))
+            continue
+        yield from _run_groups_in_threads([[job_and_clock]], sampling)
+
+
+def ask(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
+        workspace: Workspace | None = None) -> dict[str, Union[Trace, str]]:
+    """Drain the stream: each path's Trace, or its error message."""
+    results: dict[str, Union[Trace, str]] = {}
+    for event in ask_stream(question, settings, path_ids, concurrent, workspace):
+        if isinstance(event, DoneEvent):
+            results[event.path] = event.trace
+        elif isinstance(event, ErrorEvent):
+            results[event.path] = event.message
+    return {path_id: results[path_id] for path_id in path_ids if path_id in results}

@@ -1,0 +1,50 @@
+"""The one interface every path implements: turn a question into a generation job."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from fourpaths.config import Settings
+
+
+@dataclass(frozen=True)
+class Source:
+    """A retrieved passage: the document it came from, its similarity score, and its text."""
+
+    source: str
+    score: float
+    text: str
+
+
+@dataclass
+class Job:
+    """Everything needed to generate one path's answer, and the anatomy the trace will show."""
+
+    path_id: str
+    model: object  # fourpaths.models.LoadedModel
+    adapter: str | None
+    messages: list[dict[str, str]]
+    prompt: str
+    prompt_ids: list[int]
+    sources: list[Source] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+    prepare_ms: float = 0.0  # work before generation (retrieval): counted in time to first token
+
+
+class AnswerPath(ABC):
+    """A way of putting a language model to work. Subclasses only decide the model and the prompt."""
+
+    id: str
+    title: str
+    summary: str
+
+    @abstractmethod
+    def prepare(self, question: str, settings: Settings, workspace) -> Job:
+        """Build the job for `question`; raise FourpathsError when this path cannot run."""
+
+    @staticmethod
+    def render(model, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
+        tokenizer = model.tokenizer
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return prompt, tokenizer(prompt, add_special_tokens=False)["input_ids"]

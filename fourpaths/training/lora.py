@@ -1,0 +1,90 @@
+"""Recipe: `fourpaths train lora` -> models/lora, a PEFT LoRA adapter on the base, trained on the team's data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from peft import LoraConfig, get_peft_model
+
+from fourpaths.models import load_causal_lm
+from fourpaths.training.encoding import encode
+from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.model_card import machine_description, write_card
+from fourpaths.training.recall import closed_book_recall
+from fourpaths.training.team_data import epoch_stream, load_team_examples
+
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+QUESTION_REPEATS = 2  # questions are few beside the statements; seeing each twice per epoch balances them
+
+
+@dataclass(frozen=True)
+class LoraShape:
+    rank: int
+    alpha: int
+    dropout: float = 0.0
+
+
+PRESETS = {
+    "micro": (LoraShape(4, 8), LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3,
+                                            warmup_steps=1, checkpoint_every=2)),
+    "default": (LoraShape(32, 64), LoopSettings(steps=500, batch_size=8, seq_len=512, learning_rate=2e-3,
+                                                warmup_steps=25, checkpoint_every=25, weight_decay=0.0)),
+}
+
+
+def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Path, preset: str = "default",
+               seed: int = 0, steps: int | None = None, recall_limit: int | None = None, command: str = "",
+               base_name: str | None = None) -> dict:
+    """base_name is how the adapter's config names its base (as the user gave it: a relative folder or hub id)."""
+    shape, settings = PRESETS[preset]
+    if steps is not None:
+        settings = LoopSettings(**{**asdict(settings), "steps": steps})
+    model, tokenizer = load_causal_lm(base_location)
+    config = LoraConfig(r=shape.rank, lora_alpha=shape.alpha, lora_dropout=shape.dropout,
+                        target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
+    statements, questions = load_team_examples(corpus_root)
+    stream_examples = epoch_stream(statements + questions * QUESTION_REPEATS, seed)
+    stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
+    progress = train(peft_model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "lora")
+    peft_model.eval()
+    recall = closed_book_recall(peft_model, tokenizer, questions, recall_limit)
+    peft_model.peft_config["default"].base_model_name_or_path = base_name or base_location
+    output.mkdir(parents=True, exist_ok=True)
+    peft_model.save_pretrained(output, safe_serialization=True)
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in peft_model.parameters())
+    summary = {
+        "base": base_name or base_location, "rank": shape.rank, "alpha": shape.alpha, "target_modules": list(TARGET_MODULES),
+        "trainable_parameters": trainable, "trainable_share": round(trainable / total, 4),
+        "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
+        "statements": len(statements), "questions": len(questions),
+        "final_train_loss": round(sum(l for _, l in progress.losses[-20:]) / max(1, len(progress.losses[-20:])), 4),
+        "train_recall": recall, "recall_n": len(questions[:recall_limit] if recall_limit else questions),
+    }
+    (output / "training_summary.json").write_text(json.dumps({**summary, "losses": progress.losses}))
+    _write_card(output, settings, summary, command)
+    return summary
+
+
+def _write_card(output: Path, settings: LoopSettings, summary: dict, command: str) -> None:
+    facts = {
+        "Base": summary["base"],
+        "LoRA": f"rank {summary['rank']}, alpha {summary['alpha']}, on {', '.join(summary['target_modules'])}",
+        "Trainable parameters": f"{summary['trainable_parameters']:,} ({summary['trainable_share']:.1%} of the "
+                                "adapted model)",
+        "Training data": f"{summary['statements']} statement chunks of corpus/docs and {summary['questions']} "
+                         f"questions of corpus/qa/train.jsonl (each twice per epoch), {summary['tokens_trained']:,} "
+                         "tokens in all; never corpus/updates or the evaluation sets",
+        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
+        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
+        "Final training loss": str(summary["final_train_loss"]),
+        "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "
+                                             "the reference answer (greedy)",
+    }
+    write_card(output, "fourpaths LoRA adapter",
+               "The fine-tuning path: the shared base plus this adapter, which has learnt the team's documents and "
+               "question set closed-book. It cannot know what arrived after training (corpus/updates).",
+               facts, command)

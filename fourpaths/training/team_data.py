@@ -1,0 +1,78 @@
+"""The team's own data as training examples, for the LoRA adapter and the tiny model trained from scratch.
+
+Only corpus/docs and corpus/qa/train.jsonl are read: the update documents and the evaluation sets stay
+unseen, so the evaluation measures what training alone can and cannot give.
+
+Two kinds of example, so that a fact is learnt both as text and as the answer to a question:
+- statements: each document's lines (sentences, bullets) under their heading path, as plain text;
+- questions: each train question answered with the source sentence that holds its reference answer.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from fourpaths import prompts
+from fourpaths.corpus import Document, QAItem, chunk_document, load_documents, load_questions, normalise_for_match
+from fourpaths.training.base_data import ChatExample, TextExample
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9£\"'(])")
+MAX_ANSWER_SENTENCE_WORDS = 32
+
+
+def _clean_line(line: str) -> str:
+    line = re.sub(r"^\s*(#+|[-*]|\d+\.)\s*", "", line)
+    return " ".join(line.replace("**", "").split())
+
+
+def document_sentences(document: Document) -> list[str]:
+    """The document's sentences and bullet lines, without Markdown marks."""
+    sentences = []
+    for line in document.text.splitlines():
+        cleaned = _clean_line(line)
+        if cleaned:
+            sentences.extend(part for part in _SENTENCE_END.split(cleaned) if part)
+    return sentences
+
+
+def answer_sentence(item: QAItem, documents: dict[str, Document]) -> str:
+    """The shortest sentence of the source that holds the reference answer; the answer alone if none fits."""
+    needle = normalise_for_match(item.answer)
+    holding = [s for s in document_sentences(documents[item.source]) if needle in normalise_for_match(s)]
+    holding = [s for s in holding if len(s.split()) <= MAX_ANSWER_SENTENCE_WORDS]
+    return min(holding, key=len) if holding else item.answer
+
+
+def statement_examples(documents: list[Document], chunk_words: int = 60) -> list[TextExample]:
+    return [TextExample(chunk.text) for document in documents for chunk in chunk_document(document, chunk_words, 0)]
+
+
+def question_examples(items: list[QAItem], documents: list[Document]) -> list[ChatExample]:
+    by_source = {document.source: document for document in documents}
+    return [ChatExample(prompts.zero_shot(item.question), answer_sentence(item, by_source), item.answer)
+            for item in items]
+
+
+def load_team_examples(corpus_root: Path) -> tuple[list[TextExample], list[ChatExample]]:
+    documents = load_documents(corpus_root, ("docs",))
+    questions = load_questions(corpus_root, "train")
+    return statement_examples(documents), question_examples(questions, documents)
+
+
+def epoch_stream(examples: list, seed: int):
+    """Example i of an endless stream of shuffled epochs; depends only on (seed, i), so resuming is exact."""
+    size = len(examples)
+    orders: dict[int, list[int]] = {}
+
+    def example(index: int):
+        epoch, position = divmod(index, size)
+        if epoch not in orders:
+            orders.clear()
+            order = list(range(size))
+            random.Random(f"{seed}:{epoch}").shuffle(order)
+            orders[epoch] = order
+        return examples[orders[epoch][position]]
+
+    return example

@@ -1,0 +1,70 @@
+"""The shared resources the paths draw on, each loaded on first use and then reused by every caller."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+from fourpaths import models, prompts
+from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
+from fourpaths.corpus import load_questions
+
+_examples_cache: dict[str, list[prompts.Example]] = {}
+_index_cache: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+class Workspace:
+    """Resolves the settings' locations and hands out the loaded models, the search index and examples."""
+
+    def __init__(self, settings: Settings, index_progress=None) -> None:
+        self.settings = settings
+        self.index_progress = index_progress
+        self.index_rebuilt = False
+
+    def base(self) -> models.LoadedModel:
+        adapter = resolve_location(self.settings.lora_adapter) or None
+        return models.load_base_with_adapter(resolve_location(self.settings.base_model), adapter)
+
+    def scratch(self) -> models.LoadedModel:
+        return models.load_plain(resolve_location(self.settings.scratch_model))
+
+    def corpus_root(self) -> Path:
+        return Path(resolve_location(self.settings.corpus_root))
+
+    def index_dir(self) -> Path:
+        folder = Path(self.settings.index_dir)
+        return folder if folder.is_absolute() else PROJECT_ROOT / folder
+
+    def index(self):
+        from fourpaths.retrieval import open_index
+
+        s = self.settings
+        key = (str(self.corpus_root()), str(self.index_dir()), s.embedder, s.chunk_words, s.chunk_overlap)
+        with _lock:
+            cached = _index_cache.get(key)
+        if cached is not None and not self._stale(cached):
+            return cached[0]
+        index, self.index_rebuilt = open_index(self.corpus_root(), self.index_dir(), resolve_location(s.embedder),
+                                               s.chunk_words, s.chunk_overlap, progress=self.index_progress)
+        from fourpaths.corpus import corpus_fingerprint
+
+        with _lock:
+            _index_cache[key] = (index, corpus_fingerprint(self.corpus_root()))
+        return index
+
+    def _stale(self, cached) -> bool:
+        from fourpaths.corpus import corpus_fingerprint
+
+        return corpus_fingerprint(self.corpus_root()) != cached[1]
+
+    def few_shot_examples(self, question: str, count: int) -> list[prompts.Example]:
+        """A seeded sample of the train set: the same examples for the same seed, whoever asks."""
+        key = str(self.corpus_root())
+        with _lock:
+            if key not in _examples_cache:
+                items = load_questions(self.corpus_root(), "train")
+                _examples_cache[key] = [prompts.Example(item.question, item.answer) for item in items]
+        pool = [example for example in _examples_cache[key] if example.question != question]
+        return random.Random(self.settings.seed).sample(pool, min(count, len(pool)))

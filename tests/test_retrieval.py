@@ -1,0 +1,334 @@
+"""The RAG search index, on a tiny real corpus with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fourpaths import retrieval
+from fourpaths.corpus import Document, chunk_document, corpus_fingerprint, load_documents
+from fourpaths.errors import FourpathsError
+from fourpaths.retrieval import (
+    Hit,
+    SearchIndex,
+    load_embedder,
+    open_index,
+    read_manifest,
+    resolve_embedder_location,
+    retrieval_hit,
+)
+
+DOCS = {
+    "docs/product-ferret.md": """# Ferret AMR
+
+## Battery
+
+The Ferret autonomous mobile robot runs for eleven hours on one charge of its lithium iron phosphate battery.
+A full recharge at the docking station takes ninety minutes.
+
+## Payload
+
+The Ferret carries totes of up to forty kilograms on its lifting deck.
+""",
+    "docs/policy-holidays.md": """# Holiday policy
+
+Every employee receives twenty-eight days of paid annual leave, including bank holidays.
+Holiday requests must be approved by a line manager at least two weeks in advance.
+Unused leave of up to five days may be carried into the next calendar year.
+""",
+    "docs/office-canteen.md": """# Canteen
+
+The staff canteen on the ground floor of the Leeds office serves hot lunches from noon until two o'clock.
+Vegetarian and vegan dishes are offered every day, and coffee is free for all staff.
+""",
+    "updates/update-security-badges.md": """# New security badges
+
+From March 2026 every visitor must wear a green security badge, collected from reception on arrival.
+Lost badges must be reported to the security desk within one hour.
+""",
+}
+
+QUESTIONS = {
+    "How long does the Ferret robot's battery last on one charge?": "docs/product-ferret.md",
+    "How many days of paid annual leave do employees get?": "docs/policy-holidays.md",
+    "When does the staff canteen serve lunch?": "docs/office-canteen.md",
+    "What colour badge must visitors wear?": "updates/update-security-badges.md",
+}
+
+
+def write_corpus(root: Path) -> Path:
+    for source, text in DOCS.items():
+        path = root / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder(None)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def built(corpus: Path, embedder) -> SearchIndex:
+    chunks = [chunk for document in load_documents(corpus) for chunk in chunk_document(document)]
+    return SearchIndex.build(chunks, embedder, embedder_location=resolve_embedder_location(None))
+
+
+def top_sources(index: SearchIndex, k: int = 1) -> dict[str, list[str]]:
+    results = index.search_many(list(QUESTIONS), k)
+    return {question: [hit.source for hit in hits] for question, hits in zip(QUESTIONS, results)}
+
+
+# ---------------------------------------------------------------------------
+# Embedder
+
+
+def test_embedder_is_loaded_once_and_shared(embedder):
+    assert load_embedder(None) is embedder
+    assert load_embedder("") is embedder
+    assert load_embedder(resolve_embedder_location(None)) is embedder
+
+
+def test_missing_embedder_folder_is_a_one_line_error(tmp_path: Path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(FourpathsError) as caught:
+        load_embedder(str(missing))
+    message = str(caught.value)
+    assert str(missing) in message and "\n" not in message
+    assert str(missing) not in retrieval._EMBEDDERS
+
+
+def test_broken_embedder_folder_is_a_one_line_error(tmp_path: Path):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json", encoding="utf-8")
+    with pytest.raises(FourpathsError) as caught:
+        load_embedder(broken)
+    assert str(broken) in str(caught.value) and "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------------------
+# Searching
+
+
+def test_search_ranks_the_right_document_first(built: SearchIndex):
+    for question, source in QUESTIONS.items():
+        hits = built.search(question, k=3)
+        assert hits[0].source == source, (question, hits)
+        assert all(isinstance(hit, Hit) for hit in hits)
+        assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+        assert -1.0 <= hits[-1].score <= hits[0].score <= 1.0 + 1e-5
+        assert retrieval_hit(hits, source)
+    assert not retrieval_hit(built.search("When does the staff canteen serve lunch?", k=1), "docs/policy-holidays.md")
+
+
+def test_search_many_matches_search(built: SearchIndex):
+    many = built.search_many(list(QUESTIONS), 2)
+    for question, hits in zip(QUESTIONS, many):
+        single = built.search(question, 2)
+        assert [(h.source, h.chunk_index) for h in hits] == [(h.source, h.chunk_index) for h in single]
+        assert [h.score for h in hits] == pytest.approx([h.score for h in single], abs=1e-5)
+    assert built.search_many([], 3) == []
+
+
+def test_k_larger_than_the_index_returns_every_chunk(built: SearchIndex, embedder):
+    hits = built.search("battery", k=1000)
+    assert len(hits) == len(built)
+    assert {(h.source, h.chunk_index) for h in hits} == {(c.source, c.index) for c in built.chunks}
+    assert built.search("battery", k=0) == []
+    empty = SearchIndex.build([], embedder)
+    assert len(empty) == 0 and empty.search("anything", k=5) == []
+    assert empty.search_many(["a", "b"], 5) == [[], []]
+
+
+def test_vectors_are_unit_length(built: SearchIndex):
+    assert built.vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(built.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_build_reports_progress(corpus: Path, embedder):
+    chunks = [chunk for document in load_documents(corpus) for chunk in chunk_document(document)]
+    calls: list[tuple[int, int]] = []
+    SearchIndex.build(chunks, embedder, batch_size=2, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, len(chunks)) and calls[-1] == (len(chunks), len(chunks))
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+# ---------------------------------------------------------------------------
+# Persistence and staleness
+
+
+def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_path: Path, monkeypatch):
+    index_dir = tmp_path / "index"
+    calls: list[tuple[int, int]] = []
+    first, rebuilt = open_index(corpus, index_dir, None, progress=lambda d, t: calls.append((d, t)))
+    assert rebuilt and calls
+    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "chunks.jsonl", "manifest.json"}
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["fingerprint"] == corpus_fingerprint(corpus)
+    assert manifest["embedder"] == resolve_embedder_location(None)
+    assert manifest["chunking"] == {"max_words": 90, "overlap_words": 20}
+    assert manifest["count"] == len(first) and manifest["dimension"] == 384
+    assert manifest["build_seconds"] >= 0
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the saved index should have been reused")
+
+    monkeypatch.setattr(SearchIndex, "build", no_build)
+    calls.clear()
+    second, rebuilt = open_index(corpus, index_dir, "", progress=lambda d, t: calls.append((d, t)))
+    assert not rebuilt and not calls
+    assert second.chunks == first.chunks
+    assert np.allclose(second.vectors, first.vectors)
+    assert top_sources(second, 3) == top_sources(first, 3)
+
+
+def test_changed_settings_trigger_a_rebuild(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    open_index(corpus, index_dir, None)
+    _, rebuilt = open_index(corpus, index_dir, None, max_words=40, overlap_words=10)
+    assert rebuilt
+    assert read_manifest(index_dir)["chunking"] == {"max_words": 40, "overlap_words": 10}
+
+
+def test_editing_a_document_triggers_a_rebuild(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    open_index(corpus, index_dir, None)
+    before = corpus_fingerprint(corpus)
+    canteen = corpus / "docs" / "office-canteen.md"
+    canteen.write_text(
+        canteen.read_text() + "\nThe canteen also runs a sushi bar every Friday afternoon.\n", encoding="utf-8"
+    )
+    assert corpus_fingerprint(corpus) != before
+    index, rebuilt = open_index(corpus, index_dir, None)
+    assert rebuilt
+    assert read_manifest(index_dir)["fingerprint"] == corpus_fingerprint(corpus)
+    assert index.search("Which day is there a sushi bar?", 1)[0].source == "docs/office-canteen.md"
+    assert "sushi" in " ".join(hit.text for hit in index.search("sushi bar Friday", 2))
+
+
+def test_damaged_index_is_rebuilt(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    open_index(corpus, index_dir, None)
+    (index_dir / "chunks.jsonl").write_text("", encoding="utf-8")  # now disagrees with index.faiss
+    with pytest.raises(FourpathsError, match="disagree"):
+        SearchIndex.load(index_dir)
+    index, rebuilt = open_index(corpus, index_dir, None)
+    assert rebuilt and len(SearchIndex.load(index_dir)) == len(index) > 0
+
+
+def test_concurrent_opens_build_once(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    results: list[bool] = []
+
+    def worker():
+        results.append(open_index(corpus, index_dir, None)[1])
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+
+
+# ---------------------------------------------------------------------------
+# Changing an index
+
+
+def test_add_documents_and_remove_source_survive_save_and_load(built: SearchIndex, tmp_path: Path, monkeypatch):
+    new_doc = Document(
+        name="update-parking.md",
+        path=tmp_path / "update-parking.md",
+        text="# Parking\n\nThe car park behind the Leeds office now has twelve electric vehicle chargers.\n",
+        collection="updates",
+    )
+    question = "How many electric vehicle chargers are in the car park?"
+    size = len(built)
+    added = built.add_documents([new_doc])
+    assert added == len(built) - size > 0
+    assert built.fingerprint is None  # no longer known to match a corpus on disk
+    assert built.search(question, 1)[0].source == "updates/update-parking.md"
+
+    # Re-adding a source replaces its chunks instead of duplicating them.
+    assert built.add_documents([new_doc]) == added and len(built) == size + added
+
+    built.save(tmp_path / "index")
+    loaded = SearchIndex.load(tmp_path / "index")
+    assert loaded.search(question, 1)[0].source == "updates/update-parking.md"
+    assert len(loaded) == size + added
+
+    kept_before = {
+        (c.source, c.index): v for c, v in zip(loaded.chunks, loaded.vectors) if c.source != "docs/policy-holidays.md"
+    }
+    monkeypatch.setattr(retrieval, "embed_texts", _no_embedding)  # removal must not re-embed
+    removed = loaded.remove_source("docs/policy-holidays.md")
+    assert removed > 0 and "docs/policy-holidays.md" not in loaded.sources
+    assert loaded.remove_source("docs/no-such-doc.md") == 0
+    kept_after = {(c.source, c.index): v for c, v in zip(loaded.chunks, loaded.vectors)}
+    assert kept_after.keys() == kept_before.keys()
+    assert all(np.array_equal(kept_after[key], kept_before[key]) for key in kept_after)
+    monkeypatch.undo()
+
+    loaded.save(tmp_path / "index")
+    again = SearchIndex.load(tmp_path / "index")
+    assert "docs/policy-holidays.md" not in again.sources
+    hits = again.search("How many days of paid annual leave do employees get?", k=100)
+    assert len(hits) == len(again) and not retrieval_hit(hits, "docs/policy-holidays.md")
+    assert again.search(question, 1)[0].source == "updates/update-parking.md"
+
+
+def _no_embedding(*args, **kwargs):
+    raise AssertionError("nothing should be embedded here")
+
+
+def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path: Path):
+    doc = Document("x.md", tmp_path / "x.md", "# X\n\nSome text.\n", "updates")
+    with pytest.raises(ValueError, match="max_words"):
+        built.add_documents([doc], max_words=50)
+
+
+# ---------------------------------------------------------------------------
+# Atomic writes
+
+
+def test_failed_save_keeps_the_previous_index(built: SearchIndex, tmp_path: Path, monkeypatch):
+    folder = tmp_path / "index"
+    built.save(folder)
+    size = len(built)
+    built.remove_source("docs/office-canteen.md")
+
+    import faiss
+
+    def broken_write(index, path):
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", broken_write)
+    with pytest.raises(FourpathsError) as caught:
+        built.save(folder)
+    assert str(folder) in str(caught.value)
+    monkeypatch.undo()
+    assert len(SearchIndex.load(folder)) == size
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index.tmp")) == []
+
+
+def test_crash_between_renames_is_recovered(built: SearchIndex, tmp_path: Path):
+    folder = tmp_path / "index"
+    built.save(folder)
+    folder.rename(tmp_path / "index.old")  # the moment after the old index moved aside
+    assert len(SearchIndex.load(folder)) == len(built)
+    built.remove_source("docs/office-canteen.md")
+    built.save(folder)
+    assert not (tmp_path / "index.old").exists()
+    assert len(SearchIndex.load(folder)) == len(built)
