@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -47,7 +46,6 @@ MANIFEST_FORMAT = 1
 DEFAULT_MAX_WORDS = 90
 DEFAULT_OVERLAP_WORDS = 20
 DEFAULT_BATCH_SIZE = 64
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 # ---------------------------------------------------------------------------
@@ -69,17 +67,14 @@ def default_embedder_location() -> str:
 
 
 def resolve_embedder_location(location: str | os.PathLike | None) -> str:
-    """The canonical form of an embedder location: an absolute folder path, or a Hugging Face model id.
+    """The canonical form of an embedder location: the absolute path of a local model folder.
 
     None or "" means the default model. The result is the embedder cache key and what manifests record.
+    Only local folders are accepted: a mistyped name must fail at once, not wait on network retries.
     """
     if location is None or str(location).strip() == "":
         return default_embedder_location()
-    text = str(location).strip()
-    path = Path(text).expanduser()
-    if path.exists() or not _HUB_ID.match(text):
-        return str(path.resolve())
-    return text  # looks like "owner/model" and is not a local path
+    return str(Path(str(location).strip()).expanduser().resolve())
 
 
 def load_embedder(location: str | os.PathLike | None) -> "SentenceTransformer":
@@ -95,20 +90,17 @@ def load_embedder(location: str | os.PathLike | None) -> "SentenceTransformer":
 
 def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     path = Path(key)
-    local = path.is_absolute()
-    if local:
-        if not path.exists():
-            raise FourpathsError(f"{key}: embedder folder not found")
-        if not path.is_dir():
-            raise FourpathsError(f"{key}: embedder location is not a folder")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
+    if not path.exists():
+        raise FourpathsError(f"{key}: embedder folder not found")
+    if not path.is_dir():
+        raise FourpathsError(f"{key}: embedder location is not a folder")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
     from sentence_transformers import SentenceTransformer
 
     try:
         embedder = SentenceTransformer(key, device="cpu")
     except Exception as error:  # the library raises many kinds for a broken model; all mean "cannot load"
-        what = "cannot load embedder from folder" if local else "embedder folder not found, and cannot load it as a Hugging Face model"
-        raise FourpathsError(f"{key}: {what} ({_one_line(error)})") from error
+        raise FourpathsError(f"{key}: cannot load embedder from folder ({_one_line(error)})") from error
     if _dimension_of(embedder) is None:
         raise FourpathsError(f"{key}: model does not produce fixed-size sentence embeddings")
     return embedder

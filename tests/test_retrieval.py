@@ -99,13 +99,17 @@ def test_embedder_is_loaded_once_and_shared(embedder):
     assert load_embedder(resolve_embedder_location(None)) is embedder
 
 
-def test_missing_embedder_folder_is_a_one_line_error(tmp_path: Path):
+def test_missing_embedder_folder_is_a_one_line_error(tmp_path: Path, monkeypatch):
     missing = tmp_path / "no-such-model"
     with pytest.raises(FourpathsError) as caught:
         load_embedder(str(missing))
     message = str(caught.value)
     assert str(missing) in message and "\n" not in message
     assert str(missing) not in retrieval._EMBEDDERS
+    # A relative name that looks like a hub id is still a folder: it fails at once, with no network retries.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FourpathsError, match="owner/model: embedder folder not found"):
+        load_embedder("owner/model")
 
 
 def test_broken_embedder_folder_is_a_one_line_error(tmp_path: Path):

@@ -13,15 +13,3 @@ def greedy_answer(model, tokenizer, messages: list[dict[str, str]], max_new_toke
                             do_sample=False, eos_token_id=tokenizer.eos_token_id,
                             pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True).strip()
-
-
-def normalise(text: str) -> str:
-    """Lowercase, punctuation removed, whitespace collapsed: the comparison every score in fourpaths uses."""
-    kept = "".join(ch.lower() if ch.isalnum() or ch.isspace() else " " for ch in text)
-    return " ".join(kept.split())
-
-
-def contains_answer(answer: str, reference: str, within_words: int = 40) -> bool:
-    head = " ".join(normalise(answer).split()[:within_words])
-    needle = normalise(reference)
-    return f" {needle} " in f" {head} "

@@ -9,7 +9,8 @@ import torch
 from fourpaths import prompts
 from fourpaths.training import base_data
 from fourpaths.training.encoding import encode
-from fourpaths.training.generate_text import contains_answer, greedy_answer
+from fourpaths.scoring import contains_answer
+from fourpaths.training.generate_text import greedy_answer
 from fourpaths.training.loop import LoopSettings, answer_loss, pack_batch
 
 HELD_OUT_OFFSET = 2_000_000_000

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fourpaths.training.base_data import ChatExample
-from fourpaths.training.generate_text import contains_answer, greedy_answer
+from fourpaths.scoring import contains_answer
+from fourpaths.training.generate_text import greedy_answer
 
 
 def closed_book_recall(model, tokenizer, questions: list[ChatExample], limit: int | None = None) -> float:
