@@ -105,7 +105,9 @@ def _retrieval(workspace: Workspace, questions: Sequence[str], k: int) -> tuple[
 
 
 def _numpy_search(index, vectors: np.ndarray, question: str, k: int) -> list[int]:
-    query = index.embed([question])[0]
+    from fourpaths.retrieval import embed_texts
+
+    query = embed_texts(index.embedder, [question])[0]
     return list(np.argsort(-(vectors @ query))[:k])
 
 

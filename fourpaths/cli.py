@@ -100,11 +100,41 @@ def _run_train_scratch(args) -> int:
     return 0
 
 
+def _add_answer_commands(subparsers) -> None:
+    from fourpaths import cli_answers
+
+    ask = subparsers.add_parser("ask", help="one question through the four paths, side by side")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true")
+    cli_answers.add_generation_options(ask)
+    ask.set_defaults(handler=cli_answers.run_ask)
+
+    evaluate = subparsers.add_parser("eval", help="score the four paths on a question set (greedy)")
+    evaluate.add_argument("--split", choices=["train", "eval_seen", "eval_unseen"], default="eval_seen")
+    evaluate.add_argument("--limit", type=int, default=None)
+    evaluate.add_argument("--json", action="store_true")
+    cli_answers.add_generation_options(evaluate)
+    evaluate.set_defaults(handler=cli_answers.run_eval)
+
+    bench = subparsers.add_parser("bench", help="speed and memory against plain baselines from the same run")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
+    bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
+    cli_answers.add_generation_options(bench)
+    bench.set_defaults(handler=cli_answers.run_bench)
+
+    index = subparsers.add_parser("index", help="build (or check) the RAG search index of the corpus")
+    index.add_argument("--rebuild", action="store_true")
+    cli_answers.add_generation_options(index)
+    index.set_defaults(handler=cli_answers.run_index)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fourpaths", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_corpus_commands(subparsers)
     _add_train_commands(subparsers)
+    _add_answer_commands(subparsers)
     return parser
 
 

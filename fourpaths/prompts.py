@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from fourpaths.errors import FourpathsError
+
 Message = dict[str, str]
 
 UNKNOWN_ANSWER = "I don't know."
@@ -101,4 +103,4 @@ def build_messages(template: str, question: str, **extras: object) -> list[Messa
         return PROMPT_TEMPLATES[template](question, **extras)
     except KeyError:
         known = ", ".join(PROMPT_TEMPLATES)
-        raise ValueError(f"unknown prompt template {template!r}; choose one of: {known}") from None
+        raise FourpathsError(f"unknown prompt template {template!r}; choose one of: {known}") from None

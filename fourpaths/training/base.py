@@ -48,15 +48,16 @@ PRESETS = {
 }
 
 
-def tokenizer_texts(seed: int, n_examples: int):
+def tokenizer_texts(seed: int, n_examples: int, general_text: bool = True):
     for index in range(n_examples):
         example = base_data.example(seed, TOKENIZER_SEED_OFFSET + index)
         if isinstance(example, base_data.ChatExample):
             yield "\n".join(m["content"] for m in example.messages) + "\n" + example.response
         else:
             yield example.text
-    yield from stdlib_docstrings()
-    yield " ".join(Faker("en_US").get_words_list())
+    if general_text:  # broad English vocabulary; the micro test preset skips it to stay fast
+        yield from stdlib_docstrings()
+        yield " ".join(Faker("en_US").get_words_list())
 
 
 def build_model(shape: BaseShape, tokenizer, seed: int) -> LlamaForCausalLM:
@@ -74,7 +75,7 @@ def build_model(shape: BaseShape, tokenizer, seed: int) -> LlamaForCausalLM:
 def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_examples: int):
     folder = run_dir / "tokenizer"
     if not (folder / "tokenizer.json").exists():
-        tokenizer = train_tokenizer(tokenizer_texts(seed, n_examples), shape.vocab_size)
+        tokenizer = train_tokenizer(tokenizer_texts(seed, n_examples, shape.vocab_size > 1024), shape.vocab_size)
         save_tokenizer(tokenizer, folder)
     return AutoTokenizer.from_pretrained(folder)
 

@@ -1,0 +1,27 @@
+"""fourpaths: the router. Shared sidebar settings, then the page the user picked."""
+
+import streamlit as st
+
+from fourpaths.config import load_settings, with_overrides
+from fourpaths.prompts import PROMPT_TEMPLATES
+
+st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
+
+defaults = load_settings()
+with st.sidebar:
+    st.header("Settings")
+    template = st.selectbox("Prompt template (prompt path)", list(PROMPT_TEMPLATES),
+                            index=list(PROMPT_TEMPLATES).index(defaults.template))
+    max_new_tokens = st.slider("Max new tokens", 8, 128, defaults.max_new_tokens, step=8)
+    decoding = st.radio("Decoding", ["greedy", "sampled"], horizontal=True)
+    temperature = st.slider("Temperature", 0.1, 1.5, 0.7, step=0.1, disabled=decoding == "greedy")
+    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, step=1)
+    top_k = st.slider("Passages retrieved (RAG top-k)", 1, 5, defaults.top_k_passages)
+
+st.session_state["settings"] = with_overrides(
+    defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed), top_k_passages=top_k,
+    temperature=temperature if decoding == "sampled" else 0.0,
+)
+
+page = st.navigation([st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True)])
+page.run()

@@ -1,0 +1,86 @@
+"""Compare: one question, four paths, side by side, streaming together."""
+
+import pandas as pd
+import streamlit as st
+
+from fourpaths.ask import DoneEvent, ErrorEvent, TokenEvent, ask_stream
+from fourpaths.config import validate_question
+from fourpaths.errors import FourpathsError
+from fourpaths.paths import PATH_IDS, PATHS
+from fourpaths.presets import preset_questions
+from fourpaths.workspace import Workspace
+
+settings = st.session_state["settings"]
+workspace = Workspace(settings)
+
+st.title("One question, four paths")
+st.caption("Prompt engineering, a fine-tuned adapter, retrieval and a model trained from scratch answer "
+           "the same question at the same time. Every number below is measured as it happens.")
+
+try:
+    presets = preset_questions(workspace.corpus_root())
+except FourpathsError as error:
+    presets = []
+    st.warning(f"No preset questions: {error}")
+
+choice = st.selectbox("Preset questions", ["(type your own)"] + [p.label for p in presets], key="preset")
+chosen = next((p for p in presets if p.label == choice), None)
+question = st.text_area("Question", value=chosen.question if chosen else "", key=f"question-{choice}",
+                        height=80, placeholder="Ask about Quillmoor Robotics…")
+if chosen:
+    st.caption(f"Reference answer: **{chosen.answer}** — from `{chosen.source}`")
+
+if st.button("Ask", type="primary"):
+    try:
+        validate_question(question)
+    except FourpathsError as error:
+        st.error(str(error))
+        st.stop()
+    columns = dict(zip(PATH_IDS, st.columns(len(PATH_IDS))))
+    answers = {}
+    texts = {path_id: "" for path_id in PATH_IDS}
+    traces = {}
+    for path_id, column in columns.items():
+        column.subheader(PATHS[path_id].title)
+        column.caption(PATHS[path_id].summary)
+        answers[path_id] = column.empty()
+        answers[path_id].info("waiting…")
+    with st.status("Answering…", expanded=False) as status:
+        try:
+            for event in ask_stream(question, settings, PATH_IDS, concurrent=True, workspace=workspace):
+                if isinstance(event, TokenEvent):
+                    texts[event.path] += event.text
+                    answers[event.path].text(texts[event.path])
+                elif isinstance(event, ErrorEvent):
+                    answers[event.path].error(event.message)
+                elif isinstance(event, DoneEvent):
+                    traces[event.path] = event.trace
+                    answers[event.path].text(event.trace.text or "(empty answer)")
+        except FourpathsError as error:
+            st.error(str(error))
+        status.update(label=f"{len(traces)} of {len(PATH_IDS)} paths answered", state="complete")
+    for path_id, trace in traces.items():
+        column = columns[path_id]
+        first, second, third = column.columns(3)
+        first.metric("First token", f"{trace.ttft_ms:.0f} ms")
+        second.metric("Total", f"{trace.total_ms:.0f} ms")
+        third.metric("Tokens/s", f"{trace.tokens_per_s:.1f}")
+        with column.expander("Anatomy"):
+            st.markdown("**Final prompt, exactly as the model saw it**")
+            st.code(trace.prompt, language=None)
+            if trace.sources:
+                st.markdown("**Retrieved passages**")
+                st.bar_chart(pd.DataFrame({"score": [s.score for s in trace.sources]},
+                                          index=[f"[{i + 1}] {s.source}" for i, s in enumerate(trace.sources)]),
+                             horizontal=True)
+                for number, source in enumerate(trace.sources, start=1):
+                    st.caption(f"[{number}] {source.source} — score {source.score:.3f}")
+                    st.text(source.text)
+            st.markdown("**Model**")
+            st.json(trace.facts)
+    if traces:
+        st.subheader("Latency")
+        frame = pd.DataFrame({"time to first token (ms)": [t.ttft_ms for t in traces.values()],
+                              "total (ms)": [t.total_ms for t in traces.values()]},
+                             index=[PATHS[p].title for p in traces])
+        st.bar_chart(frame, stack=False)

@@ -1,0 +1,74 @@
+"""Shared fixtures: real models, trained by the project's own recipes on their micro presets in seconds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from fourpaths.config import PROJECT_ROOT, Settings
+
+torch.set_num_threads(1)  # tests share a 2-core machine with whatever else runs; oversubscription costs more
+
+SMALL_CORPUS_DOCS = ("hr-annual-leave-policy.md", "product-ferret-amr.md", "it-passwords-and-mfa.md")
+SMALL_CORPUS_UPDATES = ("update-2026-loomwork-price-change.md",)
+
+
+def _small_corpus(root: Path) -> Path:
+    """Four real documents and the questions that cite them: small enough to index in a few seconds."""
+    import json
+
+    source = PROJECT_ROOT / "corpus"
+    for folder, names in (("docs", SMALL_CORPUS_DOCS), ("updates", SMALL_CORPUS_UPDATES)):
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(source / folder / name, root / folder / name)
+    (root / "qa").mkdir()
+    kept = {f"docs/{n}" for n in SMALL_CORPUS_DOCS} | {f"updates/{n}" for n in SMALL_CORPUS_UPDATES}
+    for split in ("train", "eval_seen", "eval_unseen"):
+        lines = (source / "qa" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        chosen = [line for line in lines if line.strip() and json.loads(line)["source"] in kept]
+        (root / "qa" / f"{split}.jsonl").write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    return _small_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def micro_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
+    """A micro base, a micro LoRA adapter on it and a micro tiny model, each made by its real recipe."""
+    from fourpaths.training.base import train_base
+    from fourpaths.training.lora import train_lora
+    from fourpaths.training.scratch import train_scratch
+
+    root = tmp_path_factory.mktemp("models")
+    train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=2)
+    train_lora(str(root / "base"), small_corpus, root / "lora", root / "runs" / "lora", preset="micro", recall_limit=2)
+    train_scratch(small_corpus, root / "scratch", root / "runs" / "scratch", preset="micro", recall_limit=2)
+    return {"base": root / "base", "lora": root / "lora", "scratch": root / "scratch", "root": root}
+
+
+@pytest.fixture(scope="session")
+def micro_settings(micro_models, small_corpus, tmp_path_factory) -> Settings:
+    return Settings(base_model=str(micro_models["base"]), lora_adapter=str(micro_models["lora"]),
+                    scratch_model=str(micro_models["scratch"]), corpus_root=str(small_corpus),
+                    index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8)
+
+
+@pytest.fixture
+def micro_env(micro_settings, monkeypatch) -> Settings:
+    """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses)."""
+    for name in ("base_model", "lora_adapter", "scratch_model", "corpus_root", "index_dir", "max_new_tokens"):
+        monkeypatch.setenv(f"FOURPATHS_{name.upper()}", str(getattr(micro_settings, name)))
+    return micro_settings
+
+
+def settings_with(settings: Settings, **changes) -> Settings:
+    return replace(settings, **changes)
