@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Sequence, Union
 
-from fourpaths.config import Settings, validate_question
+from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
 from fourpaths.paths import PATH_IDS, PATHS, Job, Source
@@ -137,6 +137,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
     paths one after another, each alone, each timed from its own start.
     """
     question = validate_question(question)
+    validate_settings(settings)
     unknown = [path_id for path_id in path_ids if path_id not in PATHS]
     if unknown:
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")

@@ -64,7 +64,11 @@ def run_ask(args) -> int:
         print(json.dumps({"question": question, "answers": answers}, ensure_ascii=False, indent=2))
     else:
         _print_side_by_side(traces, errors)
-    return 0 if traces else 1
+    if not traces:
+        summary = "; ".join(f"{path}: {message}" for path, message in errors.items())
+        print(f"fourpaths: error: no path answered ({summary})", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _answer_json(trace: Trace) -> dict:

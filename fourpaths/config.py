@@ -99,6 +99,23 @@ def is_local(location: str) -> bool:
     return Path(location).is_absolute() or Path(location).exists()
 
 
+def validate_settings(settings: Settings) -> Settings:
+    """Refuse settings no path could honour, before any work starts."""
+    from fourpaths.prompts import PROMPT_TEMPLATES
+
+    if settings.template not in PROMPT_TEMPLATES:
+        raise FourpathsError(f"unknown prompt template {settings.template!r}; choose one of: "
+                             f"{', '.join(PROMPT_TEMPLATES)}")
+    checks = [(settings.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
+              (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
+              (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
+              (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
+    for ok, message in checks:
+        if not ok:
+            raise FourpathsError(message)
+    return settings
+
+
 def validate_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
     cleaned = " ".join((question or "").split())
     if not cleaned:

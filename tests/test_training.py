@@ -1,0 +1,147 @@
+"""The recipes end to end on their micro presets: what they write loads, generates and is described."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import pytest
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from fourpaths import prompts
+from fourpaths.errors import FourpathsError
+from fourpaths.models import attach_adapter, check_adapter_fits, load_causal_lm
+from fourpaths.scoring import normalise
+from fourpaths.training import base_data
+from fourpaths.training.base import PRESETS, BaseShape, build_model
+from fourpaths.training.encoding import IGNORE, encode
+from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.team_data import load_team_examples
+
+
+def _generate(model, tokenizer) -> str:
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "When was the office opened?"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    output = model.generate(**ids, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(output[0, ids["input_ids"].shape[1]:])
+
+
+@pytest.mark.parametrize("name", ["base", "scratch"])
+def test_recipe_output_loads_and_generates(micro_models, name):
+    folder = micro_models[name]
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert isinstance(_generate(model, tokenizer), str)
+    assert (folder / "model.safetensors").exists()
+
+
+def test_lora_output_loads_with_peft_and_generates(micro_models):
+    base = AutoModelForCausalLM.from_pretrained(micro_models["base"], use_safetensors=True)
+    model = PeftModel.from_pretrained(base, micro_models["lora"])
+    assert isinstance(_generate(model, AutoTokenizer.from_pretrained(micro_models["base"])), str)
+    assert (micro_models["lora"] / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.parametrize("name, words", [
+    ("base", ["Parameters", "Training data", "Wall time", "Final training loss", "Held-out loss",
+              "Reading, answerable", "Reading, answer absent", "fourpaths train base"]),
+    ("lora", ["rank", "Trainable parameters", "Steps", "Wall time", "Final training loss",
+              "Closed-book recall", "Reproduce"]),
+    ("scratch", ["Parameters", "Training data", "Wall time", "Final training loss", "Closed-book recall"]),
+])
+def test_model_cards_state_the_facts(micro_models, name, words):
+    card = (micro_models[name] / "README.md").read_text()
+    for word in words:
+        assert word in card
+
+
+def test_no_pickled_weights_are_written(micro_models):
+    for suffix in ("*.bin", "*.pt", "*.pkl", "*.pth"):
+        assert not list(micro_models["root"].rglob(suffix))
+
+
+def test_training_resumes_exactly_from_a_checkpoint(micro_models, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    shape = PRESETS["micro"][0]
+    settings = LoopSettings(steps=4, batch_size=2, seq_len=128, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2)
+    stream = lambda index: encode(tokenizer, base_data.example(7, index))  # noqa: E731
+
+    straight = build_model(shape, tokenizer, seed=3)
+    train(straight, stream, settings, tokenizer.pad_token_id, tmp_path / "straight")
+
+    interrupted = build_model(shape, tokenizer, seed=3)
+    half = LoopSettings(**{**settings.__dict__, "steps": 2})
+    train(interrupted, stream, half, tokenizer.pad_token_id, tmp_path / "resumed")
+    resumed = build_model(shape, tokenizer, seed=99)  # fresh process: different init, restored from checkpoint
+    progress = train(resumed, stream, settings, tokenizer.pad_token_id, tmp_path / "resumed")
+
+    assert progress.step == 4
+    for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_adapter_for_another_base_is_refused_with_a_clear_message(micro_models, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    other = build_model(BaseShape(512, 48, 2, 2, 1, 64, 512), tokenizer, seed=0)
+    with pytest.raises(FourpathsError, match="does not fit"):
+        check_adapter_fits(other, str(micro_models["lora"]))
+    with pytest.raises(FourpathsError, match="does not fit"):
+        attach_adapter(other, str(micro_models["lora"]))
+
+
+def test_missing_and_corrupt_weights_are_clear_errors(micro_models, tmp_path):
+    with pytest.raises(FourpathsError, match="not found"):
+        load_causal_lm(str(tmp_path / "nowhere"))
+    broken = tmp_path / "broken"
+    shutil.copytree(micro_models["base"], broken)
+    (broken / "model.safetensors").write_bytes(b"this is not a safetensors file")
+    with pytest.raises(FourpathsError, match="cannot load model"):
+        load_causal_lm(str(broken))
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(FourpathsError, match="no safetensors"):
+        load_causal_lm(str(broken))
+
+
+def test_reading_examples_quote_the_passage_or_abstain():
+    for index in range(30):
+        rng = random.Random(index)
+        good = base_data.reading_example(rng, answerable=True)
+        passages = good.messages[-1]["content"]
+        assert normalise(good.expected) in normalise(passages)
+        assert normalise(good.expected) in normalise(good.response)
+        assert good.response.rstrip(".").endswith("]")
+        missing = base_data.reading_example(rng, answerable=False)
+        assert missing.response == prompts.NOT_IN_PASSAGES and missing.expected is None
+
+
+def test_pretraining_stream_covers_every_prompt_template_and_is_deterministic():
+    seen_systems = set()
+    for index in range(400):
+        example = base_data.example(0, index)
+        assert repr(example) == repr(base_data.example(0, index))
+        if isinstance(example, base_data.ChatExample):
+            seen_systems.add(example.messages[0]["content"][:20] if example.messages[0]["role"] == "system" else "user")
+    expected = {prompts.STEP_SYSTEM[:20], prompts.FORMAT_SYSTEM[:20], prompts.RAG_SYSTEM[:20], "user"}
+    assert expected <= seen_systems
+    assert any(s.startswith("You are") for s in seen_systems)
+
+
+def test_answer_tokens_alone_carry_the_loss(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    example = base_data.ChatExample([{"role": "user", "content": "Where is it?"}], "In Leeds.")
+    ids, labels = encode(tokenizer, example)
+    answer = [token for token in labels if token != IGNORE]
+    assert tokenizer.decode(answer) == "In Leeds.<|end|>"
+    assert len(ids) == len(labels)
+
+
+def test_team_data_uses_docs_and_train_only(small_corpus):
+    statements, questions = load_team_examples(small_corpus)
+    assert statements and questions
+    update_words = (small_corpus / "updates").glob("*.md")
+    update_text = " ".join(p.read_text() for p in update_words)
+    assert not any(s.text in update_text for s in statements)
+    for question in questions:
+        assert normalise(question.expected) in normalise(question.response)
