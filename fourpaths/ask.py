@@ -67,9 +67,16 @@ def sampling_from(settings: Settings) -> Sampling:
     return Sampling(settings.max_new_tokens, settings.temperature, settings.seed)
 
 
-def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspace) -> tuple[Job, Clock]:
-    clock = Clock(started=time.perf_counter())
-    return PATHS[path_id].prepare(question, settings, workspace), clock
+def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspace,
+             started: float | None = None) -> tuple[Job, Clock]:
+    """The path's job, with a clock started at `started` (the moment the question was asked) or now."""
+    clock = Clock(started=started if started is not None else time.perf_counter())
+    try:
+        return PATHS[path_id].prepare(question, settings, workspace), clock
+    except FourpathsError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an unexpected failure stays inside its own column
+        raise FourpathsError(f"{PATHS[path_id].title} failed: {type(error).__name__}: {error}") from error
 
 
 def _run_group(group: Sequence[tuple[Job, Clock]], sampling: Sampling, emit) -> None:
@@ -144,10 +151,11 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
     workspace = workspace or Workspace(settings)
     sampling = sampling_from(settings)
     if concurrent:
+        asked_at = time.perf_counter()  # every column's clock starts when the question is asked
         prepared = []
         for path_id in path_ids:
             try:
-                prepared.append(_prepare(path_id, question, settings, workspace))
+                prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
             except FourpathsError as error:
                 yield ErrorEvent(path_id, str(error))
         yield from _run_groups_in_threads(_group_by_model(prepared), sampling)

@@ -45,6 +45,7 @@ if st.button("Ask", type="primary"):
         column.caption(PATHS[path_id].summary)
         answers[path_id] = column.empty()
         answers[path_id].info("waiting…")
+    failure = None
     with st.status("Answering…", expanded=False) as status:
         try:
             for event in ask_stream(question, settings, PATH_IDS, concurrent=True, workspace=workspace):
@@ -57,14 +58,18 @@ if st.button("Ask", type="primary"):
                     traces[event.path] = event.trace
                     answers[event.path].text(event.trace.text or "(empty answer)")
         except FourpathsError as error:
-            st.error(str(error))
-        status.update(label=f"{len(traces)} of {len(PATH_IDS)} paths answered", state="complete")
+            failure = str(error)
+        status.update(label=f"{len(traces)} of {len(PATH_IDS)} paths answered",
+                      state="error" if failure else "complete")
+    if failure:  # outside the collapsed status box, where it would be hidden
+        st.error(failure)
     for path_id, trace in traces.items():
         column = columns[path_id]
-        first, second, third = column.columns(3)
-        first.metric("First token", f"{trace.ttft_ms:.0f} ms")
-        second.metric("Total", f"{trace.total_ms:.0f} ms")
-        third.metric("Tokens/s", f"{trace.tokens_per_s:.1f}")
+        # a wrapping row: three fixed thirds of a quarter-width column cut the numbers to "15…"
+        row = column.container(horizontal=True, wrap=True)
+        row.metric("First token", f"{trace.ttft_ms:.0f} ms", width="content")
+        row.metric("Total", f"{trace.total_ms:.0f} ms", width="content")
+        row.metric("Tokens/s", f"{trace.tokens_per_s:.1f}", width="content")
         with column.expander("Anatomy"):
             st.markdown("**Final prompt, exactly as the model saw it**")
             st.code(trace.prompt, language=None)

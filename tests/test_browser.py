@@ -92,7 +92,8 @@ def test_compare_page_in_a_real_browser(micro_env, tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # micro_env has put the FOURPATHS_* variables here
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               "--server.runOnSave", "false"]
     with log.open("w", encoding="utf-8") as log_file:
         server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
@@ -107,10 +108,12 @@ def test_compare_page_in_a_real_browser(micro_env, tmp_path):
                     expect(page.get_by_role("heading", name="One question, four paths")).to_be_visible(timeout=60_000)
 
                     # a preset question: open the selectbox, take the first preset, wait for its reference answer
-                    page.get_by_test_id("stSelectbox").first.click()
-                    page.get_by_role("option").nth(1).click()
+                    page.get_by_role("combobox", name="Preset questions").click()
+                    options = page.get_by_role("option")
+                    expect(options.nth(1)).to_be_visible(timeout=30_000)
+                    options.nth(1).click()
                     expect(page.get_by_text("Reference answer:")).to_be_visible(timeout=30_000)
-                    expect(page.get_by_label("Question")).not_to_have_value("", timeout=30_000)
+                    expect(page.get_by_role("textbox", name="Question", exact=True)).not_to_have_value("", timeout=30_000)
 
                     page.get_by_role("button", name="Ask").click()
                     first_token = page.get_by_test_id("stMetricLabel").filter(has_text="First token")

@@ -21,7 +21,7 @@ from fourpaths.training import base_data, reading_eval
 from fourpaths.training.corpus_text import stdlib_docstrings
 from fourpaths.training.encoding import encode
 from fourpaths.training.loop import LoopSettings, train
-from fourpaths.training.model_card import machine_description, write_card
+from fourpaths.training.model_card import machine_description, recipe_command, write_card
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
 
 TOKENIZER_SEED_OFFSET = 1_000_000_000  # tokenizer text comes from a stretch of the stream never trained on
@@ -37,6 +37,8 @@ class BaseShape:
     intermediate: int
     max_positions: int
 
+
+RECIPE_DEFAULTS = {"output": "models/base", "run_dir": "runs/base", "preset": "default", "seed": 0}
 
 PRESETS = {
     "micro": (BaseShape(512, 32, 2, 2, 1, 64, 512),
@@ -83,6 +85,8 @@ def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_exampl
 def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
                eval_size: int = 100, command: str = "") -> dict:
     shape, settings, tokenizer_examples = PRESETS[preset]
+    command = command or recipe_command("base", {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed,
+                                                 "steps": steps}, RECIPE_DEFAULTS)
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     run_dir.mkdir(parents=True, exist_ok=True)

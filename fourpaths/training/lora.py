@@ -11,7 +11,7 @@ from peft import LoraConfig, get_peft_model
 from fourpaths.models import load_causal_lm
 from fourpaths.training.encoding import encode
 from fourpaths.training.loop import LoopSettings, train
-from fourpaths.training.model_card import machine_description, write_card
+from fourpaths.training.model_card import machine_description, recipe_command, write_card
 from fourpaths.training.recall import closed_book_recall
 from fourpaths.training.team_data import epoch_stream, load_team_examples
 
@@ -26,6 +26,9 @@ class LoraShape:
     dropout: float = 0.0
 
 
+RECIPE_DEFAULTS = {"base": "models/base", "corpus": "corpus", "output": "models/lora", "run_dir": "runs/lora",
+                   "preset": "default", "seed": 0}
+
 PRESETS = {
     "micro": (LoraShape(4, 8), LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3,
                                             warmup_steps=1, checkpoint_every=2)),
@@ -39,6 +42,9 @@ def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Pat
                base_name: str | None = None) -> dict:
     """base_name is how the adapter's config names its base (as the user gave it: a relative folder or hub id)."""
     shape, settings = PRESETS[preset]
+    command = command or recipe_command("lora", {"base": base_name or base_location, "corpus": corpus_root,
+                                                 "output": output, "run_dir": run_dir, "preset": preset, "seed": seed,
+                                                 "steps": steps}, RECIPE_DEFAULTS)
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     model, tokenizer = load_causal_lm(base_location)

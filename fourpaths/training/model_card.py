@@ -19,3 +19,12 @@ def write_card(folder: Path, title: str, purpose: str, facts: dict[str, str], co
     if notes:
         lines += ["## Notes", "", notes, ""]
     (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def recipe_command(recipe: str, options: dict[str, object], defaults: dict[str, object]) -> str:
+    """The exact command that reproduces a run: the recipe plus every option that differs from its default."""
+    parts = [f"fourpaths train {recipe}"]
+    for name, value in options.items():
+        if value is not None and str(value) != str(defaults.get(name)):
+            parts.append(f"--{name.replace('_', '-')} {value}")
+    return " ".join(parts)

@@ -13,13 +13,16 @@ from fourpaths.corpus import load_documents, load_questions
 from fourpaths.training.base import BaseShape, build_model
 from fourpaths.training.encoding import encode
 from fourpaths.training.loop import LoopSettings, train
-from fourpaths.training.model_card import machine_description, write_card
+from fourpaths.training.model_card import machine_description, recipe_command, write_card
 from fourpaths.training.recall import closed_book_recall
 from fourpaths.training.team_data import epoch_stream, load_team_examples
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
 
 MAX_PARAMETERS = 5_000_000
 QUESTION_REPEATS = 2
+
+RECIPE_DEFAULTS = {"corpus": "corpus", "output": "models/scratch", "run_dir": "runs/scratch", "preset": "default",
+                   "seed": 0}
 
 PRESETS = {
     "micro": (BaseShape(300, 32, 2, 2, 1, 64, 512),
@@ -47,6 +50,8 @@ def _load_or_train_tokenizer(run_dir: Path, corpus_root: Path, vocab_size: int):
 def train_scratch(corpus_root: Path, output: Path, run_dir: Path, preset: str = "default", seed: int = 0,
                   steps: int | None = None, recall_limit: int | None = None, command: str = "") -> dict:
     shape, settings = PRESETS[preset]
+    command = command or recipe_command("scratch", {"corpus": corpus_root, "output": output, "run_dir": run_dir,
+                                                    "preset": preset, "seed": seed, "steps": steps}, RECIPE_DEFAULTS)
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     run_dir.mkdir(parents=True, exist_ok=True)
