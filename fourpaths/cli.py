@@ -32,6 +32,7 @@ def _add_train_commands(subparsers) -> None:
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
+    base.add_argument("--stop-at", type=int, default=None, help="stop after this step (checkpointed); rerun to go on")
     base.set_defaults(handler=_run_train_base)
 
     lora = recipes.add_parser("lora", help="train the LoRA adapter on corpus/docs and corpus/qa/train.jsonl")
@@ -56,17 +57,16 @@ def _add_train_commands(subparsers) -> None:
     scratch.set_defaults(handler=_run_train_scratch)
 
 
-def _command_line() -> str:
-    return "fourpaths " + " ".join(sys.argv[1:])
-
-
 def _run_train_base(args) -> int:
     from pathlib import Path
 
     from fourpaths.training.base import train_base
 
     summary = train_base(Path(args.output), Path(args.run_dir), args.preset, args.seed, args.steps,
-                         args.eval_size, command=_command_line())
+                         args.eval_size, stop_at=args.stop_at)
+    if "stopped_at" in summary:
+        print(f"base: stopped at step {summary['stopped_at']} of {summary['steps']}; rerun to continue")
+        return 0
     print(f"base: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
           f"held-out loss {summary['held_out_loss']}, reading {summary['answer_accuracy']:.0%} answered / "
           f"{summary['abstain_accuracy']:.0%} abstained, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
@@ -80,8 +80,7 @@ def _run_train_lora(args) -> int:
     from fourpaths.training.lora import train_lora
 
     summary = train_lora(resolve_location(args.base), Path(args.corpus), Path(args.output), Path(args.run_dir),
-                         args.preset, args.seed, args.steps, args.recall_limit, command=_command_line(),
-                         base_name=args.base)
+                         args.preset, args.seed, args.steps, args.recall_limit, base_name=args.base)
     print(f"lora: rank {summary['rank']}, {summary['trainable_parameters']:,} trainable "
           f"({summary['trainable_share']:.1%}), {summary['steps']} steps, loss {summary['final_train_loss']}, "
           f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
@@ -94,7 +93,7 @@ def _run_train_scratch(args) -> int:
     from fourpaths.training.scratch import train_scratch
 
     summary = train_scratch(Path(args.corpus), Path(args.output), Path(args.run_dir), args.preset, args.seed,
-                            args.steps, args.recall_limit, command=_command_line())
+                            args.steps, args.recall_limit)
     print(f"scratch: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
           f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
     return 0

@@ -6,13 +6,11 @@ import json
 import shutil
 import sys
 import textwrap
-from dataclasses import replace
 
 from tqdm import tqdm
 
 from fourpaths.ask import DoneEvent, ErrorEvent, Trace, ask_stream
 from fourpaths.config import Settings, load_settings, with_overrides
-from fourpaths.errors import FourpathsError
 from fourpaths.paths import PATH_IDS, PATHS
 from fourpaths.workspace import Workspace
 

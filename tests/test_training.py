@@ -145,3 +145,19 @@ def test_team_data_uses_docs_and_train_only(small_corpus):
     assert not any(s.text in update_text for s in statements)
     for question in questions:
         assert normalise(question.expected) in normalise(question.response)
+
+
+def test_stop_at_checkpoints_and_records_the_schedule(micro_models, tmp_path):
+    from fourpaths.training.base import reproduce_commands
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    settings = LoopSettings(steps=4, batch_size=2, seq_len=128, learning_rate=3e-3, warmup_steps=1, checkpoint_every=3)
+    stream = lambda index: encode(tokenizer, base_data.example(1, index))  # noqa: E731
+    model = build_model(PRESETS["micro"][0], tokenizer, seed=0)
+    first = train(model, stream, settings, tokenizer.pad_token_id, tmp_path, stop_at=2)
+    assert first.step == 2
+    second = train(model, stream, settings, tokenizer.pad_token_id, tmp_path)
+    assert second.step == 4 and second.segments == [(0, 2, 4), (2, 4, 4)]
+    assert reproduce_commands(second.segments, "x") == ("fourpaths train base --steps 4 --stop-at 2\n"
+                                                       "fourpaths train base --steps 4")
+    assert reproduce_commands([(0, 4, 4)], "fourpaths train base") == "fourpaths train base"

@@ -6,10 +6,6 @@ shipped folder only ever holds a finished model.
 
 from __future__ import annotations
 
-import itertools
-import json
-import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +18,7 @@ from fourpaths.training.corpus_text import stdlib_docstrings
 from fourpaths.training.encoding import encode
 from fourpaths.training.loop import LoopSettings, train
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
+from fourpaths.training.team_data import write_summary
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
 
 TOKENIZER_SEED_OFFSET = 1_000_000_000  # tokenizer text comes from a stretch of the stream never trained on
@@ -83,7 +80,7 @@ def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_exampl
 
 
 def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
-               eval_size: int = 100, command: str = "") -> dict:
+               eval_size: int = 100, command: str = "", stop_at: int | None = None) -> dict:
     shape, settings, tokenizer_examples = PRESETS[preset]
     command = command or recipe_command("base", {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed,
                                                  "steps": steps}, RECIPE_DEFAULTS)
@@ -93,7 +90,9 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
     model = build_model(shape, tokenizer, seed)
     stream = lambda index: encode(tokenizer, base_data.example(seed, index))  # noqa: E731
-    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "base")
+    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "base", stop_at=stop_at)
+    if progress.step < settings.steps:
+        return {"stopped_at": progress.step, "steps": settings.steps}
     model.eval()
     scores = reading_eval.score(model, tokenizer, seed, eval_size)
     held_out_loss = reading_eval.held_out_loss(model, tokenizer, seed, settings)
@@ -104,16 +103,23 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": progress.step, "tokens_trained": progress.tokens, "examples_seen": progress.cursor,
         "train_seconds": round(progress.seconds, 1),
-        "final_train_loss": _mean_tail(progress.losses), "held_out_loss": held_out_loss, **scores,
+        "final_train_loss": progress.recent_loss(), "held_out_loss": held_out_loss, **scores,
     }
-    (output / "training_summary.json").write_text(json.dumps({**summary, "losses": progress.losses}))
-    _write_base_card(output, shape, settings, summary, command)
+    summary["segments"] = progress.segments
+    write_summary(output, {**summary, "losses": progress.losses})
+    _write_base_card(output, shape, settings, summary, reproduce_commands(progress.segments, command))
     return summary
 
 
-def _mean_tail(losses: list[tuple[int, float]], n: int = 20) -> float:
-    tail = [loss for _, loss in losses[-n:]]
-    return round(sum(tail) / max(1, len(tail)), 4)
+def reproduce_commands(segments: list[tuple[int, int, int]], command: str) -> str:
+    """One command per stretch of the run: a run resumed with another --steps had another learning-rate schedule."""
+    if len(segments) <= 1:
+        return command
+    lines = []
+    for index, (_, _, total) in enumerate(segments):
+        stop = f" --stop-at {segments[index + 1][0]}" if index + 1 < len(segments) else ""
+        lines.append(f"fourpaths train base --steps {total}{stop}")
+    return "\n".join(lines)
 
 
 def _write_base_card(output: Path, shape: BaseShape, settings: LoopSettings, summary: dict, command: str) -> None:

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -43,6 +43,13 @@ class Progress:
     seconds: float = 0.0
     tokens: int = 0
     losses: list[tuple[int, float]] = field(default_factory=list)
+    # (first step, last step, the run's total steps): a schedule changed on resume stays reproducible
+    segments: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def recent_loss(self, last: int = 20) -> float:
+        """Mean of the last steps' losses: one step's loss is too noisy to quote."""
+        tail = [loss for _, loss in self.losses[-last:]]
+        return round(sum(tail) / max(1, len(tail)), 4)
 
 
 def learning_rate(settings: LoopSettings, step: int) -> float:
@@ -113,12 +120,17 @@ def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
     optimizer.load_state_dict(optimizer_state)
     data = json.loads((folder / "progress.json").read_text())
     data["losses"] = [tuple(pair) for pair in data["losses"]]
+    data["segments"] = [tuple(segment) for segment in data.get("segments", [])]
     return Progress(**data)
 
 
 def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, checkpoint_dir: Path | None,
-          description: str = "training", on_checkpoint: Callable[[Progress], None] | None = None) -> Progress:
-    """Train `model` in place for settings.steps optimizer steps, resuming from checkpoint_dir if present."""
+          description: str = "training", on_checkpoint: Callable[[Progress], None] | None = None,
+          stop_at: int | None = None) -> Progress:
+    """Train `model` in place for settings.steps optimizer steps, resuming from checkpoint_dir if present.
+
+    stop_at ends this call early (after a checkpoint at that step); rerunning continues where it stopped.
+    """
     torch.manual_seed(settings.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay,
@@ -127,8 +139,11 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
     if checkpoint_dir is not None and (checkpoint_dir / "progress.json").exists():
         progress = _load_checkpoint(checkpoint_dir, model, optimizer)
     model.train()
+    end = min(settings.steps, stop_at or settings.steps)
+    if progress.step < end:
+        progress.segments.append((progress.step, end, settings.steps))
     bar = tqdm(total=settings.steps, initial=progress.step, desc=description, unit="step", dynamic_ncols=True)
-    while progress.step < settings.steps:
+    while progress.step < end:
         started = time.perf_counter()
         ids, labels, progress.cursor = pack_batch(stream, progress.cursor, settings, pad_id)
         for group in optimizer.param_groups:
@@ -145,8 +160,7 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
         progress.losses.append((progress.step, round(loss.item(), 4)))
         bar.set_postfix(loss=f"{progress.losses[-1][1]:.3f}")
         bar.update(1)
-        if checkpoint_dir is not None and (progress.step % settings.checkpoint_every == 0
-                                           or progress.step == settings.steps):
+        if checkpoint_dir is not None and (progress.step % settings.checkpoint_every == 0 or progress.step == end):
             _save_checkpoint(checkpoint_dir, model, optimizer, progress)
             if on_checkpoint:
                 on_checkpoint(progress)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from peft import LoraConfig, get_peft_model
 
 from fourpaths.models import load_causal_lm
-from fourpaths.training.encoding import encode
-from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
-from fourpaths.training.recall import closed_book_recall
-from fourpaths.training.team_data import epoch_stream, load_team_examples
+from fourpaths.training.team_data import train_on_team_data, write_summary
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-QUESTION_REPEATS = 2  # questions are few beside the statements; seeing each twice per epoch balances them
 
 
 @dataclass(frozen=True)
@@ -51,26 +47,16 @@ def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Pat
     config = LoraConfig(r=shape.rank, lora_alpha=shape.alpha, lora_dropout=shape.dropout,
                         target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
-    statements, questions = load_team_examples(corpus_root)
-    stream_examples = epoch_stream(statements + questions * QUESTION_REPEATS, seed)
-    stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
-    progress = train(peft_model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "lora")
-    peft_model.eval()
-    recall = closed_book_recall(peft_model, tokenizer, questions, recall_limit)
+    run = train_on_team_data(peft_model, tokenizer, corpus_root, settings, run_dir, seed, recall_limit, "lora")
     peft_model.peft_config["default"].base_model_name_or_path = base_name or base_location
     output.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(output, safe_serialization=True)
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in peft_model.parameters())
-    summary = {
-        "base": base_name or base_location, "rank": shape.rank, "alpha": shape.alpha, "target_modules": list(TARGET_MODULES),
-        "trainable_parameters": trainable, "trainable_share": round(trainable / total, 4),
-        "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
-        "statements": len(statements), "questions": len(questions),
-        "final_train_loss": round(sum(l for _, l in progress.losses[-20:]) / max(1, len(progress.losses[-20:])), 4),
-        "train_recall": recall, "recall_n": len(questions[:recall_limit] if recall_limit else questions),
-    }
-    (output / "training_summary.json").write_text(json.dumps({**summary, "losses": progress.losses}))
+    summary = {"base": base_name or base_location, "rank": shape.rank, "alpha": shape.alpha,
+               "target_modules": list(TARGET_MODULES), "trainable_parameters": trainable,
+               "trainable_share": round(trainable / total, 4), **run}
+    write_summary(output, summary)
     _write_card(output, settings, summary, command)
     return summary
 

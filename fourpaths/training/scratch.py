@@ -3,7 +3,6 @@ data alone: its own tokenizer and its weights have seen nothing but corpus/docs 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,15 +10,12 @@ from transformers import AutoTokenizer
 
 from fourpaths.corpus import load_documents, load_questions
 from fourpaths.training.base import BaseShape, build_model
-from fourpaths.training.encoding import encode
-from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
-from fourpaths.training.recall import closed_book_recall
-from fourpaths.training.team_data import epoch_stream, load_team_examples
+from fourpaths.training.team_data import train_on_team_data, write_summary
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
 
 MAX_PARAMETERS = 5_000_000
-QUESTION_REPEATS = 2
 
 RECIPE_DEFAULTS = {"corpus": "corpus", "output": "models/scratch", "run_dir": "runs/scratch", "preset": "default",
                    "seed": 0}
@@ -28,7 +24,7 @@ PRESETS = {
     "micro": (BaseShape(300, 32, 2, 2, 1, 64, 512),
               LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2)),
     "default": (BaseShape(4096, 192, 4, 6, 2, 512, 512),
-                LoopSettings(steps=900, batch_size=8, seq_len=512, learning_rate=2e-3, warmup_steps=40,
+                LoopSettings(steps=400, batch_size=8, seq_len=512, learning_rate=2e-3, warmup_steps=20,
                              checkpoint_every=50)),
 }
 
@@ -60,22 +56,12 @@ def train_scratch(corpus_root: Path, output: Path, run_dir: Path, preset: str = 
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
         raise ValueError(f"scratch model has {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}")
-    statements, questions = load_team_examples(corpus_root)
-    stream_examples = epoch_stream(statements + questions * QUESTION_REPEATS, seed)
-    stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
-    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "scratch")
-    model.eval()
-    recall = closed_book_recall(model, tokenizer, questions, recall_limit)
+    run = train_on_team_data(model, tokenizer, corpus_root, settings, run_dir, seed, recall_limit, "scratch")
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output, safe_serialization=True)
     tokenizer.save_pretrained(output)
-    summary = {
-        "parameters": parameters, "steps": progress.step, "tokens_trained": progress.tokens,
-        "train_seconds": round(progress.seconds, 1), "statements": len(statements), "questions": len(questions),
-        "final_train_loss": round(sum(l for _, l in progress.losses[-20:]) / max(1, len(progress.losses[-20:])), 4),
-        "train_recall": recall, "recall_n": len(questions[:recall_limit] if recall_limit else questions),
-    }
-    (output / "training_summary.json").write_text(json.dumps({**summary, "losses": progress.losses}))
+    summary = {"parameters": parameters, **run}
+    write_summary(output, summary)
     _write_card(output, shape, settings, summary, command)
     return summary
 

@@ -76,3 +76,34 @@ def epoch_stream(examples: list, seed: int):
         return examples[orders[epoch][position]]
 
     return example
+
+
+QUESTION_REPEATS = 2  # questions are few beside the statements; seeing each twice per epoch balances them
+
+
+def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: Path, seed: int,
+                       recall_limit: int | None, description: str) -> dict:
+    """Train `model` on the team's statements and questions, then measure its closed-book recall."""
+    from fourpaths.training.encoding import encode
+    from fourpaths.training.loop import train
+    from fourpaths.training.recall import closed_book_recall
+
+    statements, questions = load_team_examples(corpus_root)
+    stream_examples = epoch_stream(statements + questions * QUESTION_REPEATS, seed)
+    stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
+    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", description)
+    model.eval()
+    recall_set = questions[:recall_limit] if recall_limit else questions
+    return {
+        "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
+        "statements": len(statements), "questions": len(questions), "final_train_loss": progress.recent_loss(),
+        "train_recall": closed_book_recall(model, tokenizer, recall_set), "recall_n": len(recall_set),
+        "losses": progress.losses,
+    }
+
+
+def write_summary(output: Path, summary: dict) -> None:
+    """training_summary.json beside the weights: the card's figures and the loss curve the app can draw."""
+    import json
+
+    (output / "training_summary.json").write_text(json.dumps(summary))
