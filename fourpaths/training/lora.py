@@ -28,7 +28,7 @@ RECIPE_DEFAULTS = {"base": "models/base", "corpus": "corpus", "output": "models/
 PRESETS = {
     "micro": (LoraShape(4, 8), LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3,
                                             warmup_steps=1, checkpoint_every=2)),
-    "default": (LoraShape(32, 64), LoopSettings(steps=500, batch_size=8, seq_len=512, learning_rate=2e-3,
+    "default": (LoraShape(32, 64), LoopSettings(steps=700, batch_size=8, seq_len=512, learning_rate=2e-3,
                                                 warmup_steps=25, checkpoint_every=25, weight_decay=0.0)),
 }
 
