@@ -61,8 +61,16 @@ def micro_settings(micro_models, small_corpus, tmp_path_factory) -> Settings:
                     index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8)
 
 
+@pytest.fixture(scope="session")
+def warm_index(micro_settings) -> None:
+    """Build the small corpus's index once, so page and browser tests time answers, not the first build."""
+    from fourpaths.workspace import Workspace
+
+    Workspace(micro_settings).index()
+
+
 @pytest.fixture
-def micro_env(micro_settings, monkeypatch) -> Settings:
+def micro_env(micro_settings, warm_index, monkeypatch) -> Settings:
     """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses)."""
     for name in ("base_model", "lora_adapter", "scratch_model", "corpus_root", "index_dir", "max_new_tokens"):
         monkeypatch.setenv(f"FOURPATHS_{name.upper()}", str(getattr(micro_settings, name)))

@@ -11,7 +11,7 @@ from fourpaths.config import MAX_QUESTION_CHARS, PROJECT_ROOT
 from fourpaths.paths import PATH_IDS, PATHS
 
 APP = PROJECT_ROOT / "app.py"
-TIMEOUT = 120
+TIMEOUT = 300  # generous: the first run loads every model, on a shared 2-core machine
 METRIC_LABELS = ("First token", "Total", "Tokens/s")
 QUESTION = "How many days of paid annual leave does an employee receive?"
 
