@@ -87,11 +87,13 @@ def resolve_location(location: str) -> str:
     if not location:
         return location
     candidate = Path(location)
-    if candidate.is_absolute() or candidate.exists():
+    if candidate.is_absolute():
         return str(candidate)
     from_root = PROJECT_ROOT / candidate
     if from_root.exists() or location.startswith((".", "models/", "corpus")):
         return str(from_root)
+    if candidate.exists():  # a folder relative to where the command runs
+        return str(candidate.resolve())
     return location  # a hub id such as org/name
 
 
