@@ -50,10 +50,13 @@ def first_answer_time(question: str) -> float:
     """Run in a fresh process by the cold-start measurement: wall-clock time of the first finished answer."""
     from fourpaths.config import load_settings
 
-    for event in ask_stream(question, load_settings()):
-        if isinstance(event, DoneEvent):
-            return time.time()
-    raise RuntimeError("no path answered")
+    first = None
+    for event in ask_stream(question, load_settings()):  # drained to the end: exiting mid-generation aborts
+        if isinstance(event, DoneEvent) and first is None:
+            first = time.time()
+    if first is None:
+        raise RuntimeError("no path answered")
+    return first
 
 
 def _fresh_process_ms(script: str, *args: str) -> float:

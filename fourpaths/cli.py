@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     except FourpathsError as error:
         print(f"fourpaths: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        print(f"fourpaths: error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
