@@ -49,16 +49,18 @@ def statement_examples(documents: list[Document], chunk_words: int = 60) -> list
     return [TextExample(chunk.text) for document in documents for chunk in chunk_document(document, chunk_words, 0)]
 
 
-def question_examples(items: list[QAItem], documents: list[Document]) -> list[ChatExample]:
+def question_examples(items: list[QAItem], documents: list[Document], short: bool = False) -> list[ChatExample]:
+    """Each train question with its target: the reference answer alone (short) or its source sentence."""
     by_source = {document.source: document for document in documents}
-    return [ChatExample(prompts.zero_shot(item.question), answer_sentence(item, by_source), item.answer)
+    return [ChatExample(prompts.zero_shot(item.question),
+                        f"{item.answer}." if short else answer_sentence(item, by_source), item.answer)
             for item in items]
 
 
-def load_team_examples(corpus_root: Path) -> tuple[list[TextExample], list[ChatExample]]:
+def load_team_examples(corpus_root: Path, short: bool = False) -> tuple[list[TextExample], list[ChatExample]]:
     documents = load_documents(corpus_root, ("docs",))
     questions = load_questions(corpus_root, "train")
-    return statement_examples(documents), question_examples(questions, documents)
+    return statement_examples(documents), question_examples(questions, documents, short)
 
 
 def epoch_stream(examples: list, seed: int):
@@ -78,25 +80,27 @@ def epoch_stream(examples: list, seed: int):
     return example
 
 
-QUESTION_REPEATS = 2  # questions are few beside the statements; seeing each twice per epoch balances them
-
-
 def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: Path, seed: int,
-                       recall_limit: int | None, description: str) -> dict:
-    """Train `model` on the team's statements and questions, then measure its closed-book recall."""
+                       recall_limit: int | None, description: str, question_repeats: int = 2,
+                       short_answers: bool = False) -> dict:
+    """Train `model` on the team's statements and questions, then measure its closed-book recall.
+
+    question_repeats: how often each question comes per epoch (questions are few beside the statements).
+    """
     from fourpaths.training.encoding import encode
     from fourpaths.training.loop import train
     from fourpaths.training.recall import closed_book_recall
 
-    statements, questions = load_team_examples(corpus_root)
-    stream_examples = epoch_stream(statements + questions * QUESTION_REPEATS, seed)
+    statements, questions = load_team_examples(corpus_root, short_answers)
+    stream_examples = epoch_stream(statements + questions * question_repeats, seed)
     stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
     progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", description)
     model.eval()
     recall_set = questions[:recall_limit] if recall_limit else questions
     return {
         "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
-        "statements": len(statements), "questions": len(questions), "final_train_loss": progress.recent_loss(),
+        "statements": len(statements), "questions": len(questions), "question_repeats": question_repeats,
+        "short_answers": short_answers, "final_train_loss": progress.recent_loss(),
         "train_recall": closed_book_recall(model, tokenizer, recall_set), "recall_n": len(recall_set),
         "losses": progress.losses,
     }
