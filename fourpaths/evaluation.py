@@ -32,8 +32,7 @@ def evaluate(split: str, settings: Settings, limit: int | None = None, path_ids:
         results = ask(item.question, settings, path_ids, concurrent=True, workspace=workspace)
         for path_id in path_ids:
             _score_one(scores[path_id], results.get(path_id, "no answer"), item.answer)
-        found = workspace.index().search(item.question, settings.top_k_passages)
-        hits.append(any(hit.source == item.source for hit in found))
+        hits.append(item.source in _retrieved_sources(results.get("rag"), item.question, settings, workspace))
         if progress:
             progress(done, len(items))
     return {
@@ -41,6 +40,13 @@ def evaluate(split: str, settings: Settings, limit: int | None = None, path_ids:
         "paths": {path_id: _summarise(score) for path_id, score in scores.items()},
         "retrieval": {"k": settings.top_k_passages, "hit_at_k": round(sum(hits) / max(1, len(hits)), 4)},
     }
+
+
+def _retrieved_sources(rag: Trace | str | None, question: str, settings: Settings, workspace: Workspace) -> set[str]:
+    """The RAG answer already searched with this question and k; search only when RAG did not run."""
+    if isinstance(rag, Trace):
+        return {source.source for source in rag.sources}
+    return {hit.source for hit in workspace.index().search(question, settings.top_k_passages)}
 
 
 def _score_one(score: dict, result: Trace | str, reference: str) -> None:
