@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fourpaths.config import load_settings, with_overrides
+from fourpaths.config import RETRIEVAL_MODES, load_settings, with_overrides
 from fourpaths.prompts import PROMPT_TEMPLATES
 
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
@@ -17,9 +17,13 @@ with st.sidebar:
     temperature = st.slider("Temperature", 0.1, 1.5, 0.7, step=0.1, disabled=decoding == "greedy")
     seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, step=1)
     top_k = st.slider("Passages retrieved (RAG top-k)", 1, 5, defaults.top_k_passages)
+    retrieval = st.radio("RAG retrieval", list(RETRIEVAL_MODES), horizontal=True,
+                         index=list(RETRIEVAL_MODES).index(defaults.retrieval),
+                         help="hybrid: FAISS embeddings and BM25 keywords, fused by rank; dense: FAISS alone")
 
 st.session_state["settings"] = with_overrides(
     defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed), top_k_passages=top_k,
+    retrieval=retrieval,
     temperature=temperature if decoding == "sampled" else 0.0,
 )
 

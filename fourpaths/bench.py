@@ -3,7 +3,7 @@
 - cold start: a fresh process from launch to its first complete answer, beside a fresh process that only
   imports the libraries;
 - generation: our batched streaming loop per path, beside transformers' `generate` on the same prompt;
-- four paths concurrently (batched + threaded) beside the same four one after another;
+- four paths concurrently (batched + interleaved) beside the same four one after another;
 - retrieval: FAISS search beside an exact NumPy dot product over the same vectors;
 - memory: peak resident set with every model loaded, beside the peak after imports alone.
 """

@@ -27,7 +27,11 @@ def _add_train_commands(subparsers) -> None:
     recipes = train.add_subparsers(dest="recipe", required=True)
     base = recipes.add_parser("base", help="pretrain the small base model on generated fictional worlds")
     base.add_argument("--output", default="models/base")
-    base.add_argument("--run-dir", default="runs/base", help="checkpoints; rerun the same command to resume")
+    base.add_argument("--run-dir", default=None,
+                      help="checkpoints (default runs/base, runs/base-reading); rerun the same command to resume")
+    base.add_argument("--stage", choices=["pretrain", "reading"], default="pretrain",
+                      help="pretrain from scratch, or continue a pretrained base on the reading-heavy mix")
+    base.add_argument("--init-from", default=None, help="reading stage: the pretrained base (default: --output)")
     base.add_argument("--preset", choices=["micro", "default"], default="default")
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)
@@ -62,8 +66,12 @@ def _run_train_base(args) -> int:
 
     from fourpaths.training.base import train_base
 
-    summary = train_base(Path(args.output), Path(args.run_dir), args.preset, args.seed, args.steps,
-                         args.eval_size, stop_at=args.stop_at)
+    run_dir = args.run_dir or ("runs/base" if args.stage == "pretrain" else "runs/base-reading")
+    init_from = Path(args.init_from) if args.init_from else None
+    if args.stage == "reading" and not ((init_from or Path(args.output)) / "config.json").exists():
+        raise FourpathsError(f"the reading stage continues a pretrained base; none found at {init_from or args.output}")
+    summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
+                         args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from)
     if "stopped_at" in summary:
         print(f"base: stopped at step {summary['stopped_at']} of {summary['steps']}; rerun to continue")
         return 0

@@ -19,6 +19,9 @@ DEFAULT_CONFIG_FILE = PROJECT_ROOT / "fourpaths.toml"
 MAX_QUESTION_CHARS = 500
 
 
+RETRIEVAL_MODES = ("hybrid", "dense")
+
+
 @dataclass(frozen=True)
 class Settings:
     base_model: str = "models/base"
@@ -33,6 +36,7 @@ class Settings:
     temperature: float = 0.0  # 0 means greedy decoding
     seed: int = 0
     top_k_passages: int = 3
+    retrieval: str = "hybrid"  # "hybrid" (FAISS dense + BM25 keywords, fused) or "dense" (FAISS alone)
     chunk_words: int = 60  # measured: 60 keeps hit@3 (0.93 on eval_unseen) and shortens RAG prompts
     chunk_overlap: int = 20
     threads: int = 0  # 0: leave torch's default
@@ -110,6 +114,7 @@ def validate_settings(settings: Settings) -> Settings:
                              f"{', '.join(PROMPT_TEMPLATES)}")
     checks = [(settings.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
               (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
+              (settings.retrieval in RETRIEVAL_MODES, f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
     for ok, message in checks:

@@ -46,7 +46,7 @@ def _retrieved_sources(rag: Trace | str | None, question: str, settings: Setting
     """The RAG answer already searched with this question and k; search only when RAG did not run."""
     if isinstance(rag, Trace):
         return {source.source for source in rag.sources}
-    return {hit.source for hit in workspace.index().search(question, settings.top_k_passages)}
+    return {hit.source for hit in workspace.searcher().search(question, settings.top_k_passages)}
 
 
 def _score_one(score: dict, result: Trace | str, reference: str) -> None:

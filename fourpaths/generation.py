@@ -61,8 +61,9 @@ def _adapter_arguments(model, rows: Sequence[Row]) -> dict[str, object]:
 
 
 def _forward(model, rows: Sequence[Row], **inputs):
-    """One forward pass for `rows`; only the last position's logits are needed."""
-    return model(**inputs, **_adapter_arguments(model, rows)).logits[:, -1, :]
+    """One forward pass for `rows`; only the last position's logits are needed, so only it is projected
+    onto the vocabulary (on a long RAG prompt the full projection costs more than the layers)."""
+    return model(**inputs, **_adapter_arguments(model, rows), logits_to_keep=1).logits[:, -1, :]
 
 
 def _choose(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> list[int]:

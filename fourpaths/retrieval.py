@@ -263,6 +263,10 @@ class SearchIndex:
         vectors = embed_texts(self._require_embedder(), queries)
         return self.search_vectors(vectors, k)
 
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """The queries embedded with the index's own embedder, normalised like the chunk vectors."""
+        return embed_texts(self._require_embedder(), list(queries))
+
     def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[Hit]]:
         """Search with already-embedded queries (normalised here), shape (n, dimension)."""
         vectors = _normalised(np.atleast_2d(vectors))

@@ -12,6 +12,7 @@ from fourpaths.corpus import load_questions
 
 _examples_cache: dict[str, list[prompts.Example]] = {}
 _index_cache: dict[tuple, object] = {}
+_searcher_cache: dict[int, object] = {}
 _lock = threading.Lock()
 
 
@@ -53,6 +54,19 @@ class Workspace:
         with _lock:
             _index_cache[key] = (index, corpus_fingerprint(self.corpus_root()))
         return index
+
+    def searcher(self):
+        """What the RAG path searches with: the index itself (dense), or the hybrid ranking over it."""
+        index = self.index()
+        if self.settings.retrieval == "dense":
+            return index
+        from fourpaths.hybrid import HybridSearcher
+
+        with _lock:
+            cached = _searcher_cache.get(id(index))
+            if cached is None or cached.index is not index:
+                cached = _searcher_cache[id(index)] = HybridSearcher(index)
+        return cached
 
     def _stale(self, cached) -> bool:
         from fourpaths.corpus import corpus_fingerprint

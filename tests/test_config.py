@@ -53,3 +53,11 @@ def test_questions_are_validated(question, message):
 
 def test_question_whitespace_is_collapsed():
     assert validate_question("  How many\n days? ") == "How many days?"
+
+
+def test_unknown_retrieval_mode_is_refused():
+    from fourpaths.config import validate_settings
+
+    validate_settings(Settings(retrieval="dense"))
+    with pytest.raises(FourpathsError, match="retrieval must be one of hybrid, dense"):
+        validate_settings(Settings(retrieval="keyword"))

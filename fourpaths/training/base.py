@@ -6,6 +6,8 @@ shipped folder only ever holds a finished model.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +37,8 @@ class BaseShape:
     max_positions: int
 
 
-RECIPE_DEFAULTS = {"output": "models/base", "run_dir": "runs/base", "preset": "default", "seed": 0}
+RECIPE_DEFAULTS = {"output": "models/base", "run_dir": "runs/base", "preset": "default", "seed": 0,
+                   "stage": "pretrain", "init_from": None}
 
 PRESETS = {
     "micro": (BaseShape(512, 32, 2, 2, 1, 64, 512),
@@ -79,73 +82,137 @@ def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_exampl
     return AutoTokenizer.from_pretrained(folder)
 
 
+# The reading stage warm-starts from a pretrained base, so it needs fewer, gentler steps than pretraining.
+READING_SETTINGS = {
+    "micro": LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2),
+    "default": LoopSettings(steps=1500, batch_size=8, seq_len=640, learning_rate=1e-3, warmup_steps=30,
+                            checkpoint_every=50),
+}
+STAGE_DATA = {
+    "pretrain": "40% reading (numbered passages + question, answer quotes and cites), 20% reading where the "
+                "passages lack the answer, 25% closed-book prompt templates about unknown entities, 15% "
+                "handbook-style documents",
+    "reading": "40% copying (repeat a passage, or quote passage [n]), 32% reading, 12% reading where the "
+               "passages lack the answer, 10% closed-book prompt templates, 6% handbook-style documents",
+}
+
+
 def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
-               eval_size: int = 100, command: str = "", stop_at: int | None = None) -> dict:
+               eval_size: int = 100, command: str = "", stop_at: int | None = None, stage: str = "pretrain",
+               init_from: Path | None = None) -> dict:
+    """Stage "pretrain" builds the tokenizer and a fresh model; stage "reading" continues from `init_from`."""
     shape, settings, tokenizer_examples = PRESETS[preset]
-    command = command or recipe_command("base", {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed,
-                                                 "steps": steps}, RECIPE_DEFAULTS)
+    if stage == "reading":
+        settings = READING_SETTINGS[preset]
+    options = {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed, "steps": steps, "stage": stage,
+               "init_from": init_from}
+    command = command or recipe_command("base", options, RECIPE_DEFAULTS)
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     run_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
-    model = build_model(shape, tokenizer, seed)
-    stream = lambda index: encode(tokenizer, base_data.example(seed, index))  # noqa: E731
-    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", "base", stop_at=stop_at)
+    if stage == "pretrain":
+        tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
+        model, earlier = build_model(shape, tokenizer, seed), {"stages": [], "losses": []}
+    else:
+        tokenizer, model, earlier = _warm_start(init_from or output, run_dir)
+    stream = lambda index: encode(tokenizer, base_data.example(seed, index, stage))  # noqa: E731
+    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", f"base ({stage})",
+                     stop_at=stop_at)
     if progress.step < settings.steps:
         return {"stopped_at": progress.step, "steps": settings.steps}
     model.eval()
     scores = reading_eval.score(model, tokenizer, seed, eval_size)
-    held_out_loss = reading_eval.held_out_loss(model, tokenizer, seed, settings)
+    held_out_loss = reading_eval.held_out_loss(model, tokenizer, seed, settings, mix=stage)
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output, safe_serialization=True)
     tokenizer.save_pretrained(output)
+    this_stage = {"stage": stage, "steps": progress.step, "tokens_trained": progress.tokens,
+                  "examples_seen": progress.cursor, "train_seconds": round(progress.seconds, 1),
+                  "commands": reproduce_commands(progress.segments, command), "segments": progress.segments}
+    stages = earlier["stages"] + [this_stage]
     summary = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "steps": progress.step, "tokens_trained": progress.tokens, "examples_seen": progress.cursor,
-        "train_seconds": round(progress.seconds, 1),
-        "final_train_loss": progress.recent_loss(), "held_out_loss": held_out_loss, **scores,
+        "steps": sum(s["steps"] for s in stages), "tokens_trained": sum(s["tokens_trained"] for s in stages),
+        "examples_seen": sum(s["examples_seen"] for s in stages),
+        "train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
+        "final_train_loss": progress.recent_loss(), "held_out_loss": held_out_loss, **scores, "stages": stages,
     }
-    summary["segments"] = progress.segments
-    write_summary(output, {**summary, "losses": progress.losses})
-    _write_base_card(output, shape, settings, summary, reproduce_commands(progress.segments, command))
+    offset = earlier["losses"][-1][0] if earlier["losses"] else 0
+    losses = earlier["losses"] + [(step + offset, loss) for step, loss in progress.losses]
+    write_summary(output, {**summary, "losses": losses})
+    _write_base_card(output, model.config, settings, summary)
     return summary
+
+
+def _warm_start(init_from: Path, run_dir: Path):
+    """The earlier stage's model and tokenizer, and its history, kept in the run folder on first start.
+
+    The history is copied before this stage overwrites the output folder, so a rerun after the end still
+    knows what the earlier stages were.
+    """
+    history = run_dir / "earlier_stages.json"
+    if not history.exists():
+        previous = json.loads((init_from / "training_summary.json").read_text())
+        stages = previous.get("stages") or [_pretrain_stage_of(previous)]
+        history.write_text(json.dumps({"stages": stages, "losses": previous.get("losses", [])}))
+    tokenizer = AutoTokenizer.from_pretrained(init_from)
+    model = LlamaForCausalLM.from_pretrained(init_from, use_safetensors=True)
+    return tokenizer, model, json.loads(history.read_text())
+
+
+def _pretrain_stage_of(summary: dict) -> dict:
+    """A summary written before stages were recorded: one pretraining stage."""
+    return {"stage": "pretrain", "steps": summary["steps"], "tokens_trained": summary["tokens_trained"],
+            "examples_seen": summary["examples_seen"], "train_seconds": summary["train_seconds"],
+            "commands": reproduce_commands(summary.get("segments", []), "fourpaths train base"),
+            "segments": summary.get("segments", [])}
 
 
 def reproduce_commands(segments: list[tuple[int, int, int]], command: str) -> str:
     """One command per stretch of the run: a run resumed with another --steps had another learning-rate schedule."""
     if len(segments) <= 1:
         return command
+    stem = re.sub(r" --steps \d+", "", command)
     lines = []
     for index, (_, _, total) in enumerate(segments):
         stop = f" --stop-at {segments[index + 1][0]}" if index + 1 < len(segments) else ""
-        lines.append(f"fourpaths train base --steps {total}{stop}")
+        lines.append(f"{stem} --steps {total}{stop}")
     return "\n".join(lines)
 
 
-def _write_base_card(output: Path, shape: BaseShape, settings: LoopSettings, summary: dict, command: str) -> None:
+def _write_base_card(output: Path, config, settings: LoopSettings, summary: dict) -> None:
+    stages = summary["stages"]
     facts = {
-        "Architecture": f"LlamaForCausalLM, {shape.layers} layers x {shape.hidden} wide, {shape.heads} heads "
-                        f"({shape.kv_heads} key/value), MLP {shape.intermediate}, tied embeddings",
+        "Architecture": f"LlamaForCausalLM, {config.num_hidden_layers} layers x {config.hidden_size} wide, "
+                        f"{config.num_attention_heads} heads ({config.num_key_value_heads} key/value), "
+                        f"MLP {config.intermediate_size}, tied embeddings",
         "Parameters": f"{summary['parameters']:,}",
-        "Tokenizer": f"byte-level BPE, {shape.vocab_size} entries, chat template with <|system|>/<|user|>/<|assistant|>",
-        "Training data": (f"{summary['examples_seen']:,} generated examples ({summary['tokens_trained']:,} tokens): "
-                          "40% reading (numbered passages + question, answer quotes and cites), 20% reading where "
-                          "the passages lack the answer, 25% closed-book prompt templates about unknown entities, "
-                          "15% handbook-style documents; every entity invented by Faker, so no knowledge-base fact"),
-        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, AdamW "
-                 f"lr {settings.learning_rate}, {'bf16 autocast' if settings.bf16 else 'fp32'}",
-        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
+        "Tokenizer": f"byte-level BPE, {config.vocab_size} entries, chat template with "
+                     "<|system|>/<|user|>/<|assistant|>",
+    }
+    for number, stage in enumerate(stages, 1):
+        facts[f"Stage {number}: {stage['stage']}"] = (
+            f"{stage['steps']} steps, {stage['examples_seen']:,} generated examples "
+            f"({stage['tokens_trained']:,} tokens): {STAGE_DATA[stage['stage']]}; "
+            f"{stage['train_seconds'] / 60:.1f} min")
+    facts.update({
+        "Data": "every entity invented by Faker, so no knowledge-base fact is in the training data",
+        "Last stage's optimizer": f"{settings.batch_size} rows x {settings.seq_len} tokens a step, AdamW peak lr "
+                                  f"{settings.learning_rate}, {'bf16 autocast' if settings.bf16 else 'fp32'}",
+        "Wall time": f"{summary['train_seconds'] / 60:.1f} min in all on {machine_description()}",
         "Final training loss": f"{summary['final_train_loss']} (mean of last 20 steps, answer tokens only for chat)",
         "Held-out loss": f"{summary['held_out_loss']}",
-        "Reading, answerable (held-out)": f"{summary['answer_accuracy']:.0%} contain the right value",
+        "Reading, answerable (held-out)": f"{summary['answer_accuracy']:.0%} contain the right value "
+                                          f"({summary['reading_n']} questions)",
         "Reading, answer absent (held-out)": f"{summary['abstain_accuracy']:.0%} say the passages do not say",
-    }
+    })
     notes = ""
     if summary["answer_accuracy"] < 0.8:
-        notes = ("At this training budget the base has not learnt to find and quote the answer in the passages "
+        notes = ("At this training budget the base has not fully learnt to find and quote the answer in the passages "
                  f"({summary['answer_accuracy']:.0%} on the held-out reading set, target 80%), and the RAG path "
-                 "inherits this. More steps (or a larger model on a GPU) "
-                 "are the known remedy; the recipe resumes from its checkpoints.")
+                 "inherits this. More reading-stage steps (or a larger model on a GPU) are the known remedy; the "
+                 "recipe resumes from its checkpoints.")
+    command = "\n".join(stage["commands"] for stage in stages)
     write_card(output, "fourpaths base model",
                "The shared base for the prompt, LoRA and RAG paths: fluent short answers, the prompt templates, and "
                "answering from numbered passages (or saying they lack the answer).",

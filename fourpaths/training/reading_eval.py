@@ -28,8 +28,9 @@ def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
 
 
 @torch.inference_mode()
-def held_out_loss(model, tokenizer, seed: int, settings: LoopSettings, batches: int = 4) -> float:
-    stream = lambda index: encode(tokenizer, base_data.example(seed, HELD_OUT_OFFSET + index))  # noqa: E731
+def held_out_loss(model, tokenizer, seed: int, settings: LoopSettings, batches: int = 4,
+                  mix: str = "pretrain") -> float:
+    stream = lambda index: encode(tokenizer, base_data.example(seed, HELD_OUT_OFFSET + index, mix))  # noqa: E731
     cursor, total = 0, 0.0
     for _ in range(batches):
         ids, labels, cursor = pack_batch(stream, cursor, settings, tokenizer.pad_token_id)
