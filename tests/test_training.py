@@ -158,6 +158,40 @@ def test_stop_at_checkpoints_and_records_the_schedule(micro_models, tmp_path):
     assert first.step == 2
     second = train(model, stream, settings, tokenizer.pad_token_id, tmp_path)
     assert second.step == 4 and second.segments == [(0, 2, 4), (2, 4, 4)]
-    assert reproduce_commands(second.segments, "x") == ("fourpaths train base --steps 4 --stop-at 2\n"
-                                                       "fourpaths train base --steps 4")
+    assert reproduce_commands(second.segments, "fourpaths train base --steps 9") == (
+        "fourpaths train base --steps 4 --stop-at 2\nfourpaths train base --steps 4")
     assert reproduce_commands([(0, 4, 4)], "fourpaths train base") == "fourpaths train base"
+
+
+def test_copy_examples_answer_with_text_found_in_the_prompt():
+    for index in range(30):
+        example = base_data.copy_example(random.Random(f"copy:{index}"))
+        assert example.response and example.response in example.messages[-1]["content"]
+
+
+def test_reading_stream_differs_from_pretraining_and_has_every_kind():
+    reading = [base_data.example(0, index, "reading") for index in range(200)]
+    assert repr(reading[:5]) != repr([base_data.example(0, index) for index in range(5)])
+    responses = [e.response for e in reading if isinstance(e, base_data.ChatExample)]
+    assert any(e.messages[0]["content"].startswith("Repeat exactly") for e in reading
+               if isinstance(e, base_data.ChatExample))
+    assert prompts.NOT_IN_PASSAGES in responses
+    assert any(isinstance(e, base_data.TextExample) for e in reading)
+
+
+def test_reading_stage_continues_the_base_and_records_both_stages(micro_models, tmp_path):
+    import json
+
+    from fourpaths.training.base import train_base
+
+    output = tmp_path / "base"
+    shutil.copytree(micro_models["base"], output)
+    summary = train_base(output, tmp_path / "runs", preset="micro", eval_size=1, stage="reading")
+    assert [stage["stage"] for stage in summary["stages"]] == ["pretrain", "reading"]
+    saved = json.loads((output / "training_summary.json").read_text())
+    assert saved["steps"] == saved["stages"][0]["steps"] + saved["stages"][1]["steps"]
+    assert saved["losses"][-1][0] == saved["steps"]
+    card = (output / "README.md").read_text()
+    assert "Stage 1: pretrain" in card and "Stage 2: reading" in card
+    assert "--stage reading" in card
+    AutoModelForCausalLM.from_pretrained(output)
