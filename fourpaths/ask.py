@@ -150,6 +150,10 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
     workspace = workspace or Workspace(settings)
     sampling = sampling_from(settings)
+    if settings.threads > 0:  # a shared host may want fewer torch threads than cores
+        import torch
+
+        torch.set_num_threads(settings.threads)
     if concurrent:
         asked_at = time.perf_counter()  # every column's clock starts when the question is asked
         prepared = []

@@ -39,7 +39,7 @@ class Settings:
     retrieval: str = "hybrid"  # "hybrid" (FAISS dense + BM25 keywords, fused) or "dense" (FAISS alone)
     chunk_words: int = 60  # measured: 60 keeps hit@3 (0.93 on eval_unseen) and shortens RAG prompts
     chunk_overlap: int = 20
-    threads: int = 0  # 0: leave torch's default
+    threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core)
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:

@@ -116,6 +116,18 @@ def corpus_fingerprint(root: str | Path) -> str:
     return digest.hexdigest()
 
 
+def corpus_stat_signature(root: str | Path) -> tuple:
+    """Every document's name, size and modification time: a cheap first check before hashing the bytes."""
+    root = Path(root)
+    entries = []
+    for collection in COLLECTIONS:
+        folder = root / collection
+        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            stat = path.stat()
+            entries.append((collection, path.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
 # ---------------------------------------------------------------------------
 # Questions
 

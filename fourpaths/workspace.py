@@ -39,20 +39,20 @@ class Workspace:
         return folder if folder.is_absolute() else PROJECT_ROOT / folder
 
     def index(self):
+        from fourpaths.corpus import corpus_stat_signature
         from fourpaths.retrieval import open_index
 
         s = self.settings
         key = (str(self.corpus_root()), str(self.index_dir()), s.embedder, s.chunk_words, s.chunk_overlap)
         with _lock:
             cached = _index_cache.get(key)
-        if cached is not None and not self._stale(cached):
+        if cached is not None and not self._stale(key, cached):
             return cached[0]
+        signature = corpus_stat_signature(self.corpus_root())  # taken first: a later edit must look stale
         index, self.index_rebuilt = open_index(self.corpus_root(), self.index_dir(), resolve_location(s.embedder),
                                                s.chunk_words, s.chunk_overlap, progress=self.index_progress)
-        from fourpaths.corpus import corpus_fingerprint
-
         with _lock:
-            _index_cache[key] = (index, corpus_fingerprint(self.corpus_root()))
+            _index_cache[key] = (index, signature, index.fingerprint)
         return index
 
     def searcher(self):
@@ -68,10 +68,19 @@ class Workspace:
                 cached = _searcher_cache[id(index)] = HybridSearcher(index)
         return cached
 
-    def _stale(self, cached) -> bool:
-        from fourpaths.corpus import corpus_fingerprint
+    def _stale(self, key, cached) -> bool:
+        """Stat the documents on every question; read and hash them only when a stat changed."""
+        from fourpaths.corpus import corpus_fingerprint, corpus_stat_signature
 
-        return corpus_fingerprint(self.corpus_root()) != cached[1]
+        index, signature, fingerprint = cached
+        now = corpus_stat_signature(self.corpus_root())
+        if now == signature:
+            return False
+        if fingerprint is not None and corpus_fingerprint(self.corpus_root()) == fingerprint:
+            with _lock:  # touched, not changed: remember the new stats
+                _index_cache[key] = (index, now, fingerprint)
+            return False
+        return True
 
     def few_shot_examples(self, question: str, count: int) -> list[prompts.Example]:
         """A seeded sample of the train set: the same examples for the same seed, whoever asks."""

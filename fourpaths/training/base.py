@@ -85,15 +85,15 @@ def load_or_train_tokenizer(run_dir: Path, shape: BaseShape, seed: int, n_exampl
 # The reading stage warm-starts from a pretrained base, so it needs fewer, gentler steps than pretraining.
 READING_SETTINGS = {
     "micro": LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2),
-    "default": LoopSettings(steps=1500, batch_size=8, seq_len=640, learning_rate=1e-3, warmup_steps=30,
+    "default": LoopSettings(steps=1200, batch_size=8, seq_len=640, learning_rate=1.5e-3, warmup_steps=30,
                             checkpoint_every=50),
 }
 STAGE_DATA = {
     "pretrain": "40% reading (numbered passages + question, answer quotes and cites), 20% reading where the "
                 "passages lack the answer, 25% closed-book prompt templates about unknown entities, 15% "
                 "handbook-style documents",
-    "reading": "40% copying (repeat a passage, or quote passage [n]), 32% reading, 12% reading where the "
-               "passages lack the answer, 10% closed-book prompt templates, 6% handbook-style documents",
+    "reading": "50% copying (repeat a string of unrelated words, or quote passage [n]), 30% reading, 10% "
+               "reading where the passages lack the answer, 6% closed-book prompt templates, 4% documents",
 }
 
 

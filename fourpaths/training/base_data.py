@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 
 from fourpaths import prompts
-from fourpaths.training.world import Fact, invent_entity, make_faker
+from fourpaths.training.world import Fact, brand_name, invent_entity, make_faker
 
 _SECTIONS = ["Overview", "Key facts", "Details", "Specifications", "Summary", "At a glance", "Notes"]
 
@@ -124,16 +124,18 @@ def document_example(rng: random.Random) -> TextExample:
 
 
 def copy_example(rng: random.Random) -> ChatExample:
-    """Copy text from the prompt: repeat a passage, or quote passage [n] of several.
+    """Copy text from the prompt: a string of unrelated words, or passage [n] of several.
 
-    Quoting the answer from a passage needs attention that finds a span in the prompt and copies it token
-    by token (an induction circuit). Measured: 1,600 steps of the reading and closed-book mix alone did not
-    form it (the base could not even copy an entity name from the question), because most answer tokens can
-    be guessed from the templates. Here every answer token must be copied, since the names are invented.
+    Quoting the answer from a passage needs attention that finds a span in the prompt and copies it token by
+    token (an induction circuit). Measured: 2,000 steps of reading examples did not form it; the base could not
+    even copy an invented name it had just seen five times, because most answer tokens can be guessed from the
+    templates. In a string of unrelated words no token can be guessed, only copied: a 2-layer toy model on such
+    data formed the circuit after about 500 steps.
     """
     faker = make_faker(rng)
-    if rng.random() < 0.5:
-        text = _render(invent_entity(faker, rng), rng)[0]
+    if rng.random() < 0.7:
+        makers = [faker.word, faker.last_name, faker.city, lambda: str(rng.randint(0, 99999)), lambda: brand_name(rng)]
+        text = " ".join(rng.choice(makers)() for _ in range(rng.randint(8, 40)))
         return ChatExample([{"role": "user", "content": f"Repeat exactly: {text}"}], text)
     texts = [_render(invent_entity(faker, rng), rng)[0] for _ in range(rng.randint(2, 4))]
     passages = [prompts.Passage(i + 1, f"docs/{faker.slug()}.md", text) for i, text in enumerate(texts)]
@@ -151,7 +153,7 @@ EXAMPLE_KINDS = {"copy": copy_example, "answerable": _reading(True), "absent": _
 # stage: it warm-starts from a pretrained base and spends its tokens on copying and quoting from the prompt.
 MIXES: dict[str, list[tuple[str, float]]] = {
     "pretrain": [("answerable", 0.40), ("absent", 0.20), ("closed-book", 0.25), ("document", 0.15)],
-    "reading": [("copy", 0.40), ("answerable", 0.32), ("absent", 0.12), ("closed-book", 0.10), ("document", 0.06)],
+    "reading": [("copy", 0.50), ("answerable", 0.30), ("absent", 0.10), ("closed-book", 0.06), ("document", 0.04)],
 }
 # A later stage draws from its own stretch of the stream, so it never repeats an earlier stage's examples.
 STAGE_OFFSETS = {"pretrain": 0, "reading": 3_000_000_000}

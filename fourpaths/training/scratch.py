@@ -73,7 +73,8 @@ def _write_card(output: Path, shape: BaseShape, settings: LoopSettings, summary:
         "Parameters": f"{summary['parameters']:,} (limit {MAX_PARAMETERS:,})",
         "Tokenizer": f"its own byte-level BPE, {shape.vocab_size} entries, trained on the same team data",
         "Training data": f"{summary['statements']} statement chunks of corpus/docs and {summary['questions']} questions "
-                         f"of corpus/qa/train.jsonl (each twice per epoch), {summary['tokens_trained']:,} tokens in all",
+                         f"of corpus/qa/train.jsonl (each {summary.get('question_repeats', 2)} times per epoch), "
+                         f"{summary['tokens_trained']:,} tokens in all",
         "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
         "Final training loss": str(summary["final_train_loss"]),

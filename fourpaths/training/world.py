@@ -52,7 +52,7 @@ def _date(r: random.Random, first_year: int = 1990, last_year: int = 2025) -> st
     return f"{r.randint(1, 28)} {r.choice(_MONTHS)} {r.randint(first_year, last_year)}"
 
 
-def _brand(r: random.Random) -> str:
+def brand_name(r: random.Random) -> str:
     word = "".join(r.choice(_BRAND_SYLLABLES) for _ in range(r.randint(2, 3))).capitalize()
     return f"{word} {r.choice(['', 'X', 'Pro ', 'Mk '])}{r.randint(2, 900)}".replace("  ", " ")
 
@@ -79,7 +79,7 @@ KINDS: dict[str, tuple[Callable[[Faker, random.Random], str], list[Attribute]]] 
            ["{e} reported revenue of {v} last year.", "Annual revenue at {e} reached {v}."],
            ["What was the revenue of {e}?", "How much revenue did {e} report?", "What are the annual sales of {e}?"]),
     ]),
-    "product": (lambda f, r: _brand(r), [
+    "product": (lambda f, r: brand_name(r), [
         _a("List price", lambda f, r: _money(r, 20, 9000),
            ["The {e} has a list price of {v}.", "The {e} costs {v}.", "The {e} sells for {v} excluding VAT."],
            ["How much does the {e} cost?", "What is the price of the {e}?", "What is the list price of the {e}?"]),
@@ -150,7 +150,7 @@ KINDS: dict[str, tuple[Callable[[Faker, random.Random], str], list[Attribute]]] 
            ["{e} joined on {v}.", "{e} started work on {v}."],
            ["When did {e} join?", "On what date did {e} start work?", "What is the start date of {e}?"]),
     ]),
-    "release": (lambda f, r: f"{_brand(r).split()[0]} {r.randint(1, 12)}.{r.randint(0, 9)}", [
+    "release": (lambda f, r: f"{brand_name(r).split()[0]} {r.randint(1, 12)}.{r.randint(0, 9)}", [
         _a("Released", lambda f, r: _date(r, 2005, 2025),
            ["Version {e} was released on {v}.", "{e} became available on {v}."],
            ["When was {e} released?", "What is the release date of {e}?", "When did {e} come out?"]),
