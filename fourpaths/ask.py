@@ -85,7 +85,7 @@ def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Ite
     stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
     finished: set[int] = set()
     try:
-        for step in stream_tokens(group[0][0].model.model, rows, sampling, tokenizer.pad_token_id, stop_ids):
+        for step in stream_tokens(group[0][0].model.model, rows, sampling, stop_ids):
             job, clock = group[step.row]
             if step.token_id is None:
                 clock.finish(step.at)

@@ -12,7 +12,7 @@ from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, basel
 def _collect(model, rows, sampling, pad_id, stop_ids):
     tokens = {index: [] for index in range(len(rows))}
     finished = set()
-    for step in stream_tokens(model, rows, sampling, pad_id, stop_ids):
+    for step in stream_tokens(model, rows, sampling, stop_ids):
         assert step.row not in finished, "no token after a row finished"
         if step.token_id is None:
             finished.add(step.row)
