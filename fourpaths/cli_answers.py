@@ -125,7 +125,8 @@ def run_bench(args) -> int:
               f"  (generate(): {p['baseline_tokens_per_s']:.1f} tok/s)")
     print(f"four paths: concurrent {result['concurrent_wall_ms']:.0f} ms vs one after another "
           f"{result['sequential_wall_ms']:.0f} ms (ratio {result['concurrent_over_sequential']:.2f})")
-    print(f"retrieval p50 {result['retrieval_p50_ms']:.1f} ms (numpy exact {result['baseline_numpy_retrieval_p50_ms']:.1f} ms)")
+    print(f"retrieval p50 {result['retrieval_p50_ms']:.1f} ms ({result['retrieval']}; FAISS alone "
+          f"{result['dense_faiss_retrieval_p50_ms']:.1f} ms, numpy exact {result['baseline_numpy_retrieval_p50_ms']:.1f} ms)")
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
     return 0
 

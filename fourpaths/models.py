@@ -79,15 +79,40 @@ def check_adapter_fits(model, adapter_location: str) -> None:
     except Exception as error:  # noqa: BLE001
         raise FourpathsError(f"cannot read adapter weights {weights}: {_one_line(error)}") from None
     for key, shape in shapes.items():
+        if ".base_layer." in key:  # a saved copy of a base layer (resized vocabulary): must match in full
+            _check_full_copy(modules, key, shape, adapter_location)
+            continue
         module_name = key.removeprefix("base_model.model.").rsplit(".lora_", 1)[0]
         layer = modules.get(module_name)
-        if layer is None or not hasattr(layer, "in_features"):
+        if layer is None or not (hasattr(layer, "in_features") or hasattr(layer, "num_embeddings")):
             raise FourpathsError(f"adapter {adapter_location} does not fit base: it has no layer {module_name}")
-        expected = layer.in_features if ".lora_A." in key else layer.out_features
-        actual = shape[1] if ".lora_A." in key else shape[0]
+        expected, actual = _lora_widths(layer, key, shape)
         if expected != actual:
             raise FourpathsError(f"adapter {adapter_location} does not fit base: {module_name} is {expected} wide "
                                  f"in the base but {actual} in the adapter")
+
+
+def _check_full_copy(modules: dict, key: str, shape, adapter_location: str) -> None:
+    module_name = key.removeprefix("base_model.model.").split(".base_layer.", 1)[0]
+    layer = modules.get(module_name)
+    if layer is None or list(layer.weight.shape) != list(shape):
+        raise FourpathsError(f"adapter {adapter_location} does not fit base: its copy of {module_name} is "
+                             f"{list(shape)}, the base's {list(layer.weight.shape) if layer is not None else 'missing'}")
+
+
+def _lora_widths(layer, key: str, shape) -> tuple[int, int]:
+    """(the layer's width, the adapter's width) on the side a LoRA matrix attaches to.
+
+    Linear: A is (rank, in_features), B is (out_features, rank). Embedding: A is (rank, vocabulary),
+    B is (embedding width, rank).
+    """
+    if hasattr(layer, "num_embeddings"):
+        if ".lora_embedding_A" in key:
+            return layer.num_embeddings, shape[1]
+        return layer.embedding_dim, shape[0]
+    if ".lora_A." in key:
+        return layer.in_features, shape[1]
+    return layer.out_features, shape[0]
 
 
 def attach_adapter(model, adapter_location: str):

@@ -16,4 +16,5 @@ def test_bench_reports_figures_beside_baselines(micro_env):
         assert figures["tokens_per_s"] > 0 and figures["baseline_tokens_per_s"] > 0
     assert result["concurrent_wall_ms"] > 0 and result["sequential_wall_ms"] > 0
     assert result["retrieval_p50_ms"] > 0 and result["baseline_numpy_retrieval_p50_ms"] > 0
+    assert result["dense_faiss_retrieval_p50_ms"] > 0 and result["retrieval"] == "hybrid"
     assert result["peak_rss_mb"] >= result["baseline_rss_after_imports_mb"] > 0

@@ -91,6 +91,26 @@ def test_adapter_for_another_base_is_refused_with_a_clear_message(micro_models, 
         attach_adapter(other, str(micro_models["lora"]))
 
 
+def test_adapter_adapts_the_embedding_and_output_layers_and_fits_its_base(micro_models):
+    from safetensors import safe_open
+
+    with safe_open(str(micro_models["lora"] / "adapter_model.safetensors"), framework="pt") as tensors:
+        keys = list(tensors.keys())
+    assert any("embed_tokens.lora_embedding_A" in key for key in keys)
+    assert any("lm_head.lora_A" in key for key in keys)
+    check_adapter_fits(AutoModelForCausalLM.from_pretrained(micro_models["base"]), str(micro_models["lora"]))
+
+
+def test_adapter_for_a_base_with_another_vocabulary_is_refused(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    shape = PRESETS["micro"][0]
+    other = build_model(BaseShape(shape.vocab_size, shape.hidden, shape.layers, shape.heads, shape.kv_heads,
+                                  shape.intermediate, shape.max_positions), tokenizer, seed=0)
+    other.resize_token_embeddings(len(tokenizer) + 64)
+    with pytest.raises(FourpathsError, match="(embed_tokens|lm_head) is 576 wide in the base but 512"):
+        check_adapter_fits(other, str(micro_models["lora"]))
+
+
 def test_missing_and_corrupt_weights_are_clear_errors(micro_models, tmp_path):
     with pytest.raises(FourpathsError, match="not found"):
         load_causal_lm(str(tmp_path / "nowhere"))
