@@ -127,10 +127,10 @@ def copy_example(rng: random.Random) -> ChatExample:
     """Copy text from the prompt: a string of unrelated words, or passage [n] of several.
 
     Quoting the answer from a passage needs attention that finds a span in the prompt and copies it token by
-    token (an induction circuit). Measured: 2,000 steps of reading examples did not form it; the base could not
-    even copy an invented name it had just seen five times, because most answer tokens can be guessed from the
-    templates. In a string of unrelated words no token can be guessed, only copied: a 2-layer toy model on such
-    data formed the circuit after about 500 steps.
+    token (an induction circuit). Measured: 1,200 pretraining steps and 450 more of a reading-heavy mix did not
+    form it; the base could not even copy an invented name it had just seen five times, because most answer
+    tokens can be guessed from the templates. In a string of unrelated words no token can be guessed, only
+    copied (a 2-layer toy model on repeated random token strings formed the circuit after about 500 steps).
     """
     faker = make_faker(rng)
     if rng.random() < 0.7:
