@@ -1,12 +1,14 @@
 """One question through the paths: a single stream of events that the app, the CLI and the benchmark drain.
 
 Jobs that share weights (prompt, LoRA, RAG on the one base) run as one batched decode with a per-row
-adapter; jobs on other weights (the tiny model) take turns with it, step by step, on the same thread.
+adapter; jobs on other weights (the tiny model) take turns with it, step by step, on one worker thread.
 Each event names its path, so a caller routes it to a column without knowing how the work was scheduled.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -116,7 +118,7 @@ def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Jo
 
 
 def _run_interleaved(groups, sampling: Sampling) -> Iterator[Event]:
-    """Advance every group's decode loop in turn, on this one thread.
+    """Advance every group's decode loop in turn, on one thread.
 
     Why not a thread per model: small models are bound by Python overhead, so threads mostly queue on the
     GIL. Measured on the 2-core machine, three paired runs of the bench questions: a thread per model with one
@@ -135,6 +137,32 @@ def _run_interleaved(groups, sampling: Sampling) -> Iterator[Event]:
                     streams.remove(stream)
                 else:
                     yield event
+
+
+def _in_background(make_events) -> Iterator[Event]:
+    """Run the decode loop on a worker thread and hand its events over a queue.
+
+    A consumer that is slow per event (a page redrawing a column on every token) would otherwise pause
+    the decode loop between tokens: seen in the browser, where answers took several times the bench's time.
+    """
+    events: queue.Queue = queue.Queue()
+    finished = object()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for event in make_events():
+                events.put(event)
+        except BaseException as error:  # noqa: BLE001 - re-raised on the consumer's side below
+            failure.append(error)
+        finally:
+            events.put(finished)
+
+    threading.Thread(target=work, daemon=True, name="fourpaths-decode").start()
+    while (event := events.get()) is not finished:
+        yield event
+    if failure:
+        raise failure[0]
 
 
 def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
@@ -163,7 +191,8 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
                 prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
             except FourpathsError as error:
                 yield ErrorEvent(path_id, str(error))
-        yield from _run_interleaved(_group_by_model(prepared), sampling)
+        groups = _group_by_model(prepared)
+        yield from _in_background(lambda: _run_interleaved(groups, sampling))
         return
     for path_id in path_ids:
         try:
@@ -171,7 +200,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         except FourpathsError as error:
             yield ErrorEvent(path_id, str(error))
             continue
-        yield from _run_interleaved([[job_and_clock]], sampling)
+        yield from _in_background(lambda: _run_interleaved([[job_and_clock]], sampling))
 
 
 def ask(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
