@@ -64,9 +64,9 @@ def _add_train_commands(subparsers) -> None:
 def _run_train_base(args) -> int:
     from pathlib import Path
 
-    from fourpaths.training.base import train_base
+    from fourpaths.training.base import STAGE_RUN_DIRS, train_base
 
-    run_dir = args.run_dir or ("runs/base" if args.stage == "pretrain" else "runs/base-reading")
+    run_dir = args.run_dir or STAGE_RUN_DIRS[args.stage]
     init_from = Path(args.init_from) if args.init_from else None
     if args.stage == "reading" and not ((init_from or Path(args.output)) / "config.json").exists():
         raise FourpathsError(f"the reading stage continues a pretrained base; none found at {init_from or args.output}")

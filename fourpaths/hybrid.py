@@ -19,6 +19,7 @@ class HybridSearcher:
     def __init__(self, index: SearchIndex) -> None:
         self.index = index
         self.keywords = KeywordIndex([chunk.text for chunk in index.chunks])
+        self.positions = {(chunk.source, chunk.index): position for position, chunk in enumerate(index.chunks)}
 
     def search(self, query: str, k: int) -> list[Hit]:
         n = len(self.index)
@@ -28,9 +29,8 @@ class HybridSearcher:
         dense = self.index.search_vectors(vector, n)[0]  # every chunk, by FAISS, best first
         cosine = {(hit.source, hit.chunk_index): hit.score for hit in dense}
         fused = np.zeros(n, dtype=np.float64)
-        by_key = {(chunk.source, chunk.index): position for position, chunk in enumerate(self.index.chunks)}
         for rank, hit in enumerate(dense):
-            fused[by_key[(hit.source, hit.chunk_index)]] += 1 / (RRF_K + rank)
+            fused[self.positions[(hit.source, hit.chunk_index)]] += 1 / (RRF_K + rank)
         keyword_scores = self.keywords.scores(query)
         for rank, position in enumerate(np.argsort(-keyword_scores, kind="stable")):
             if keyword_scores[position] <= 0:

@@ -39,6 +39,8 @@ class BaseShape:
 
 RECIPE_DEFAULTS = {"output": "models/base", "run_dir": "runs/base", "preset": "default", "seed": 0,
                    "stage": "pretrain", "init_from": None}
+# Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
+STAGE_RUN_DIRS = {"pretrain": "runs/base", "reading": "runs/base-reading"}
 
 PRESETS = {
     "micro": (BaseShape(512, 32, 2, 2, 1, 64, 512),
