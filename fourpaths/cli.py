@@ -7,6 +7,10 @@ import sys
 
 from fourpaths.errors import FourpathsError
 
+# Spelt out rather than imported: importing the recipes loads torch, too slow for `--help` (a test keeps them equal).
+BASE_STAGES = ["induction", "pretrain", "reading"]
+BASE_PRESETS = ["micro", "default", "small"]
+
 
 def _add_corpus_commands(subparsers) -> None:
     corpus = subparsers.add_parser("corpus", help="check the knowledge base and its question sets")
@@ -28,11 +32,13 @@ def _add_train_commands(subparsers) -> None:
     base = recipes.add_parser("base", help="pretrain the small base model on generated fictional worlds")
     base.add_argument("--output", default="models/base")
     base.add_argument("--run-dir", default=None,
-                      help="checkpoints (default runs/base, runs/base-reading); rerun the same command to resume")
-    base.add_argument("--stage", choices=["pretrain", "reading"], default="pretrain",
-                      help="pretrain from scratch, or continue a pretrained base on the reading-heavy mix")
-    base.add_argument("--init-from", default=None, help="reading stage: the pretrained base (default: --output)")
-    base.add_argument("--preset", choices=["micro", "default"], default="default")
+                      help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
+    base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
+                      help="induction: copy random strings from scratch; pretrain: the general mix (from scratch, or "
+                           "continuing --init-from); reading: continue a base on the reading-heavy mix")
+    base.add_argument("--init-from", default=None,
+                      help="the model to continue (reading stage default: --output)")
+    base.add_argument("--preset", choices=BASE_PRESETS, default="default")
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
@@ -68,8 +74,9 @@ def _run_train_base(args) -> int:
 
     run_dir = args.run_dir or STAGE_RUN_DIRS[args.stage]
     init_from = Path(args.init_from) if args.init_from else None
-    if args.stage == "reading" and not ((init_from or Path(args.output)) / "config.json").exists():
-        raise FourpathsError(f"the reading stage continues a pretrained base; none found at {init_from or args.output}")
+    continues = init_from or (Path(args.output) if args.stage == "reading" else None)
+    if continues is not None and not (continues / "config.json").exists():
+        raise FourpathsError(f"the {args.stage} stage continues a trained base; none found at {continues}")
     summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
                          args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from)
     if "stopped_at" in summary:

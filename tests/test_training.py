@@ -215,3 +215,41 @@ def test_reading_stage_continues_the_base_and_records_both_stages(micro_models, 
     assert "Stage 1: pretrain" in card and "Stage 2: reading" in card
     assert "--stage reading" in card
     AutoModelForCausalLM.from_pretrained(output)
+
+
+def test_induction_strings_are_said_twice_and_only_the_repeat_is_learnt():
+    from fourpaths.training.induction_data import repeated_tokens
+
+    ids, labels = repeated_tokens(0, 7, separator_id=2, first_id=10, vocab_size=500)
+    length = (len(ids) - 2) // 2
+    first, second = ids[1:1 + length], ids[2 + length:]
+    assert first == second and ids[0] == ids[1 + length] == 2
+    assert all(10 <= token < 500 for token in first)
+    assert labels == [IGNORE] * (length + 2) + second
+    assert repeated_tokens(0, 7, 2, 10, 500) == (ids, labels)  # a resumed run sees the same stream
+    assert repeated_tokens(0, 8, 2, 10, 500) != (ids, labels)
+
+
+def test_induction_stage_builds_a_fresh_model_that_later_stages_continue(tmp_path):
+    import json
+
+    from fourpaths.training.base import train_base
+
+    output = tmp_path / "base"
+    first = train_base(output, tmp_path / "runs-induction", preset="micro", eval_size=1, stage="induction")
+    assert [stage["stage"] for stage in first["stages"]] == ["induction"]
+    second = train_base(output, tmp_path / "runs-reading", preset="micro", eval_size=1, stage="reading")
+    assert [stage["stage"] for stage in second["stages"]] == ["induction", "reading"]
+    card = (output / "README.md").read_text()
+    assert "Stage 1: induction" in card and "--stage induction" in card and "--stage reading" in card
+    saved = json.loads((output / "training_summary.json").read_text())
+    assert saved["steps"] == first["steps"] + second["stages"][1]["steps"]
+    AutoModelForCausalLM.from_pretrained(output, use_safetensors=True)
+
+
+def test_cli_offers_every_base_stage_and_preset():
+    from fourpaths import cli
+    from fourpaths.training.base import PRESETS as BASE_PRESETS, STAGE_RUN_DIRS
+
+    assert cli.BASE_STAGES == list(STAGE_RUN_DIRS)
+    assert cli.BASE_PRESETS == list(BASE_PRESETS)

@@ -8,7 +8,6 @@ import torch
 
 from fourpaths import prompts
 from fourpaths.training import base_data
-from fourpaths.training.encoding import encode
 from fourpaths.scoring import contains_answer
 from fourpaths.training.generate_text import greedy_answer
 from fourpaths.training.loop import LoopSettings, answer_loss, pack_batch
@@ -28,11 +27,10 @@ def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
 
 
 @torch.inference_mode()
-def held_out_loss(model, tokenizer, seed: int, settings: LoopSettings, batches: int = 4,
-                  mix: str = "pretrain") -> float:
-    stream = lambda index: encode(tokenizer, base_data.example(seed, HELD_OUT_OFFSET + index, mix))  # noqa: E731
+def held_out_loss(model, stream, pad_id: int, settings: LoopSettings, batches: int = 4) -> float:
+    """Loss on `batches` packed batches of `stream`, a stretch of the stage's data never trained on."""
     cursor, total = 0, 0.0
     for _ in range(batches):
-        ids, labels, cursor = pack_batch(stream, cursor, settings, tokenizer.pad_token_id)
-        total += float(answer_loss(model, ids, labels, tokenizer.pad_token_id))
+        ids, labels, cursor = pack_batch(stream, cursor, settings, pad_id)
+        total += float(answer_loss(model, ids, labels, pad_id))
     return round(total / batches, 4)
