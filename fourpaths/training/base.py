@@ -50,8 +50,9 @@ PRESETS = {
     "default": (BaseShape(8192, 256, 4, 8, 4, 768, 1024),
                 LoopSettings(steps=2000, batch_size=8, seq_len=640, learning_rate=1.5e-3, warmup_steps=100,
                              checkpoint_every=50), 20000),
-    # Two layers, 128 wide: forms the copying circuit in minutes on two CPU cores, where "default" did not in
-    # 3,300 steps of the same data (measured; see INDUCTION_SETTINGS).
+    # Two layers, 128 wide: small enough to start copying on two CPU cores. Measured on the induction stage:
+    # loss on the repeat 9.0 -> 2.9 in 3,000 steps (12 min). The 4 x 256 "default" model stayed near chance
+    # after 600 steps: warm from the shipped base 8.8 (chance 9.0), fresh on 200 of the ids 5.22 (chance 5.30).
     "small": (BaseShape(8192, 128, 2, 4, 4, 384, 1024),
               LoopSettings(steps=2000, batch_size=8, seq_len=640, learning_rate=2e-3, warmup_steps=100,
                            checkpoint_every=50), 20000),
