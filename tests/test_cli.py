@@ -55,6 +55,8 @@ def _run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
     (["ask", "x" * 600], "limit is 500"),
     (["ask", "hello", "--template", "telepathy"], "unknown prompt template"),
     (["ask", "hello", "--config", "/nonexistent/fourpaths.toml"], "cannot read config file"),
+    (["train", "base", "--stage", "pretrain", "--init-from", "/nonexistent/base"], "none found at /nonexistent/base"),
+    (["train", "base", "--stage", "reading", "--output", "/nonexistent/base"], "none found at /nonexistent/base"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_a_nonzero_exit(micro_env, args, message):
     import os
