@@ -130,7 +130,7 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     settings = {"induction": INDUCTION_SETTINGS, "reading": READING_SETTINGS}.get(stage, {}).get(preset, settings)
     options = {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed, "steps": steps, "stage": stage,
                "init_from": init_from}
-    command = command or recipe_command("base", options, RECIPE_DEFAULTS)
+    command = command or recipe_command("base", options, {**RECIPE_DEFAULTS, "run_dir": STAGE_RUN_DIRS[stage]})
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     run_dir.mkdir(parents=True, exist_ok=True)
