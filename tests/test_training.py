@@ -253,3 +253,29 @@ def test_cli_offers_every_base_stage_and_preset():
 
     assert cli.BASE_STAGES == list(STAGE_RUN_DIRS)
     assert cli.BASE_PRESETS == list(BASE_PRESETS)
+
+
+def test_training_device_follows_the_environment(monkeypatch):
+    from fourpaths.training.loop import TRAIN_DEVICE_VARIABLE, training_device
+
+    monkeypatch.setenv(TRAIN_DEVICE_VARIABLE, "cpu")
+    assert training_device() == torch.device("cpu")
+    monkeypatch.setenv(TRAIN_DEVICE_VARIABLE, "telepathy")
+    with pytest.raises(FourpathsError, match="not a device name"):
+        training_device()
+    monkeypatch.delenv(TRAIN_DEVICE_VARIABLE)
+    assert training_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU, so asking for one is no error")
+def test_asking_for_a_missing_gpu_is_one_line_and_a_nonzero_exit(monkeypatch, tmp_path, capsys):
+    from fourpaths.cli import main
+
+    monkeypatch.setenv("FOURPATHS_TRAIN_DEVICE", "cuda")
+    code = main(["train", "base", "--preset", "micro", "--output", str(tmp_path / "base"),
+                 "--run-dir", str(tmp_path / "runs"), "--eval-size", "1"])
+    assert code != 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fourpaths: error")]
+    assert len(lines) == 1 and "no CUDA device" in lines[0]
+    assert not (tmp_path / "base").exists()  # nothing half-written
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from fourpaths.errors import FourpathsError
 from fourpaths.training.encoding import IGNORE
+
+TRAIN_DEVICE_VARIABLE = "FOURPATHS_TRAIN_DEVICE"
 
 EncodedStream = Callable[[int], tuple[list[int], list[int]]]
 
@@ -50,6 +54,24 @@ class Progress:
         """Mean of the last steps' losses: one step's loss is too noisy to quote."""
         tail = [loss for _, loss in self.losses[-last:]]
         return round(sum(tail) / max(1, len(tail)), 4)
+
+
+def training_device() -> torch.device:
+    """Where the recipes train: FOURPATHS_TRAIN_DEVICE when set, else a CUDA GPU when there is one, else the CPU.
+
+    Only the optimizer steps run there; the model comes back to the CPU afterwards, so the recipes' own
+    measurements and saving stay the same on every machine.
+    """
+    wanted = os.environ.get(TRAIN_DEVICE_VARIABLE, "").strip()
+    if not wanted:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(wanted)
+    except RuntimeError:
+        raise FourpathsError(f"{TRAIN_DEVICE_VARIABLE}={wanted} is not a device name (cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FourpathsError(f"{TRAIN_DEVICE_VARIABLE}={wanted}, but this machine has no CUDA device")
+    return device
 
 
 def learning_rate(settings: LoopSettings, step: int) -> float:
@@ -97,12 +119,13 @@ def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor, pad_id: int) -> 
 
 def _save_checkpoint(folder: Path, model, optimizer, progress: Progress) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    trainable = {name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(trainable, folder / "trainable.safetensors")
     moments = {}
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
-            moments[f"{index}.{key}"] = value.detach().reshape(-1).contiguous() if value.dim() == 0 else value
+            value = value.detach().cpu()
+            moments[f"{index}.{key}"] = value.reshape(-1).contiguous() if value.dim() == 0 else value.contiguous()
     save_file(moments, folder / "optimizer.safetensors")
     (folder / "progress.json").write_text(json.dumps(asdict(progress)))
 
@@ -132,6 +155,8 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
     stop_at ends this call early (after a checkpoint at that step); rerunning continues where it stopped.
     """
     torch.manual_seed(settings.seed)
+    device = training_device()
+    model.to(device)  # before the optimizer: its state lives beside the parameters
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay,
                                   betas=(0.9, 0.95))
@@ -146,9 +171,10 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
     while progress.step < end:
         started = time.perf_counter()
         ids, labels, progress.cursor = pack_batch(stream, progress.cursor, settings, pad_id)
+        ids, labels = ids.to(device), labels.to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, progress.step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
             loss = answer_loss(model, ids, labels, pad_id)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -165,4 +191,5 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
             if on_checkpoint:
                 on_checkpoint(progress)
     bar.close()
+    model.to("cpu")
     return progress

@@ -9,6 +9,10 @@ import torch
 
 
 def machine_description() -> str:
+    from fourpaths.training.loop import training_device
+
+    if training_device().type == "cuda":
+        return f"{torch.cuda.get_device_name()} GPU, torch {torch.__version__}"
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
