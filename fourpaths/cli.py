@@ -74,9 +74,6 @@ def _run_train_base(args) -> int:
 
     run_dir = args.run_dir or STAGE_RUN_DIRS[args.stage]
     init_from = Path(args.init_from) if args.init_from else None
-    continues = init_from or (Path(args.output) if args.stage == "reading" else None)
-    if continues is not None and not (continues / "config.json").exists():
-        raise FourpathsError(f"the {args.stage} stage continues a trained base; none found at {continues}")
     summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
                          args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from)
     if "stopped_at" in summary:

@@ -15,6 +15,7 @@ import torch
 from faker import Faker
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from fourpaths.errors import FourpathsError
 from fourpaths.training import base_data, induction_data, reading_eval
 from fourpaths.training.corpus_text import stdlib_docstrings
 from fourpaths.training.encoding import encode
@@ -37,8 +38,8 @@ class BaseShape:
     max_positions: int
 
 
-RECIPE_DEFAULTS = {"output": "models/base", "run_dir": "runs/base", "preset": "default", "seed": 0,
-                   "stage": "pretrain", "init_from": None}
+# The run folder's default depends on the stage (STAGE_RUN_DIRS).
+RECIPE_DEFAULTS = {"output": "models/base", "preset": "default", "seed": 0, "stage": "pretrain", "init_from": None}
 # Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
 STAGE_RUN_DIRS = {"induction": "runs/base-induction", "pretrain": "runs/base", "reading": "runs/base-reading"}
 FRESH_STAGES = ("induction", "pretrain")  # stages that build the tokenizer and a new model; the others continue one
@@ -58,14 +59,14 @@ PRESETS = {
                            checkpoint_every=50), 20000),
 }
 # The copying stage: short rows of repeated random strings at a constant learning rate, since the circuit
-# forms only after a plateau that a decaying rate would stretch.
+# forms only after a plateau that a decaying rate would stretch. Both real shapes use the same schedule.
+_INDUCTION_FULL = LoopSettings(steps=1500, batch_size=8, seq_len=256, learning_rate=3e-3, warmup_steps=20,
+                               checkpoint_every=50, min_lr_ratio=1.0)
 INDUCTION_SETTINGS = {
     "micro": LoopSettings(steps=4, batch_size=2, seq_len=128, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2,
                           min_lr_ratio=1.0),
-    "default": LoopSettings(steps=1500, batch_size=8, seq_len=256, learning_rate=3e-3, warmup_steps=20,
-                            checkpoint_every=50, min_lr_ratio=1.0),
-    "small": LoopSettings(steps=1500, batch_size=8, seq_len=256, learning_rate=3e-3, warmup_steps=20,
-                          checkpoint_every=50, min_lr_ratio=1.0),
+    "default": _INDUCTION_FULL,
+    "small": _INDUCTION_FULL,
 }
 
 
@@ -133,12 +134,15 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     command = command or recipe_command("base", options, {**RECIPE_DEFAULTS, "run_dir": STAGE_RUN_DIRS[stage]})
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
+    continues = continued_model(stage, output, init_from)
+    if continues is not None and not (continues / "config.json").exists():
+        raise FourpathsError(f"the {stage} stage continues a trained base; none found at {continues}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if stage in FRESH_STAGES and init_from is None:
+    if continues is None:
         tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
         model, earlier = build_model(shape, tokenizer, seed), {"stages": [], "losses": []}
     else:
-        tokenizer, model, earlier = _warm_start(init_from or output, run_dir)
+        tokenizer, model, earlier = _warm_start(continues, run_dir)
     stream = stage_stream(tokenizer, seed, stage)
     progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", f"base ({stage})",
                      stop_at=stop_at)
@@ -167,6 +171,13 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     write_summary(output, {**summary, "losses": losses})
     _write_base_card(output, model.config, settings, summary)
     return summary
+
+
+def continued_model(stage: str, output: Path, init_from: Path | None) -> Path | None:
+    """The model a stage continues, or None when it builds a fresh one (see FRESH_STAGES)."""
+    if stage in FRESH_STAGES and init_from is None:
+        return None
+    return init_from or output
 
 
 def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
