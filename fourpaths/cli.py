@@ -8,8 +8,8 @@ import sys
 from fourpaths.errors import FourpathsError
 
 # Spelt out rather than imported: importing the recipes loads torch, too slow for `--help` (a test keeps them equal).
-BASE_STAGES = ["induction", "pretrain", "reading"]
-BASE_PRESETS = ["micro", "default", "small"]
+BASE_STAGES = ["induction", "induction-long", "pretrain", "reading", "quoting"]
+BASE_PRESETS = ["micro", "default", "small", "reader"]
 
 
 def _add_corpus_commands(subparsers) -> None:
@@ -34,10 +34,12 @@ def _add_train_commands(subparsers) -> None:
     base.add_argument("--run-dir", default=None,
                       help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
     base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
-                      help="induction: copy random strings from scratch; pretrain: the general mix (from scratch, or "
-                           "continuing --init-from); reading: continue a base on the reading-heavy mix")
+                      help="induction: copy random strings from scratch; induction-long: continue it on copies hundreds "
+                           "of tokens apart; pretrain: the general mix (from scratch, or "
+                           "continuing --init-from); reading: continue a base on the reading-heavy mix; quoting: continue "
+                           "an induction-only base on short and long reading, templates and documents")
     base.add_argument("--init-from", default=None,
-                      help="the model to continue (reading stage default: --output)")
+                      help="the model to continue (reading and quoting stages default: --output)")
     base.add_argument("--preset", choices=BASE_PRESETS, default="default")
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)

@@ -199,6 +199,16 @@ def test_reading_stream_differs_from_pretraining_and_has_every_kind():
     assert any(isinstance(e, base_data.TextExample) for e in reading)
 
 
+def test_quoting_stream_starts_reading_on_short_passages():
+    quoting = [base_data.example(0, index, "quoting") for index in range(300)]
+    reading = [e for e in quoting if isinstance(e, base_data.ChatExample) and e.messages[0]["content"] == prompts.RAG_SYSTEM]
+    passage_counts = [e.messages[-1]["content"].count("\n[") for e in reading]
+    assert min(passage_counts) == 1 and max(passage_counts) == 4
+    short = [e for e in reading if e.expected and len(e.messages[-1]["content"]) < 400]
+    assert short and all(normalise(e.expected) in normalise(e.messages[-1]["content"]) for e in short)
+    assert repr(quoting[:5]) != repr([base_data.example(0, index, "reading") for index in range(5)])
+
+
 def test_reading_stage_continues_the_base_and_records_both_stages(micro_models, tmp_path):
     import json
 
@@ -230,6 +240,20 @@ def test_induction_strings_are_said_twice_and_only_the_repeat_is_learnt():
     assert repeated_tokens(0, 8, 2, 10, 500) != (ids, labels)
 
 
+def test_distant_repeats_reach_hundreds_of_tokens_back_and_learn_only_the_repeat():
+    from fourpaths.training.induction_data import distant_repeat
+
+    gaps = []
+    for index in range(60):
+        ids, labels = distant_repeat(0, index, separator_id=2, first_id=10, vocab_size=500)
+        learnt = [token for token in labels if token != IGNORE]
+        assert learnt and ids[-len(learnt):] == learnt and ids[1:1 + len(learnt)] == learnt
+        assert labels[:len(ids) - len(learnt)] == [IGNORE] * (len(ids) - len(learnt))
+        gaps.append(len(ids) - 2 * len(learnt) - 2)
+        assert distant_repeat(0, index, 2, 10, 500) == (ids, labels)
+    assert min(gaps) == 0 and max(gaps) > 300
+
+
 def test_induction_stage_builds_a_fresh_model_that_later_stages_continue(tmp_path):
     import json
 
@@ -238,10 +262,12 @@ def test_induction_stage_builds_a_fresh_model_that_later_stages_continue(tmp_pat
     output = tmp_path / "base"
     first = train_base(output, tmp_path / "runs-induction", preset="micro", eval_size=1, stage="induction")
     assert [stage["stage"] for stage in first["stages"]] == ["induction"]
-    second = train_base(output, tmp_path / "runs-reading", preset="micro", eval_size=1, stage="reading")
-    assert [stage["stage"] for stage in second["stages"]] == ["induction", "reading"]
+    second = train_base(output, tmp_path / "runs-quoting", preset="micro", eval_size=1, stage="quoting")
+    assert [stage["stage"] for stage in second["stages"]] == ["induction", "quoting"]
+    assert 0 <= second["value_copy_accuracy"] <= 1
     card = (output / "README.md").read_text()
-    assert "Stage 1: induction" in card and "--stage induction" in card and "--stage reading" in card
+    assert "Stage 1: induction" in card and "--stage induction" in card and "--stage quoting" in card
+    assert "Copying (held-out)" in card
     saved = json.loads((output / "training_summary.json").read_text())
     assert saved["steps"] == first["steps"] + second["stages"][1]["steps"]
     AutoModelForCausalLM.from_pretrained(output, use_safetensors=True)

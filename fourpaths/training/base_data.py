@@ -54,11 +54,12 @@ def _quote(line: str, number: int) -> str:
     return f"{text.rstrip('.')} [{number}]."
 
 
-def reading_example(rng: random.Random, answerable: bool) -> ChatExample:
+def reading_example(rng: random.Random, answerable: bool, short: bool = False) -> ChatExample:
+    """Passages about 2-4 invented entities (1-2 unlengthened ones when `short`) and a question on one."""
     faker = make_faker(rng)
-    entities = [invent_entity(faker, rng) for _ in range(rng.randint(2, 4))]
+    entities = [invent_entity(faker, rng) for _ in range(rng.randint(1, 2) if short else rng.randint(2, 4))]
     rendered = [_render(facts, rng) for facts in entities]
-    passages = [prompts.Passage(i + 1, f"docs/{faker.slug()}.md", _lengthen(text, faker, rng))
+    passages = [prompts.Passage(i + 1, f"docs/{faker.slug()}.md", text if short else _lengthen(text, faker, rng))
                 for i, (text, _) in enumerate(rendered)]
     target_index = rng.randrange(len(entities))
     if answerable:
@@ -143,20 +144,26 @@ def copy_example(rng: random.Random) -> ChatExample:
     return ChatExample(prompts.with_passages(f"Quote passage [{chosen + 1}].", passages), texts[chosen])
 
 
-def _reading(answerable: bool):
-    return lambda rng: reading_example(rng, answerable)
+def _reading(answerable: bool, short: bool = False):
+    return lambda rng: reading_example(rng, answerable, short)
 
 
 EXAMPLE_KINDS = {"copy": copy_example, "answerable": _reading(True), "absent": _reading(False),
-                 "closed-book": closed_book_example, "document": document_example}
+                 "answerable-short": _reading(True, short=True), "closed-book": closed_book_example,
+                 "document": document_example}
 # The share of each kind of example. "pretrain" teaches every format from scratch; "reading" is the second
 # stage: it warm-starts from a pretrained base and spends its tokens on copying and quoting from the prompt.
 MIXES: dict[str, list[tuple[str, float]]] = {
     "pretrain": [("answerable", 0.40), ("absent", 0.20), ("closed-book", 0.25), ("document", 0.15)],
     "reading": [("copy", 0.50), ("answerable", 0.30), ("absent", 0.10), ("closed-book", 0.06), ("document", 0.04)],
+    # "quoting" follows the induction stage directly: a model that can copy but has learnt nothing else. Short
+    # passages (one or two entities) give the first clear signal of where the answer is; the closed-book and
+    # document shares carry the templates and the fluency that the pretrain stage would otherwise teach.
+    "quoting": [("copy", 0.30), ("answerable-short", 0.15), ("answerable", 0.25), ("absent", 0.12),
+                ("closed-book", 0.12), ("document", 0.06)],
 }
 # A later stage draws from its own stretch of the stream, so it never repeats an earlier stage's examples.
-STAGE_OFFSETS = {"pretrain": 0, "reading": 3_000_000_000}
+STAGE_OFFSETS = {"pretrain": 0, "reading": 3_000_000_000, "quoting": 7_000_000_000}
 
 
 def example(seed: int, index: int, mix: str = "pretrain") -> ChatExample | TextExample:

@@ -16,14 +16,27 @@ HELD_OUT_OFFSET = 2_000_000_000
 
 
 def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
-    answered = abstained = 0
+    answered = abstained = copied = 0
     for index in range(n_each):
         rng = random.Random(f"held-out:{seed}:{index}")
         good = base_data.reading_example(rng, answerable=True)
         answered += contains_answer(greedy_answer(model, tokenizer, good.messages), good.expected)
+        copied += completes_value(model, tokenizer, good)
         missing = base_data.reading_example(rng, answerable=False)
         abstained += prompts.NOT_IN_PASSAGES.lower() in greedy_answer(model, tokenizer, missing.messages).lower()
-    return {"answer_accuracy": answered / n_each, "abstain_accuracy": abstained / n_each, "reading_n": n_each}
+    return {"answer_accuracy": answered / n_each, "abstain_accuracy": abstained / n_each,
+            "value_copy_accuracy": copied / n_each, "reading_n": n_each}
+
+
+def completes_value(model, tokenizer, example) -> bool:
+    """Given its own quote up to the value, does the model copy the value from the passage?
+
+    This separates the two halves of reading: finding the line that answers, and copying from it. A model
+    that scores here but not on whole answers copies but cannot find; one that scores nowhere cannot copy.
+    """
+    quote_start = example.response[:example.response.index(example.expected)].rstrip()
+    completion = greedy_answer(model, tokenizer, example.messages, max_new_tokens=16, answer_start=quote_start)
+    return contains_answer(completion, example.expected)
 
 
 @torch.inference_mode()
