@@ -240,18 +240,22 @@ def test_induction_strings_are_said_twice_and_only_the_repeat_is_learnt():
     assert repeated_tokens(0, 8, 2, 10, 500) != (ids, labels)
 
 
-def test_distant_repeats_reach_hundreds_of_tokens_back_and_learn_only_the_repeat():
-    from fourpaths.training.induction_data import distant_repeat
+def test_repeated_spans_come_from_anywhere_in_a_long_string_and_only_the_span_is_learnt():
+    from fourpaths.training.induction_data import repeated_span
 
-    gaps = []
-    for index in range(60):
-        ids, labels = distant_repeat(0, index, separator_id=2, first_id=10, vocab_size=500)
-        learnt = [token for token in labels if token != IGNORE]
-        assert learnt and ids[-len(learnt):] == learnt and ids[1:1 + len(learnt)] == learnt
-        assert labels[:len(ids) - len(learnt)] == [IGNORE] * (len(ids) - len(learnt))
-        gaps.append(len(ids) - 2 * len(learnt) - 2)
-        assert distant_repeat(0, index, 2, 10, 500) == (ids, labels)
-    assert min(gaps) == 0 and max(gaps) > 300
+    starts, lengths = set(), []
+    for index in range(80):
+        ids, labels = repeated_span(0, index, separator_id=2, first_id=10, vocab_size=500)
+        second = len(ids) - 1 - ids[::-1].index(2)  # the separator before the copy
+        span = ids[second + 1:]
+        source = ids[1:second]
+        where = [i for i in range(len(source)) if source[i:i + len(span)] == span]
+        assert where, "the span is copied from the string"
+        assert labels == [IGNORE] * (second + 2) + span[1:] or labels == [IGNORE] * (second + 1) + span
+        starts.add(where[0])
+        lengths.append(len(source))
+        assert repeated_span(0, index, 2, 10, 500) == (ids, labels)
+    assert len(starts) > 10 and max(lengths) > 300
 
 
 def test_induction_stage_builds_a_fresh_model_that_later_stages_continue(tmp_path):

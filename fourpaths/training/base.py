@@ -75,7 +75,7 @@ LONG_INDUCTION_SETTINGS = {
     "micro": LoopSettings(steps=4, batch_size=2, seq_len=768, learning_rate=3e-3, warmup_steps=1, checkpoint_every=2,
                           min_lr_ratio=1.0),
     **dict.fromkeys(("default", "small", "reader"),
-                    LoopSettings(steps=1000, batch_size=6, seq_len=768, learning_rate=2e-3, warmup_steps=20,
+                    LoopSettings(steps=1500, batch_size=6, seq_len=768, learning_rate=2e-3, warmup_steps=20,
                                  checkpoint_every=50, min_lr_ratio=1.0)),
 }
 INDUCTION_SETTINGS = {
@@ -133,8 +133,8 @@ READING_SETTINGS = {
 STAGE_DATA = {
     "induction": "random strings of 10-30 token ids drawn evenly from the whole vocabulary, each said twice; the "
                  "loss falls on the second saying, which can only be copied",
-    "induction-long": "half the induction stage's strings, half strings of 10-60 ids said again after up to 500 "
-                      "other random ids, so copying reaches as far back as a reading prompt is long",
+    "induction-long": "a quarter the induction stage's strings; the rest strings of 20-200 random ids, up to 300 "
+                      "other ids, then a span of 8-60 ids from anywhere in the string, learnt after its first id",
     "pretrain": "40% reading (numbered passages + question, answer quotes and cites), 20% reading where the "
                 "passages lack the answer, 25% closed-book prompt templates about unknown entities, 15% "
                 "handbook-style documents",
@@ -213,7 +213,7 @@ def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
         return lambda index: induction_data.repeated_tokens(seed, offset + index, tokenizer.eos_token_id, first_id,
                                                             len(tokenizer))
     if stage == "induction-long":
-        return lambda index: induction_data.distant_repeat(seed, offset + index, tokenizer.eos_token_id, first_id,
+        return lambda index: induction_data.repeated_span(seed, offset + index, tokenizer.eos_token_id, first_id,
                                                            len(tokenizer))
     if stage == "quoting":
         return lambda index: _quoting_example(tokenizer, seed, offset + index, first_id)
@@ -221,10 +221,9 @@ def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
 
 
 def _quoting_example(tokenizer, seed: int, index: int, first_id: int):
-    """One example in five stays a distant random-id repeat: learning text at first disturbs the copying
-    circuit (measured: after 1,500 quoting steps without them the model copied neither text nor answers)."""
+    """One example in five stays a random-id span copy, so learning text does not wear the copying circuit down."""
     if index % 5 == 0:
-        return induction_data.distant_repeat(seed, index, tokenizer.eos_token_id, first_id, len(tokenizer))
+        return induction_data.repeated_span(seed, index, tokenizer.eos_token_id, first_id, len(tokenizer))
     return encode(tokenizer, base_data.example(seed, index, "quoting"))
 
 
