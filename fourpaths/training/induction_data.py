@@ -15,7 +15,7 @@ from fourpaths.training.encoding import IGNORE
 
 SHORTEST, LONGEST = 10, 30
 INDUCTION_OFFSET = 4_000_000_000  # its own stretch of seeds, apart from every other stage's
-DISTANT_OFFSET = 8_000_000_000
+SPAN_OFFSET = 8_000_000_000
 SHORTEST_SOURCE, LONGEST_SOURCE, WIDEST_GAP = 20, 200, 300
 SHORTEST_SPAN, LONGEST_SPAN = 8, 60
 
@@ -36,10 +36,10 @@ def repeated_span(seed: int, index: int, separator_id: int, first_id: int, vocab
 
     Measured on the reader preset's stage-1 model: it copied 20 ids at 1.0 nats a token but 60 at 12.7 and
     100 at 11.8 (2,000 steps of whole strings said again after a gap: 5.7 and 6.5), so it had learnt where the
-    copy sits relative to the separator, not what came after the current id. A span from a random place leaves only the second way,
-    which is what quoting an answer line from a passage needs.
+    copy sits relative to the separator, not what came after the current id. A span from a random place
+    leaves only the second way, which is what quoting an answer line from a passage needs.
     """
-    rng = random.Random(f"{seed}:{index + DISTANT_OFFSET}")
+    rng = random.Random(f"{seed}:{index + SPAN_OFFSET}")
     if rng.random() < 0.25:
         return repeated_tokens(seed, index, separator_id, first_id, vocab_size)
     length, gap = rng.randint(SHORTEST_SOURCE, LONGEST_SOURCE), rng.randint(0, WIDEST_GAP)

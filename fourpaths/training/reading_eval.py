@@ -34,7 +34,8 @@ def completes_value(model, tokenizer, example) -> bool:
     This separates the two halves of reading: finding the line that answers, and copying from it. A model
     that scores here but not on whole answers copies but cannot find; one that scores nowhere cannot copy.
     """
-    quote_start = example.response[:example.response.index(example.expected)].rstrip()
+    value_at = example.response.find(example.expected)
+    quote_start = example.response[:max(0, value_at)].rstrip()
     completion = greedy_answer(model, tokenizer, example.messages, max_new_tokens=16, answer_start=quote_start)
     return contains_answer(completion, example.expected)
 
