@@ -8,7 +8,7 @@ import sys
 from fourpaths.errors import FourpathsError
 
 # Spelt out rather than imported: importing the recipes loads torch, too slow for `--help` (a test keeps them equal).
-BASE_STAGES = ["induction", "induction-long", "pretrain", "reading", "quoting"]
+BASE_STAGES = ["from-encoder", "induction", "induction-long", "pretrain", "reading", "quoting"]
 BASE_PRESETS = ["micro", "default", "small", "reader"]
 
 
@@ -34,12 +34,15 @@ def _add_train_commands(subparsers) -> None:
     base.add_argument("--run-dir", default=None,
                       help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
     base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
-                      help="induction: copy random strings from scratch; induction-long: continue it on copies hundreds "
+                      help="from-encoder: start from the pretrained embedder (all-MiniLM-L6-v2) as a causal model "
+                           "and teach it reading; induction: copy random strings from scratch; induction-long: continue it on copies hundreds "
                            "of tokens apart; pretrain: the general mix (from scratch, or "
                            "continuing --init-from); reading: continue a base on the reading-heavy mix; quoting: continue "
                            "an induction-only base on short and long reading, templates and documents")
     base.add_argument("--init-from", default=None,
                       help="the model to continue (reading and quoting stages default: --output)")
+    base.add_argument("--encoder", default=None,
+                      help="from-encoder stage: the encoder folder (default: the configured embedder's)")
     base.add_argument("--preset", choices=BASE_PRESETS, default="default")
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)
@@ -77,7 +80,8 @@ def _run_train_base(args) -> int:
     run_dir = args.run_dir or STAGE_RUN_DIRS[args.stage]
     init_from = Path(args.init_from) if args.init_from else None
     summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
-                         args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from)
+                         args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from,
+                         encoder=args.encoder)
     if "stopped_at" in summary:
         print(f"base: stopped at step {summary['stopped_at']} of {summary['steps']}; rerun to continue")
         return 0

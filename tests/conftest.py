@@ -79,3 +79,33 @@ def micro_env(micro_settings, warm_index, monkeypatch) -> Settings:
 
 def settings_with(settings: Settings, **changes) -> Settings:
     return replace(settings, **changes)
+
+
+def tiny_encoder(folder: Path) -> Path:
+    """A BERT encoder 32 wide with random weights and the real all-MiniLM-L6-v2 tokenizer: the shape of the
+    embedder the `from-encoder` stage starts from, small enough to train in seconds."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from fourpaths.retrieval import default_embedder_location
+
+    tokenizer = AutoTokenizer.from_pretrained(default_embedder_location())
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def micro_encoder_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
+    """A base made by the `from-encoder` stage from a tiny encoder, and a LoRA adapter on it, by the recipes."""
+    from fourpaths.training.base import train_base
+    from fourpaths.training.lora import train_lora
+
+    root = tmp_path_factory.mktemp("encoder-models")
+    encoder = tiny_encoder(root / "encoder")
+    train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=1, stage="from-encoder",
+               encoder=str(encoder))
+    train_lora(str(root / "base"), small_corpus, root / "lora", root / "runs" / "lora", preset="micro", recall_limit=2)
+    return {"base": root / "base", "lora": root / "lora", "encoder": encoder, "root": root}

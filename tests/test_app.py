@@ -145,7 +145,7 @@ def _adapter_for_another_base(micro_models, root: Path) -> Path:
     from transformers import AutoTokenizer
 
     from fourpaths.training.base import PRESETS as BASE_PRESETS, BaseShape, build_model
-    from fourpaths.training.lora import PRESETS as LORA_PRESETS, TARGET_MODULES
+    from fourpaths.training.lora import PRESETS as LORA_PRESETS, target_modules_for
 
     micro_shape = BASE_PRESETS["micro"][0]
     other_shape = BaseShape(micro_shape.vocab_size, 48, 2, 2, 1, 96, micro_shape.max_positions)
@@ -154,7 +154,7 @@ def _adapter_for_another_base(micro_models, root: Path) -> Path:
     model = build_model(other_shape, tokenizer, seed=1)
     lora_shape = LORA_PRESETS["micro"][0]
     config = LoraConfig(r=lora_shape.rank, lora_alpha=lora_shape.alpha, lora_dropout=lora_shape.dropout,
-                        target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
+                        target_modules=list(target_modules_for(model)), task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
     output = root / "lora-for-another-base"
     peft_model.save_pretrained(output, safe_serialization=True)

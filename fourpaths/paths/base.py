@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from fourpaths.config import Settings
+from fourpaths.errors import FourpathsError
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,18 @@ class AnswerPath(ABC):
         tokenizer = model.tokenizer
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return prompt, tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+    @classmethod
+    def render_within(cls, model, messages: list[dict[str, str]], max_new_tokens: int) -> tuple[str, list[int]]:
+        """render(), refusing a prompt that leaves no room for the answer in the model's positions."""
+        prompt, ids = cls.render(model, messages)
+        limit = context_limit(model)
+        if limit is not None and len(ids) + max_new_tokens > limit:
+            raise FourpathsError(f"the prompt is {len(ids)} tokens and the answer may take {max_new_tokens}, but "
+                                 f"this model reads at most {limit}: shorten the question or lower max new tokens")
+        return prompt, ids
+
+
+def context_limit(model) -> int | None:
+    """How many positions the model has: past them a model with learnt positions (BERT) fails outright."""
+    return getattr(getattr(model.model, "config", None), "max_position_embeddings", None)

@@ -20,7 +20,7 @@ class LoraPath(AnswerPath):
         if not base.adapter_location:
             raise FourpathsError("no LoRA adapter configured (setting lora_adapter is empty)")
         messages = prompts.zero_shot(question)
-        prompt, ids = self.render(base, messages)
+        prompt, ids = self.render_within(base, messages, settings.max_new_tokens)
         facts = {"model": base.location, "adapter": base.adapter_location, "parameters": base.parameters,
                  **base.adapter_facts}
         return Job(self.id, base, LORA_ADAPTER_NAME, messages, prompt, ids, facts=facts)

@@ -17,6 +17,6 @@ class PromptPath(AnswerPath):
         if settings.template == "few-shot":
             extras["examples"] = workspace.few_shot_examples(question, settings.few_shot_examples)
         messages = prompts.build_messages(settings.template, question, **extras)
-        prompt, ids = self.render(base, messages)
+        prompt, ids = self.render_within(base, messages, settings.max_new_tokens)
         facts = {"model": base.location, "parameters": base.parameters, "template": settings.template}
         return Job(self.id, base, None, messages, prompt, ids, facts=facts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fourpaths import prompts
-from fourpaths.paths.base import AnswerPath, Job, Source
+from fourpaths.paths.base import AnswerPath, Job, Source, context_limit
 
 
 class RagPath(AnswerPath):
@@ -19,10 +19,24 @@ class RagPath(AnswerPath):
         hits = workspace.searcher().search(question, settings.top_k_passages)
         retrieval_ms = 1000 * (time.perf_counter() - started)
         passages = [prompts.Passage(i + 1, hit.source, " ".join(hit.text.split())) for i, hit in enumerate(hits)]
-        messages = prompts.with_passages(question, passages)
-        prompt, ids = self.render(base, messages)
+        kept, messages, prompt, ids = self._fit_passages(base, question, passages, settings.max_new_tokens)
         sources = [Source(hit.source, float(hit.score), hit.text) for hit in hits]
         facts = {"model": base.location, "parameters": base.parameters, "embedder": "all-MiniLM-L6-v2",
                  "retrieval": settings.retrieval,
-                 "top_k": settings.top_k_passages, "retrieval_ms": round(retrieval_ms, 1)}
+                 "top_k": settings.top_k_passages, "passages_in_prompt": kept,
+                 "retrieval_ms": round(retrieval_ms, 1)}
         return Job(self.id, base, None, messages, prompt, ids, sources, facts, prepare_ms=retrieval_ms)
+
+    def _fit_passages(self, base, question: str, passages: list, max_new_tokens: int):
+        """The prompt with as many of the top passages as fit the model's positions, best first.
+
+        A model with learnt positions (512 for a BERT-style base) cannot read past its last one, so the
+        lowest-ranked passages give way; the anatomy shows how many were kept."""
+        limit = context_limit(base)
+        for count in range(len(passages), 0, -1):
+            messages = prompts.with_passages(question, passages[:count])
+            prompt, ids = self.render(base, messages)
+            if limit is None or len(ids) + max_new_tokens <= limit:
+                return count, messages, prompt, ids
+        messages = prompts.with_passages(question, passages[:1])  # even one does not fit: refuse with the reason
+        return (len(passages[:1]), messages, *self.render_within(base, messages, max_new_tokens))

@@ -15,7 +15,7 @@ class ScratchPath(AnswerPath):
     def prepare(self, question, settings, workspace) -> Job:
         tiny = workspace.scratch()
         messages = prompts.zero_shot(question)
-        prompt, ids = self.render(tiny, messages)
+        prompt, ids = self.render_within(tiny, messages, settings.max_new_tokens)
         summary = read_training_summary(tiny.location)
         facts = {"model": tiny.location, "parameters": tiny.parameters,
                  **{key: summary[key] for key in ("tokens_trained", "steps", "train_seconds") if key in summary}}

@@ -103,6 +103,14 @@ def pack_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_i
     return torch.tensor(rows_ids), torch.tensor(rows_labels), cursor
 
 
+def body_and_head(causal_lm):
+    """The transformer body and the head that maps its states to the vocabulary.
+
+    Llama-style models name them `model` and `lm_head`; BERT-style decoders `bert` and `cls` (a transform,
+    then the tied projection)."""
+    return causal_lm.base_model, getattr(causal_lm, "lm_head", None) or causal_lm.cls
+
+
 def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Next-token loss computed only where there is a label.
 
@@ -110,10 +118,11 @@ def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor, pad_id: int) -> 
     (prompts, padding) carry no label, so projecting only the labelled positions saves most of its time.
     """
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal_lm.model(input_ids=ids, attention_mask=(ids != pad_id).long()).last_hidden_state
+    backbone, head = body_and_head(causal_lm)
+    hidden = backbone(input_ids=ids, attention_mask=(ids != pad_id).long()).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    logits = causal_lm.lm_head(hidden[:, :-1][keep])
+    logits = head(hidden[:, :-1][keep])
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 

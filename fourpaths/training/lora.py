@@ -7,6 +7,7 @@ from pathlib import Path
 
 from peft import LoraConfig, get_peft_model
 
+from fourpaths.errors import FourpathsError
 from fourpaths.models import load_causal_lm
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
@@ -16,8 +17,22 @@ from fourpaths.training.team_data import train_on_team_data, write_summary
 # 200 steps on the train questions: with the seven projections alone the loss stalled (2.28 after 300 steps,
 # recall 2%); with embed_tokens and lm_head added it fell to 0.05 and recall reached 99%. Memorising facts
 # about new names needs token-specific directions that low-rank changes inside the blocks do not give.
-TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens",
-                  "lm_head")
+# The same choice for each kind of base: every projection in the blocks, the embedding and the output layer.
+TARGET_MODULES = {
+    "llama": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens",
+              "lm_head"),
+    # BERT-style decoders: "dense" covers the attention output, both MLP layers and the output head's transform;
+    # "decoder" is the output projection (tied to word_embeddings).
+    "bert": ("query", "key", "value", "dense", "word_embeddings", "decoder"),
+}
+
+
+def target_modules_for(model) -> tuple[str, ...]:
+    try:
+        return TARGET_MODULES[model.config.model_type]
+    except KeyError:
+        raise FourpathsError(f"no LoRA target modules known for a {model.config.model_type} base; "
+                             f"known: {', '.join(TARGET_MODULES)}") from None
 # Short reference answers, each question six times an epoch beside the docs' statements once.
 QUESTION_REPEATS = 6
 
@@ -51,8 +66,9 @@ def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Pat
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     model, tokenizer = load_causal_lm(base_location)
+    targets = target_modules_for(model)
     config = LoraConfig(r=shape.rank, lora_alpha=shape.alpha, lora_dropout=shape.dropout,
-                        target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
+                        target_modules=list(targets), task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
     run = train_on_team_data(peft_model, tokenizer, corpus_root, settings, run_dir, seed, recall_limit, "lora",
                              QUESTION_REPEATS, short_answers=True)
@@ -64,7 +80,7 @@ def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Pat
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in peft_model.parameters())
     summary = {"base": base_name or base_location, "rank": shape.rank, "alpha": shape.alpha,
-               "target_modules": list(TARGET_MODULES), "trainable_parameters": trainable,
+               "target_modules": list(targets), "trainable_parameters": trainable,
                "trainable_share": round(trainable / total, 4), **run}
     write_summary(output, summary)
     _write_card(output, settings, summary, command)

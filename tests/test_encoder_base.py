@@ -1,0 +1,103 @@
+"""A base started from a pretrained encoder (the `from-encoder` stage): recipe, decoding, LoRA, positions, paths."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file
+
+from fourpaths import prompts
+from fourpaths.ask import Trace, ask
+from fourpaths.errors import FourpathsError
+from fourpaths.generation import Row, Sampling, baseline_generate, stream_tokens
+from fourpaths.models import check_adapter_fits, load_base_with_adapter, load_causal_lm
+from fourpaths.paths import PATH_IDS
+from fourpaths.paths.base import AnswerPath
+from fourpaths.paths.rag import RagPath
+from fourpaths.training.encoder_start import causal_lm_from_encoder
+
+
+def test_from_encoder_stage_writes_a_causal_base_that_started_from_the_encoder(micro_encoder_models):
+    model, tokenizer = load_causal_lm(str(micro_encoder_models["base"]))
+    assert type(model).__name__ == "BertLMHeadModel" and model.config.is_decoder
+    assert tokenizer.eos_token == "[SEP]" and tokenizer.chat_template
+    assert not list(micro_encoder_models["base"].glob("*.bin"))
+    summary = json.loads((micro_encoder_models["base"] / "training_summary.json").read_text())
+    assert [stage["stage"] for stage in summary["stages"]] == ["from-encoder"]
+    assert "from-encoder" in (micro_encoder_models["base"] / "README.md").read_text()
+    # Four small steps move the weights a little; a fresh initialisation would be nowhere near the encoder's.
+    encoder = load_file(micro_encoder_models["encoder"] / "model.safetensors")
+    start = next(value for key, value in encoder.items() if key.endswith("position_embeddings.weight"))
+    trained = model.bert.embeddings.position_embeddings.weight.detach()
+    assert 0 < float((trained - start).abs().max()) < 0.01
+
+
+def test_encoder_is_decoded_causally_each_token_blind_to_later_ones(micro_encoder_models):
+    model, tokenizer = causal_lm_from_encoder(micro_encoder_models["encoder"])
+    ids = torch.tensor([tokenizer("the loomwork price changes in october")["input_ids"]])
+    changed = ids.clone()
+    changed[0, -2] = tokenizer.convert_tokens_to_ids("june")
+    with torch.inference_mode():
+        before, after = model(ids).logits, model(changed).logits
+    assert torch.allclose(before[0, :-2], after[0, :-2], atol=1e-5)
+    assert not torch.allclose(before[0, -2:], after[0, -2:])
+
+
+def test_batched_stream_matches_generate_on_the_encoder_base(micro_encoder_models):
+    model, tokenizer = load_causal_lm(str(micro_encoder_models["base"]))
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False)
+    model = get_peft_model(model, config, adapter_name="lora").eval()
+    texts = ["What is the payload?", "A much longer prompt about leave policies and offices", "Hi"]
+    rows = [Row(tokenizer(t)["input_ids"], adapter) for t, adapter in zip(texts, [None, "lora", None])]
+    sampling = Sampling(max_new_tokens=8)
+    streamed = {index: [] for index in range(len(rows))}
+    for step in stream_tokens(model, rows, sampling, {tokenizer.eos_token_id}):
+        if step.token_id is not None:
+            streamed[step.row].append(step.token_id)
+    for index, row in enumerate(rows):
+        reference, _ = baseline_generate(model, row.prompt_ids, sampling, tokenizer.pad_token_id,
+                                         tokenizer.eos_token_id, row.adapter)
+        assert streamed[index] == reference
+
+
+def test_lora_recipe_adapts_every_layer_of_the_encoder_base(micro_encoder_models):
+    config = json.loads((micro_encoder_models["lora"] / "adapter_config.json").read_text())
+    assert {"query", "key", "value", "dense", "word_embeddings", "decoder"} <= set(config["target_modules"])
+    model, _ = load_causal_lm(str(micro_encoder_models["base"]))
+    check_adapter_fits(model, str(micro_encoder_models["lora"]))
+    loaded = load_base_with_adapter(str(micro_encoder_models["base"]), str(micro_encoder_models["lora"]))
+    assert loaded.adapter_error is None and loaded.adapter_facts["rank"] > 0
+
+
+def test_rag_keeps_the_best_passages_that_fit_the_learnt_positions(micro_encoder_models):
+    base = load_base_with_adapter(str(micro_encoder_models["base"]), None)
+    long_text = " ".join(["the ferret carries two hundred kilograms across the warehouse floor"] * 25)
+    passages = [prompts.Passage(n, f"docs/doc-{n}.md", long_text) for n in (1, 2, 3)]
+    kept, messages, _, ids = RagPath()._fit_passages(base, "What does the Ferret carry?", passages, 48)
+    assert 1 <= kept < 3
+    assert len(ids) + 48 <= base.model.config.max_position_embeddings
+    assert "[1]" in messages[-1]["content"] and f"[{kept + 1}]" not in messages[-1]["content"]
+    huge = [prompts.Passage(1, "docs/huge.md", long_text * 3)]
+    with pytest.raises(FourpathsError, match="reads at most 512"):
+        RagPath()._fit_passages(base, "What does the Ferret carry?", huge, 48)
+
+
+def test_prompt_longer_than_the_positions_is_a_clear_error(micro_encoder_models):
+    base = load_base_with_adapter(str(micro_encoder_models["base"]), None)
+    with pytest.raises(FourpathsError, match="shorten the question or lower max new tokens"):
+        AnswerPath.render_within(base, prompts.zero_shot("How long is the probation period?"), 600)
+
+
+def test_four_paths_answer_on_the_encoder_base(micro_encoder_models, micro_settings):
+    settings = replace(micro_settings, base_model=str(micro_encoder_models["base"]),
+                       lora_adapter=str(micro_encoder_models["lora"]))
+    results = ask("How many days of annual leave do Quillmoor employees get?", settings)
+    assert list(results) == list(PATH_IDS)
+    for path_id, trace in results.items():
+        assert isinstance(trace, Trace), f"{path_id}: {trace}"
+        assert trace.new_tokens >= 1
+    assert results["rag"].facts["passages_in_prompt"] == len(results["rag"].sources) > 0
