@@ -1,8 +1,7 @@
 """One question through the paths: a single stream of events that the app, the CLI and the benchmark drain.
 
 Jobs that share weights (prompt, LoRA, RAG on the one base) run as one batched decode with a per-row
-adapter. Jobs on other weights (the tiny model) decode in a worker process of their own when
-`settings.model_workers` is on (see fourpaths.worker), else they take turns with the batch on one thread.
+adapter; jobs on other weights (the tiny model) take turns with it, step by step, on one worker thread.
 Each event names its path, so a caller routes it to a column without knowing how the work was scheduled.
 """
 
@@ -19,10 +18,7 @@ from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
 from fourpaths.paths import PATH_IDS, PATHS, Job, Source
-from fourpaths.worker import worker_for
 from fourpaths.workspace import Workspace
-
-_ENDED = object()
 
 
 @dataclass
@@ -83,23 +79,15 @@ def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspa
         raise FourpathsError(f"{PATHS[path_id].title} failed: {type(error).__name__}: {error}") from error
 
 
-def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling, worker=None) -> Iterator[Event | None]:
-    """Generate every job in `group` (all on one model) in one batched loop, yielding events as they come.
-
-    With a `worker` the loop runs in that process, and None is yielded while its next token is on the way."""
+def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Iterator[Event]:
+    """Generate every job in `group` (all on one model) in one batched loop, yielding events as they come."""
     tokenizer = group[0][0].model.tokenizer
     decoders = [IncrementalDecoder(tokenizer) for _ in group]
     rows = [Row(job.prompt_ids, job.adapter) for job, _ in group]
     stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
-    stop_ids.discard(tokenizer.unk_token_id)  # a tokenizer without <|endoftext|> maps it to its unknown token
     finished: set[int] = set()
-    steps = (worker.stream(rows, sampling, stop_ids) if worker is not None
-             else stream_tokens(group[0][0].model.model, rows, sampling, stop_ids))
     try:
-        for step in steps:
-            if step is None:
-                yield None
-                continue
+        for step in stream_tokens(group[0][0].model.model, rows, sampling, stop_ids):
             job, clock = group[step.row]
             if step.token_id is None:
                 clock.finish(step.at)
@@ -129,34 +117,26 @@ def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Jo
     return list(groups.values())
 
 
-def _run_interleaved(groups, sampling: Sampling, use_workers: bool = False) -> Iterator[Event]:
-    """Advance every group's decode loop in turn, on one thread; with `use_workers`, every group but the
-    first (the shared base's batch) decodes in its model's worker process and is only collected here.
+def _run_interleaved(groups, sampling: Sampling) -> Iterator[Event]:
+    """Advance every group's decode loop in turn, on one thread.
 
     Why not a thread per model: small models are bound by Python overhead, so threads mostly queue on the
     GIL. Measured on the 2-core machine, three paired runs of the bench questions: a thread per model with one
     torch thread each took 1413-1642 ms against 1641-1704 ms taking turns, within the run-to-run noise of the
     sequential baseline (1782-2193 ms). Taking turns is deterministic and needs no thread settings.
     """
-    workers = [None] + [worker_for(group[0][0].model.location) if use_workers else None for group in groups[1:]]
-    locks = {f"model:{group[0][0].model.location}": group[0][0].model.lock for group in groups}
-    locks.update({f"worker:{worker.location}": worker.lock for worker in workers if worker is not None})
+    models = sorted({id(group[0][0].model): group[0][0].model for group in groups}.values(), key=lambda m: m.location)
     with ExitStack() as held:
-        for name in sorted(locks):  # one fixed order, so two askers can never hold each other's model
-            held.enter_context(locks[name])
-        streams = [_group_events(group, sampling, worker) for group, worker in zip(groups, workers)]
-        remote = [worker for worker in workers if worker is not None]
+        for model in models:  # one fixed order, so two askers can never hold each other's model
+            held.enter_context(model.lock)
+        streams = [_group_events(group, sampling) for group in groups]
         while streams:
-            progressed = False
             for stream in list(streams):
-                event = next(stream, _ENDED)
-                if event is _ENDED:
+                event = next(stream, None)
+                if event is None:
                     streams.remove(stream)
-                elif event is not None:
-                    progressed = True
+                else:
                     yield event
-            if streams and not progressed and remote:
-                remote[0].wait(0.01)  # only worker streams are left and none has a token yet: do not spin
 
 
 def _in_background(make_events) -> Iterator[Event]:
@@ -212,7 +192,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
             except FourpathsError as error:
                 yield ErrorEvent(path_id, str(error))
         groups = _group_by_model(prepared)
-        yield from _in_background(lambda: _run_interleaved(groups, sampling, settings.model_workers))
+        yield from _in_background(lambda: _run_interleaved(groups, sampling))
         return
     for path_id in path_ids:
         try:

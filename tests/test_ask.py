@@ -87,15 +87,3 @@ def test_error_events_name_their_path(micro_settings, tmp_path):
     errors = [event for event in events if isinstance(event, ErrorEvent)]
     assert [event.path for event in errors] == ["lora"]
     assert "adapter" in errors[0].message
-
-
-def test_tiny_model_in_its_worker_process_answers_as_it_does_in_process(micro_settings):
-    from fourpaths.worker import worker_for
-
-    in_worker = ask(QUESTION, replace(micro_settings, model_workers=True))
-    in_process = ask(QUESTION, replace(micro_settings, model_workers=False))
-    assert {path: trace.text for path, trace in in_worker.items()} == \
-        {path: trace.text for path, trace in in_process.items()}
-    worker = worker_for(micro_settings.scratch_model)
-    assert worker.alive and worker._process.pid != __import__("os").getpid()
-    assert 0 <= in_worker["scratch"].ttft_ms <= in_worker["scratch"].total_ms
