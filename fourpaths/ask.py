@@ -85,6 +85,7 @@ def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Ite
     decoders = [IncrementalDecoder(tokenizer) for _ in group]
     rows = [Row(job.prompt_ids, job.adapter) for job, _ in group]
     stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
+    stop_ids.discard(tokenizer.unk_token_id)  # a tokenizer without <|endoftext|> maps it to its unknown token
     finished: set[int] = set()
     try:
         for step in stream_tokens(group[0][0].model.model, rows, sampling, stop_ids):

@@ -62,5 +62,10 @@ class AnswerPath(ABC):
 
 
 def context_limit(model) -> int | None:
-    """How many positions the model has: past them a model with learnt positions (BERT) fails outright."""
-    return getattr(getattr(model.model, "config", None), "max_position_embeddings", None)
+    """How many positions a model with learnt positions (BERT) has: past the last one it fails outright.
+
+    None for rotary positions (Llama), which run past their trained length, only less well."""
+    config = getattr(model.model, "config", None)
+    if config is None or any(hasattr(config, name) for name in ("rope_parameters", "rope_theta", "rope_scaling")):
+        return None
+    return getattr(config, "max_position_embeddings", None)

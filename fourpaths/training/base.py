@@ -43,8 +43,9 @@ class BaseShape:
 RECIPE_DEFAULTS = {"output": "models/base", "preset": "default", "seed": 0, "stage": "pretrain", "init_from": None,
                    "encoder": None}
 # Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
-STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "induction": "runs/base-induction", "induction-long": "runs/base-induction-long",
-                  "pretrain": "runs/base", "reading": "runs/base-reading", "quoting": "runs/base-quoting"}
+STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "induction": "runs/base-induction",
+                  "induction-long": "runs/base-induction-long", "pretrain": "runs/base", "reading": "runs/base-reading",
+                  "quoting": "runs/base-quoting"}
 # Stages that start a new model (a fresh one, or the pretrained encoder); the others continue one.
 FRESH_STAGES = ("induction", "pretrain", "from-encoder")
 
