@@ -99,13 +99,16 @@ def tiny_encoder(folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def micro_encoder_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
-    """A base made by the `from-encoder` stage from a tiny encoder, and a LoRA adapter on it, by the recipes."""
+    """A base made from a tiny encoder by the `from-encoder` and `encoder-reading` stages, and a LoRA adapter on
+    it, by the recipes."""
     from fourpaths.training.base import train_base
     from fourpaths.training.lora import train_lora
 
     root = tmp_path_factory.mktemp("encoder-models")
     encoder = tiny_encoder(root / "encoder")
-    train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=1, stage="from-encoder",
+    train_base(root / "copier", root / "runs" / "copier", preset="micro", eval_size=1, stage="from-encoder",
                encoder=str(encoder))
+    train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=1, stage="encoder-reading",
+               init_from=root / "copier")
     train_lora(str(root / "base"), small_corpus, root / "lora", root / "runs" / "lora", preset="micro", recall_limit=2)
     return {"base": root / "base", "lora": root / "lora", "encoder": encoder, "root": root}

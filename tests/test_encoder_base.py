@@ -27,13 +27,46 @@ def test_from_encoder_stage_writes_a_causal_base_that_started_from_the_encoder(m
     assert tokenizer.eos_token == "[SEP]" and tokenizer.chat_template
     assert not list(micro_encoder_models["base"].glob("*.bin"))
     summary = json.loads((micro_encoder_models["base"] / "training_summary.json").read_text())
-    assert [stage["stage"] for stage in summary["stages"]] == ["from-encoder"]
-    assert "from-encoder" in (micro_encoder_models["base"] / "README.md").read_text()
+    assert [stage["stage"] for stage in summary["stages"]] == ["from-encoder", "encoder-reading"]
+    card = (micro_encoder_models["base"] / "README.md").read_text()
+    assert "Stage 1: from-encoder" in card and "Stage 2: encoder-reading" in card
     # Four small steps move the weights a little; a fresh initialisation would be nowhere near the encoder's.
     encoder = load_file(micro_encoder_models["encoder"] / "model.safetensors")
     start = next(value for key, value in encoder.items() if key.endswith("position_embeddings.weight"))
     trained = model.bert.embeddings.position_embeddings.weight.detach()
     assert 0 < float((trained - start).abs().max()) < 0.01
+
+
+def test_span_copies_come_from_anywhere_in_their_text_and_only_the_spans_are_learnt(micro_encoder_models):
+    from transformers import AutoTokenizer
+
+    from fourpaths.training.copy_data import SPANS_PER_ROW, text_spans
+    from fourpaths.training.encoding import IGNORE
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_encoder_models["encoder"])
+    starts = set()
+    for index in range(20):
+        ids, labels = text_spans(tokenizer, 0, index)
+        assert (ids, labels) == text_spans(tokenizer, 0, index)  # a resumed run sees the same rows
+        assert len(ids) == len(labels) and ids.count(tokenizer.sep_token_id) == SPANS_PER_ROW
+        text = ids[1:ids.index(tokenizer.sep_token_id)]
+        pieces = _split(ids[len(text) + 1:], tokenizer.sep_token_id)
+        learnt = [label for label in labels if label != IGNORE]
+        assert learnt == [token for span in pieces for token in span[1:]]
+        for span in pieces:
+            at = next(i for i in range(len(text)) if text[i:i + len(span)] == span)
+            starts.add(at)
+    assert len(starts) > 10  # not always the start of the text: position alone cannot predict them
+
+
+def _split(ids: list[int], separator: int) -> list[list[int]]:
+    pieces: list[list[int]] = []
+    for token in ids:
+        if token == separator:
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    return pieces
 
 
 def test_encoder_is_decoded_causally_each_token_blind_to_later_ones(micro_encoder_models):

@@ -16,7 +16,7 @@ from faker import Faker
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from fourpaths.errors import FourpathsError
-from fourpaths.training import base_data, induction_data, reading_eval
+from fourpaths.training import base_data, copy_data, induction_data, reading_eval
 from fourpaths.training.corpus_text import stdlib_docstrings
 from fourpaths.training.encoder_start import causal_lm_from_encoder, default_encoder_folder
 from fourpaths.training.encoding import encode
@@ -43,7 +43,8 @@ class BaseShape:
 RECIPE_DEFAULTS = {"output": "models/base", "preset": "default", "seed": 0, "stage": "pretrain", "init_from": None,
                    "encoder": None}
 # Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
-STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "induction": "runs/base-induction",
+STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "encoder-reading": "runs/base-encoder-reading",
+                  "induction": "runs/base-induction",
                   "induction-long": "runs/base-induction-long", "pretrain": "runs/base", "reading": "runs/base-reading",
                   "quoting": "runs/base-quoting"}
 # Stages that start a new model (a fresh one, or the pretrained encoder); the others continue one.
@@ -82,12 +83,21 @@ LONG_INDUCTION_SETTINGS = {
                     LoopSettings(steps=1500, batch_size=6, seq_len=768, learning_rate=2e-3, warmup_steps=20,
                                  checkpoint_every=50, min_lr_ratio=1.0)),
 }
-# Fine-tuning a pretrained encoder: a gentle rate, rows as long as its 512 positions. Measured on 2 cores,
-# 8 reading examples a step: about 4 s a step.
-ENCODER_SETTINGS = {
-    "micro": LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-4, warmup_steps=1, checkpoint_every=2),
+# The encoder's first stage: dense span copying at a constant rate, since copying forms after a plateau.
+# Measured on 2 cores (16 rows of about 140 tokens a step, 3 s a step, lr 3e-4): the loss on spans taken from
+# random places stayed near 4.5-5 for 300 steps, then fell (2.3 at step 400).
+ENCODER_COPY_SETTINGS = {
+    "micro": LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-4, warmup_steps=1, checkpoint_every=2,
+                          min_lr_ratio=1.0),
     **dict.fromkeys(("default", "small", "reader"),
-                    LoopSettings(steps=900, batch_size=4, seq_len=512, learning_rate=3e-4, warmup_steps=30,
+                    LoopSettings(steps=600, batch_size=4, seq_len=512, learning_rate=3e-4, warmup_steps=20,
+                                 checkpoint_every=25, min_lr_ratio=1.0)),
+}
+# Its second stage: the reading mix, rows as long as its 512 positions, a gentle decaying rate.
+ENCODER_READING_SETTINGS = {
+    "micro": LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=2e-4, warmup_steps=1, checkpoint_every=2),
+    **dict.fromkeys(("default", "small", "reader"),
+                    LoopSettings(steps=600, batch_size=4, seq_len=512, learning_rate=2e-4, warmup_steps=20,
                                  checkpoint_every=25)),
 }
 INDUCTION_SETTINGS = {
@@ -152,9 +162,12 @@ STAGE_DATA = {
                 "handbook-style documents",
     "reading": "50% copying (repeat a string of unrelated words, or quote passage [n]), 30% reading, 10% "
                "reading where the passages lack the answer, 6% closed-book prompt templates, 4% documents",
-    "from-encoder": "all-MiniLM-L6-v2's pretrained English encoder under a causal mask, then 40% reading 2-4 "
-                    "passages, 10% reading one or two short passages, 20% reading where the passages lack the "
-                    "answer, 15% copying, 15% closed-book prompt templates",
+    "from-encoder": "all-MiniLM-L6-v2's pretrained English encoder under a causal mask, trained to copy: a text "
+                    "of up to 90 tokens, then three spans of 5-15 tokens taken from anywhere in it, each learnt "
+                    "after its first token",
+    "encoder-reading": "40% reading 2-4 passages, 10% reading one or two short passages, 20% reading where the "
+                       "passages lack the answer, 15% copying, 15% closed-book prompt templates; one row in five "
+                       "stays a span copy",
     "quoting": "30% copying (repeat a string of unrelated words, or quote passage [n]), 15% reading one or two "
                "short passages, 25% reading 2-4 passages, 12% reading where the passages lack the answer, 12% "
                "closed-book prompt templates, 6% documents",
@@ -170,7 +183,8 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     starts from the pretrained encoder at `encoder` (default: the embedder's folder)."""
     shape, settings, tokenizer_examples = PRESETS[preset]
     settings = {"induction": INDUCTION_SETTINGS, "induction-long": LONG_INDUCTION_SETTINGS, "reading": READING_SETTINGS,
-                "quoting": READING_SETTINGS, "from-encoder": ENCODER_SETTINGS}.get(stage, {}).get(preset, settings)
+                "quoting": READING_SETTINGS, "from-encoder": ENCODER_COPY_SETTINGS,
+                "encoder-reading": ENCODER_READING_SETTINGS}.get(stage, {}).get(preset, settings)
     options = {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed, "steps": steps, "stage": stage,
                "init_from": init_from, "encoder": encoder}
     command = command or recipe_command("base", options, {**RECIPE_DEFAULTS, "run_dir": STAGE_RUN_DIRS[stage]})
@@ -236,6 +250,10 @@ def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
                                                            len(tokenizer))
     if stage == "quoting":
         return lambda index: _quoting_example(tokenizer, seed, offset + index, first_id)
+    if stage == "from-encoder":
+        return lambda index: copy_data.text_spans(tokenizer, seed, offset + index)
+    if stage == "encoder-reading":
+        return lambda index: _encoder_reading_example(tokenizer, seed, offset + index)
     return lambda index: encode(tokenizer, base_data.example(seed, offset + index, stage))
 
 
@@ -244,6 +262,13 @@ def _quoting_example(tokenizer, seed: int, index: int, first_id: int):
     if index % 5 == 0:
         return induction_data.repeated_span(seed, index, tokenizer.eos_token_id, first_id, len(tokenizer))
     return encode(tokenizer, base_data.example(seed, index, "quoting"))
+
+
+def _encoder_reading_example(tokenizer, seed: int, index: int):
+    """One example in five stays a span copy, as in the quoting stage, so reading does not wear copying down."""
+    if index % 5 == 0:
+        return copy_data.text_spans(tokenizer, seed, index)
+    return encode(tokenizer, base_data.example(seed, index, "encoder-reading"))
 
 
 def _warm_start(init_from: Path, run_dir: Path):

@@ -161,13 +161,14 @@ MIXES: dict[str, list[tuple[str, float]]] = {
     # document shares carry the templates and the fluency that the pretrain stage would otherwise teach.
     "quoting": [("copy", 0.30), ("answerable-short", 0.15), ("answerable", 0.25), ("absent", 0.12),
                 ("closed-book", 0.12), ("document", 0.06)],
-    # "from-encoder" starts from a pretrained English encoder: it reads already, so the mix is mostly reading
-    # and abstaining, with copying and the closed-book prompt templates beside them.
-    "from-encoder": [("answerable", 0.40), ("answerable-short", 0.10), ("absent", 0.20), ("copy", 0.15),
-                     ("closed-book", 0.15)],
+    # "encoder-reading" continues a pretrained English encoder that has learnt to copy spans (the from-encoder
+    # stage): mostly reading and abstaining, with copying and the closed-book prompt templates beside them.
+    "encoder-reading": [("answerable", 0.40), ("answerable-short", 0.10), ("absent", 0.20), ("copy", 0.15),
+                        ("closed-book", 0.15)],
 }
 # A later stage draws from its own stretch of the stream, so it never repeats an earlier stage's examples.
-STAGE_OFFSETS = {"pretrain": 0, "reading": 3_000_000_000, "quoting": 7_000_000_000, "from-encoder": 9_000_000_000}
+STAGE_OFFSETS = {"pretrain": 0, "reading": 3_000_000_000, "quoting": 7_000_000_000,
+                 "encoder-reading": 9_000_000_000}
 
 
 def example(seed: int, index: int, mix: str = "pretrain") -> ChatExample | TextExample:
