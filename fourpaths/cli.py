@@ -35,8 +35,9 @@ def _add_train_commands(subparsers) -> None:
                       help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
     base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
                       help="from-encoder: start from the pretrained embedder (all-MiniLM-L6-v2) as a causal model "
-                           "and teach it to copy spans; encoder-reading: continue it on reading; induction: copy random strings from scratch; induction-long: "
-                           "continue it on copies hundreds of tokens apart; pretrain: the general mix (from scratch, "
+                           "and teach it to copy spans; encoder-reading: continue it on reading; induction: copy "
+                           "random strings from scratch; induction-long: continue it on copies hundreds of tokens "
+                           "apart; pretrain: the general mix (from scratch, "
                            "or continuing --init-from); reading: continue a base on the reading-heavy mix; quoting: "
                            "continue an induction-only base on short and long reading, templates and documents")
     base.add_argument("--init-from", default=None,

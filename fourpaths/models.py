@@ -163,6 +163,15 @@ def load_plain(location: str) -> LoadedModel:
         return _cache[key]
 
 
+def learnt_position_limit(config) -> int | None:
+    """How many positions a model with learnt positions (BERT) has: past the last one it fails outright.
+
+    None for rotary positions (Llama), which run past their trained length, only less well."""
+    if config is None or any(hasattr(config, name) for name in ("rope_parameters", "rope_theta", "rope_scaling")):
+        return None
+    return getattr(config, "max_position_embeddings", None)
+
+
 def read_training_summary(location: str) -> dict[str, object]:
     """The facts a recipe recorded beside its model (data, steps, loss), when it is a local folder."""
     path = Path(location) / "training_summary.json"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
+from fourpaths.models import learnt_position_limit
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,5 @@ class AnswerPath(ABC):
 
 
 def context_limit(model) -> int | None:
-    """How many positions a model with learnt positions (BERT) has: past the last one it fails outright.
-
-    None for rotary positions (Llama), which run past their trained length, only less well."""
-    config = getattr(model.model, "config", None)
-    if config is None or any(hasattr(config, name) for name in ("rope_parameters", "rope_theta", "rope_scaling")):
-        return None
-    return getattr(config, "max_position_embeddings", None)
+    """The loaded model's learnt-position limit (see models.learnt_position_limit)."""
+    return learnt_position_limit(getattr(model.model, "config", None))

@@ -266,8 +266,8 @@ def _quoting_example(tokenizer, seed: int, index: int, first_id: int):
 
 def _encoder_reading_example(tokenizer, seed: int, index: int):
     """One example in five stays a span copy, as in the quoting stage, so reading does not wear copying down."""
-    if index % 5 == 0:
-        return copy_data.text_spans(tokenizer, seed, index)
+    if index % 5 == 0:  # from the stage's own stretch of seeds: the from-encoder stage had the first ones
+        return copy_data.text_spans(tokenizer, seed, base_data.STAGE_OFFSETS["encoder-reading"] + index)
     return encode(tokenizer, base_data.example(seed, index, "encoder-reading"))
 
 
