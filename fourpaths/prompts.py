@@ -98,6 +98,13 @@ PROMPT_TEMPLATES: dict[str, Callable[..., list[Message]]] = {
 }
 
 
+def render(tokenizer, messages: Sequence[Message]) -> tuple[str, list[int]]:
+    """The final prompt text, by the tokenizer's chat template, and its ids, encoded on their own as generation
+    sees them. The paths, the recipes' training rows and their held-out tests all render through here."""
+    prompt = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    return prompt, tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+
 def build_messages(template: str, question: str, **extras: object) -> list[Message]:
     try:
         return PROMPT_TEMPLATES[template](question, **extras)

@@ -139,11 +139,11 @@ def test_four_paths_answer_on_the_encoder_base(micro_encoder_models, micro_setti
 def test_held_out_reading_keeps_to_pairs_a_learnt_position_model_can_read(micro_encoder_models):
     from transformers import AutoTokenizer
 
-    from fourpaths.training.reading_eval import ANSWER_ROOM, _prompt_length, held_out_pairs
+    from fourpaths.training.reading_eval import ANSWER_ROOM, held_out_pairs, prompt_length
 
     tokenizer = AutoTokenizer.from_pretrained(micro_encoder_models["base"])
     unlimited = list(held_out_pairs(tokenizer, 0, 6, None))
     limited = list(held_out_pairs(tokenizer, 0, 6, 300))
     assert len(unlimited) == len(limited) == 6
-    assert any(_prompt_length(tokenizer, e) + ANSWER_ROOM > 300 for pair in unlimited for e in pair)
-    assert all(_prompt_length(tokenizer, e) + ANSWER_ROOM <= 300 for pair in limited for e in pair)
+    assert any(prompt_length(tokenizer, e) + ANSWER_ROOM > 300 for pair in unlimited for e in pair)
+    assert all(prompt_length(tokenizer, e) + ANSWER_ROOM <= 300 for pair in limited for e in pair)

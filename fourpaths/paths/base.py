@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from fourpaths import prompts
 from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
 from fourpaths.models import learnt_position_limit
@@ -47,21 +48,25 @@ class AnswerPath(ABC):
 
     @staticmethod
     def render(model, messages: list[dict[str, str]]) -> tuple[str, list[int]]:
-        tokenizer = model.tokenizer
-        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return prompt, tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return prompts.render(model.tokenizer, messages)
 
     @classmethod
     def render_within(cls, model, messages: list[dict[str, str]], max_new_tokens: int) -> tuple[str, list[int]]:
         """render(), refusing a prompt that leaves no room for the answer in the model's positions."""
         prompt, ids = cls.render(model, messages)
-        limit = context_limit(model)
-        if limit is not None and len(ids) + max_new_tokens > limit:
+        if not fits_positions(model, ids, max_new_tokens):
             raise FourpathsError(f"the prompt is {len(ids)} tokens and the answer may take {max_new_tokens}, but "
-                                 f"this model reads at most {limit}: shorten the question or lower max new tokens")
+                                 f"this model reads at most {context_limit(model)}: shorten the question or lower "
+                                 "max new tokens")
         return prompt, ids
 
 
 def context_limit(model) -> int | None:
     """The loaded model's learnt-position limit (see models.learnt_position_limit)."""
     return learnt_position_limit(getattr(model.model, "config", None))
+
+
+def fits_positions(model, prompt_ids: list[int], max_new_tokens: int) -> bool:
+    """Whether the prompt and the longest answer fit the loaded model's positions."""
+    limit = context_limit(model)
+    return limit is None or len(prompt_ids) + max_new_tokens <= limit

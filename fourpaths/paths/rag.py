@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fourpaths import prompts
-from fourpaths.paths.base import AnswerPath, Job, Source, context_limit
+from fourpaths.paths.base import AnswerPath, Job, Source, fits_positions
 
 
 class RagPath(AnswerPath):
@@ -32,11 +32,10 @@ class RagPath(AnswerPath):
 
         A model with learnt positions (512 for a BERT-style base) cannot read past its last one, so the
         lowest-ranked passages give way; the anatomy shows how many were kept."""
-        limit = context_limit(base)
-        for count in range(len(passages), 0, -1):
+        for count in range(len(passages), 1, -1):
             messages = prompts.with_passages(question, passages[:count])
             prompt, ids = self.render(base, messages)
-            if limit is None or len(ids) + max_new_tokens <= limit:
+            if fits_positions(base, ids, max_new_tokens):
                 return count, messages, prompt, ids
-        messages = prompts.with_passages(question, passages[:1])  # even one does not fit: refuse with the reason
+        messages = prompts.with_passages(question, passages[:1])  # the best alone, or a refusal with the reason
         return (len(passages[:1]), messages, *self.render_within(base, messages, max_new_tokens))

@@ -174,6 +174,9 @@ STAGE_DATA = {
 }
 
 
+_NO_HISTORY = {"stages": [], "losses": []}  # a model that starts here has no earlier stages
+
+
 def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
                eval_size: int = 100, command: str = "", stop_at: int | None = None, stage: str = "pretrain",
                init_from: Path | None = None, encoder: str | None = None) -> dict:
@@ -194,14 +197,13 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     if continues is not None and not (continues / "config.json").exists():
         raise FourpathsError(f"the {stage} stage continues a trained base; none found at {continues}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if continues is None and stage == "from-encoder":
-        model, tokenizer = causal_lm_from_encoder(encoder or default_encoder_folder())
-        earlier = {"stages": [], "losses": []}
-    elif continues is None:
-        tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
-        model, earlier = build_model(shape, tokenizer, seed), {"stages": [], "losses": []}
-    else:
+    if continues is not None:
         tokenizer, model, earlier = _warm_start(continues, run_dir)
+    elif stage == "from-encoder":
+        (model, tokenizer), earlier = causal_lm_from_encoder(encoder or default_encoder_folder()), _NO_HISTORY
+    else:
+        tokenizer = load_or_train_tokenizer(run_dir, shape, seed, tokenizer_examples)
+        model, earlier = build_model(shape, tokenizer, seed), _NO_HISTORY
     stream = stage_stream(tokenizer, seed, stage)
     progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", f"base ({stage})",
                      stop_at=stop_at)

@@ -38,12 +38,14 @@ def text_spans(tokenizer, seed: int, index: int) -> tuple[list[int], list[int]]:
     after its first token (which cannot be known)."""
     rng = random.Random(f"{seed}:{index + COPY_OFFSET}")
     text = tokenizer(f"{_words(rng)} {_words(rng)}", add_special_tokens=False)["input_ids"][:LONGEST_TEXT]
-    ids = [tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.eos_token_id, *text]
+    opener, separator = (tokenizer.eos_token_id if token is None else token
+                         for token in (tokenizer.cls_token_id, tokenizer.sep_token_id))
+    ids = [opener, *text]
     labels = [IGNORE] * len(ids)
     for _ in range(SPANS_PER_ROW):
         length = min(rng.randint(SHORTEST_SPAN, LONGEST_SPAN), len(text))
         start = rng.randrange(0, len(text) - length + 1)
         span = text[start:start + length]
-        ids += [tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id, *span]
+        ids += [separator, *span]
         labels += [IGNORE, IGNORE, *span[1:]]
     return ids, labels

@@ -9,7 +9,7 @@ output head tied to the input embeddings. The stage then teaches it the project'
 
 BERT's tokenizer is WordPiece and lowercases, so the base reads and writes lowercase text; answers are scored
 after lowercasing anyway. Its positions are learnt and end at 512 tokens: prompts must fit (see
-`fourpaths.context`).
+`fourpaths.paths.base.render_within`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Union
 
+from fourpaths.prompts import render
 from fourpaths.training.base_data import ChatExample, TextExample
 from fourpaths.training.tokenizer import END_OF_TEXT
 
@@ -12,8 +13,7 @@ IGNORE = -100
 
 def encode_chat(tokenizer, messages: list[dict[str, str]], response: str) -> tuple[list[int], list[int]]:
     """Prompt and answer tokenised apart, exactly as generation sees them: the prompt is encoded on its own."""
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    _, prompt_ids = render(tokenizer, messages)
     answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
 

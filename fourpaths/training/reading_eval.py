@@ -7,15 +7,13 @@ import random
 import torch
 
 from fourpaths import prompts
-from fourpaths.training import base_data
 from fourpaths.models import learnt_position_limit
 from fourpaths.scoring import contains_answer
+from fourpaths.training import base_data
 from fourpaths.training.generate_text import greedy_answer
 from fourpaths.training.loop import LoopSettings, answer_loss, pack_batch
 
 HELD_OUT_OFFSET = 2_000_000_000
-
-
 ANSWER_ROOM = 48  # new tokens the test lets an answer take
 
 
@@ -37,14 +35,13 @@ def held_out_pairs(tokenizer, seed: int, n_each: int, position_limit: int | None
         rng = random.Random(f"held-out:{seed}:{index}")
         index += 1
         pair = base_data.reading_example(rng, answerable=True), base_data.reading_example(rng, answerable=False)
-        if position_limit is None or all(_prompt_length(tokenizer, e) + ANSWER_ROOM <= position_limit for e in pair):
+        if position_limit is None or all(prompt_length(tokenizer, e) + ANSWER_ROOM <= position_limit for e in pair):
             found += 1
             yield pair
 
 
-def _prompt_length(tokenizer, example) -> int:
-    prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
-    return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+def prompt_length(tokenizer, example) -> int:
+    return len(prompts.render(tokenizer, example.messages)[1])
 
 
 def completes_value(model, tokenizer, example) -> bool:
