@@ -19,6 +19,7 @@ from fourpaths.paths import PATH_IDS
 from fourpaths.paths.base import AnswerPath
 from fourpaths.paths.rag import RagPath
 from fourpaths.training.encoder_start import causal_lm_from_encoder
+from fourpaths.training.encoding import encode_text
 
 
 def test_from_encoder_stage_writes_a_causal_base_that_started_from_the_encoder(micro_encoder_models):
@@ -147,3 +148,11 @@ def test_held_out_reading_keeps_to_pairs_a_learnt_position_model_can_read(micro_
     assert len(unlimited) == len(limited) == 6
     assert any(prompt_length(tokenizer, e) + ANSWER_ROOM > 300 for pair in unlimited for e in pair)
     assert all(prompt_length(tokenizer, e) + ANSWER_ROOM <= 300 for pair in limited for e in pair)
+
+
+def test_document_text_ends_with_the_encoder_tokenizers_own_end_token(micro_encoder_models):
+    """Statements for LoRA are plain texts; on an encoder base they must close with [SEP], never [UNK]."""
+    _, tokenizer = load_causal_lm(str(micro_encoder_models["base"]))
+    ids, labels = encode_text(tokenizer, "Annual leave is 27 days a year.")
+    assert ids[-1] == tokenizer.eos_token_id == tokenizer.sep_token_id
+    assert tokenizer.unk_token_id not in ids and labels == ids

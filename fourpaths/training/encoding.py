@@ -18,8 +18,15 @@ def encode_chat(tokenizer, messages: list[dict[str, str]], response: str) -> tup
     return prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
 
 
+def end_of_text_id(tokenizer) -> int:
+    """The token that closes a plain text: our tokenizers' <|endoftext|>, else the tokenizer's own end token
+    (a base started from a pretrained encoder has no <|endoftext|>; its [SEP] both ends texts and answers)."""
+    token_id = tokenizer.convert_tokens_to_ids(END_OF_TEXT)
+    return tokenizer.eos_token_id if token_id is None or token_id == tokenizer.unk_token_id else token_id
+
+
 def encode_text(tokenizer, text: str) -> tuple[list[int], list[int]]:
-    ids = tokenizer(text + END_OF_TEXT, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [end_of_text_id(tokenizer)]
     return ids, list(ids)
 
 
