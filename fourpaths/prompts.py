@@ -83,8 +83,13 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 
 def with_passages(question: str, passages: Sequence[Passage] = (), **_: object) -> list[Message]:
-    """The RAG prompt: numbered passages first, then the question, so the answer can cite a number."""
-    content = f"Passages:\n{format_passages(passages)}\n\nQuestion: {question}"
+    """The RAG prompt: the question, the numbered passages, then the question again, next to the answer.
+
+    Why the question comes first as well: a causal model reads each passage token knowing only what came
+    before it. With the question ahead of them, the passage lines are read *in the light of the question*,
+    so the line that answers can stand out before the answer begins (the query-aware contextualisation of
+    Liu et al., "Lost in the Middle", 2023). Numbers let the answer cite a passage."""
+    content = f"Question: {question}\n\nPassages:\n{format_passages(passages)}\n\nQuestion: {question}"
     return [{"role": "system", "content": RAG_SYSTEM}, {"role": "user", "content": content}]
 
 
