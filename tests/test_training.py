@@ -17,7 +17,7 @@ from fourpaths.scoring import normalise
 from fourpaths.training import base_data
 from fourpaths.training.base import PRESETS, BaseShape, build_model
 from fourpaths.training.encoding import IGNORE, encode
-from fourpaths.training.loop import LoopSettings, train
+from fourpaths.training.loop import LoopSettings, pack_batch, train
 from fourpaths.training.team_data import load_team_examples
 
 
@@ -309,3 +309,21 @@ def test_asking_for_a_missing_gpu_is_one_line_and_a_nonzero_exit(monkeypatch, tm
     assert len(lines) == 1 and "no CUDA device" in lines[0]
     assert not (tmp_path / "base").exists()  # nothing half-written
 
+
+
+def _numbered_examples(index: int) -> tuple[list[int], list[int]]:
+    """Example i: i+1 copies of the id 10+i, so each row's contents name the examples in it."""
+    return [10 + index] * (index % 3 + 1), [10 + index] * (index % 3 + 1)
+
+
+def test_packed_rows_hold_whole_examples_up_to_the_length_and_unpacked_rows_one_each():
+    packed = LoopSettings(steps=1, batch_size=2, seq_len=5, learning_rate=1e-3)
+    ids, labels, cursor = pack_batch(_numbered_examples, 0, packed, pad_id=0)
+    # lengths 1, 2, 3, 1, 2: row one takes examples 0 and 1 (3 ids; the next would make 6), row two 2 and 3
+    assert ids.tolist() == [[10, 11, 11, 0, 0], [12, 12, 12, 13, 0]] and cursor == 4
+    assert labels[0, 3:].tolist() == [IGNORE, IGNORE]
+    one_each = LoopSettings(steps=1, batch_size=2, seq_len=5, learning_rate=1e-3, pack=False)
+    ids, labels, cursor = pack_batch(_numbered_examples, 0, one_each, pad_id=0)
+    # one example a row, padded only to the batch's longest row, not to seq_len
+    assert ids.tolist() == [[10, 0], [11, 11]] and cursor == 2
+    assert labels.tolist() == [[10, IGNORE], [11, 11]]

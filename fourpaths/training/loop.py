@@ -38,6 +38,9 @@ class LoopSettings:
     bf16: bool = False  # bf16 autocast backward measured 10x slower than fp32 on this CPU
     seed: int = 0
     min_lr_ratio: float = 0.1
+    # False: one example a row, rows padded to the batch's longest. Packed rows let an example attend to the
+    # ones before it, which stalled copying by content (see ENCODER_COPY_SETTINGS).
+    pack: bool = True
 
 
 @dataclass
@@ -83,8 +86,9 @@ def learning_rate(settings: LoopSettings, step: int) -> float:
 
 
 def pack_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_id: int):
-    """Fill each row with whole examples until the next would not fit; returns tensors and the new cursor."""
-    rows_ids, rows_labels = [], []
+    """Fill each row with whole examples until the next would not fit (or with one, when settings.pack is
+    False); returns tensors and the new cursor."""
+    rows: list[tuple[list[int], list[int]]] = []
     for _ in range(settings.batch_size):
         ids, labels = [], []
         while True:
@@ -92,14 +96,15 @@ def pack_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_i
             if len(example_ids) > settings.seq_len:  # too long to learn from whole: skip it
                 cursor += 1
                 continue
-            if len(ids) + len(example_ids) > settings.seq_len:
+            if len(ids) + len(example_ids) > settings.seq_len or (ids and not settings.pack):
                 break
             ids += example_ids
             labels += example_labels
             cursor += 1
-        padding = settings.seq_len - len(ids)
-        rows_ids.append(ids + [pad_id] * padding)
-        rows_labels.append(labels + [IGNORE] * padding)
+        rows.append((ids, labels))
+    width = settings.seq_len if settings.pack else max(len(ids) for ids, _ in rows)
+    rows_ids = [ids + [pad_id] * (width - len(ids)) for ids, _ in rows]
+    rows_labels = [labels + [IGNORE] * (width - len(labels)) for _, labels in rows]
     return torch.tensor(rows_ids), torch.tensor(rows_labels), cursor
 
 
