@@ -264,17 +264,21 @@ def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
 
 
 def _quoting_example(tokenizer, seed: int, index: int, first_id: int):
-    """One example in five stays a random-id span copy, so learning text does not wear the copying circuit down."""
-    if index % 5 == 0:
-        return induction_data.repeated_span(seed, index, tokenizer.eos_token_id, first_id, len(tokenizer))
-    return encode(tokenizer, base_data.example(seed, index, "quoting"))
+    return _reading_with_copy_rows(tokenizer, seed, index, "quoting", lambda: induction_data.repeated_span(
+        seed, index, tokenizer.eos_token_id, first_id, len(tokenizer)))
 
 
 def _encoder_reading_example(tokenizer, seed: int, index: int):
-    """One example in five stays a span copy, as in the quoting stage, so reading does not wear copying down."""
-    if index % 5 == 0:  # from the stage's own stretch of seeds: the from-encoder stage had the first ones
-        return copy_data.text_spans(tokenizer, seed, base_data.STAGE_OFFSETS["encoder-reading"] + index)
-    return encode(tokenizer, base_data.example(seed, index, "encoder-reading"))
+    # Its span rows take the stage's own stretch of seeds: the from-encoder stage had the first ones.
+    return _reading_with_copy_rows(tokenizer, seed, index, "encoder-reading", lambda: copy_data.text_spans(
+        tokenizer, seed, base_data.STAGE_OFFSETS["encoder-reading"] + index))
+
+
+def _reading_with_copy_rows(tokenizer, seed: int, index: int, mix: str, copy_row):
+    """One example in five stays a copy row, so that learning to read does not wear the copying circuit down."""
+    if index % 5 == 0:
+        return copy_row()
+    return encode(tokenizer, base_data.example(seed, index, mix))
 
 
 def _warm_start(init_from: Path, run_dir: Path):
