@@ -9,6 +9,7 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file
+from transformers import AutoTokenizer
 
 from fourpaths import prompts
 from fourpaths.ask import Trace, ask
@@ -18,8 +19,10 @@ from fourpaths.models import check_adapter_fits, load_base_with_adapter, load_ca
 from fourpaths.paths import PATH_IDS
 from fourpaths.paths.base import AnswerPath
 from fourpaths.paths.rag import RagPath
+from fourpaths.training.copy_data import SPANS_PER_ROW, text_spans
 from fourpaths.training.encoder_start import causal_lm_from_encoder
-from fourpaths.training.encoding import encode_text
+from fourpaths.training.encoding import IGNORE, encode_text
+from fourpaths.training.reading_eval import ANSWER_ROOM, held_out_pairs, prompt_length
 
 
 def test_from_encoder_stage_writes_a_causal_base_that_started_from_the_encoder(micro_encoder_models):
@@ -39,11 +42,6 @@ def test_from_encoder_stage_writes_a_causal_base_that_started_from_the_encoder(m
 
 
 def test_span_copies_come_from_anywhere_in_their_text_and_only_the_spans_are_learnt(micro_encoder_models):
-    from transformers import AutoTokenizer
-
-    from fourpaths.training.copy_data import SPANS_PER_ROW, text_spans
-    from fourpaths.training.encoding import IGNORE
-
     tokenizer = AutoTokenizer.from_pretrained(micro_encoder_models["encoder"])
     starts = set()
     for index in range(20):
@@ -138,10 +136,6 @@ def test_four_paths_answer_on_the_encoder_base(micro_encoder_models, micro_setti
 
 
 def test_held_out_reading_keeps_to_pairs_a_learnt_position_model_can_read(micro_encoder_models):
-    from transformers import AutoTokenizer
-
-    from fourpaths.training.reading_eval import ANSWER_ROOM, held_out_pairs, prompt_length
-
     tokenizer = AutoTokenizer.from_pretrained(micro_encoder_models["base"])
     unlimited = list(held_out_pairs(tokenizer, 0, 6, None))
     limited = list(held_out_pairs(tokenizer, 0, 6, 300))

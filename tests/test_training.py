@@ -310,9 +310,8 @@ def test_asking_for_a_missing_gpu_is_one_line_and_a_nonzero_exit(monkeypatch, tm
     assert not (tmp_path / "base").exists()  # nothing half-written
 
 
-
 def _numbered_examples(index: int) -> tuple[list[int], list[int]]:
-    """Example i: i+1 copies of the id 10+i, so each row's contents name the examples in it."""
+    """Example i: 1-3 copies (i % 3 + 1) of the id 10+i, so each row's contents name the examples in it."""
     return [10 + index] * (index % 3 + 1), [10 + index] * (index % 3 + 1)
 
 
