@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fourpaths.config import RETRIEVAL_MODES, load_settings, with_overrides
+from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, load_settings, with_overrides
 from fourpaths.prompts import PROMPT_TEMPLATES
 
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
@@ -20,10 +20,14 @@ with st.sidebar:
     retrieval = st.radio("RAG retrieval", list(RETRIEVAL_MODES), horizontal=True,
                          index=list(RETRIEVAL_MODES).index(defaults.retrieval),
                          help="hybrid: FAISS embeddings and BM25 keywords, fused by rank; dense: FAISS alone")
+    rag_answer = st.radio("RAG answer", list(RAG_ANSWER_MODES), horizontal=True, key="rag_answer",
+                          index=list(RAG_ANSWER_MODES).index(defaults.rag_answer),
+                          help="quote: every token the base writes continues a retrieved passage, so the answer "
+                               "can only say what the documents say; free: the base writes whatever it likes")
 
 st.session_state["settings"] = with_overrides(
     defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed), top_k_passages=top_k,
-    retrieval=retrieval,
+    retrieval=retrieval, rag_answer=rag_answer,
     temperature=temperature if decoding == "sampled" else 0.0,
 )
 

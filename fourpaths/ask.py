@@ -83,7 +83,7 @@ def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Ite
     """Generate every job in `group` (all on one model) in one batched loop, yielding events as they come."""
     tokenizer = group[0][0].model.tokenizer
     decoders = [IncrementalDecoder(tokenizer) for _ in group]
-    rows = [Row(job.prompt_ids, job.adapter) for job, _ in group]
+    rows = [Row(job.prompt_ids, job.adapter, job.constraint) for job, _ in group]
     stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
     stop_ids.discard(tokenizer.unk_token_id)  # a tokenizer without <|endoftext|> maps it to its unknown token
     finished: set[int] = set()
@@ -92,6 +92,8 @@ def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Ite
             job, clock = group[step.row]
             if step.token_id is None:
                 clock.finish(step.at)
+                if job.constraint is not None:
+                    job.facts["quoted_from_passages"] = job.constraint.quoted_passages()
                 finished.add(step.row)
                 yield DoneEvent(job.path_id, _trace(job, clock, decoders[step.row].text))
                 continue

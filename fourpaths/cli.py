@@ -8,7 +8,7 @@ import sys
 from fourpaths.errors import FourpathsError
 
 # Spelt out rather than imported: importing the recipes loads torch, too slow for `--help` (a test keeps them equal).
-BASE_STAGES = ["from-encoder", "encoder-reading", "induction", "induction-long", "pretrain", "reading", "quoting"]
+BASE_STAGES = ["from-encoder", "encoder-reading", "encoder-quoting", "induction", "induction-long", "pretrain", "reading", "quoting"]
 BASE_PRESETS = ["micro", "default", "small", "reader"]
 
 
@@ -35,13 +35,14 @@ def _add_train_commands(subparsers) -> None:
                       help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
     base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
                       help="from-encoder: start from the pretrained embedder (all-MiniLM-L6-v2) as a causal model "
-                           "and teach it to copy spans; encoder-reading: continue it on reading; induction: copy "
+                           "and teach it to copy spans; encoder-reading: continue it on reading; encoder-quoting: continue "
+                           "an encoder reader on ranked passages quoted from their start; induction: copy "
                            "random strings from scratch; induction-long: continue it on copies hundreds of tokens "
                            "apart; pretrain: the general mix (from scratch, "
                            "or continuing --init-from); reading: continue a base on the reading-heavy mix; quoting: "
                            "continue an induction-only base on short and long reading, templates and documents")
     base.add_argument("--init-from", default=None,
-                      help="the model to continue (reading, quoting, encoder-reading stages default: --output)")
+                      help="the model to continue (reading, quoting and encoder stages default: --output)")
     base.add_argument("--encoder", default=None,
                       help="from-encoder stage: the encoder folder (default: the configured embedder's)")
     base.add_argument("--preset", choices=BASE_PRESETS, default="default")

@@ -20,6 +20,7 @@ MAX_QUESTION_CHARS = 500
 
 
 RETRIEVAL_MODES = ("hybrid", "dense")
+RAG_ANSWER_MODES = ("quote", "free")  # quote: every answer token continues a passage (fourpaths.quoting)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     retrieval: str = "hybrid"  # "hybrid" (FAISS dense + BM25 keywords, fused) or "dense" (FAISS alone)
     chunk_words: int = 60  # measured: 60 keeps hit@3 (0.93 on eval_unseen) and shortens RAG prompts
     chunk_overlap: int = 20
+    rag_answer: str = "quote"  # "quote" (quote-only decoding) or "free" (the base writes what it likes)
     threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core)
 
 
@@ -115,6 +117,7 @@ def validate_settings(settings: Settings) -> Settings:
     checks = [(settings.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
               (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
               (settings.retrieval in RETRIEVAL_MODES, f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}"),
+              (settings.rag_answer in RAG_ANSWER_MODES, f"rag_answer must be one of {', '.join(RAG_ANSWER_MODES)}"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
     for ok, message in checks:

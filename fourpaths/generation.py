@@ -29,6 +29,7 @@ class Sampling:
 class Row:
     prompt_ids: list[int]
     adapter: str | None = None  # None: the bare model
+    constraint: object | None = None  # limits the tokens the row may choose (see fourpaths.quoting)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,20 @@ def _left_pad_time(states: torch.Tensor, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(states, (0, 0, missing, 0)) if missing else states
 
 
+def _constrain(logits: torch.Tensor, rows: Sequence[Row], stop_ids: set[int]) -> torch.Tensor:
+    """Each constrained row's logits with every token it may not take next set to minus infinity."""
+    for position, row in enumerate(rows):
+        if row.constraint is None:
+            continue
+        allowed = set(row.constraint.allowed_tokens())
+        if row.constraint.may_stop():
+            allowed |= {token for token in stop_ids if token is not None}
+        blocked = torch.full_like(logits[position], float("-inf"))
+        blocked[sorted(allowed)] = 0.0
+        logits[position] = logits[position] + blocked
+    return logits
+
+
 def _choose(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> list[int]:
     if sampling.temperature <= 0:
         return logits.argmax(dim=-1).tolist()
@@ -111,8 +126,12 @@ def stream_tokens(model, rows: Sequence[Row], sampling: Sampling, stop_ids: set[
     generators = [torch.Generator().manual_seed(sampling.seed) for _ in rows]
     active = list(range(len(rows)))  # indices into `rows` still generating, in batch order
     for step in range(sampling.max_new_tokens):
-        chosen = _choose(logits.float(), sampling, [generators[i] for i in active])
+        logits = _constrain(logits.float(), [rows[i] for i in active], stop_ids)
+        chosen = _choose(logits, sampling, [generators[i] for i in active])
         now = time.perf_counter()
+        for index, token in zip(active, chosen):
+            if rows[index].constraint is not None and token not in stop_ids:
+                rows[index].constraint.advance(token)
         going = [(index, token) for index, token in zip(active, chosen) if token not in stop_ids]
         for index, token in zip(active, chosen):
             yield TokenStep(index, None if token in stop_ids else token, now)

@@ -136,6 +136,23 @@ def test_reading_examples_quote_the_passage_or_abstain():
         assert missing.response == prompts.NOT_IN_PASSAGES and missing.expected is None
 
 
+def test_ranked_reading_quotes_the_answering_passage_from_its_start_and_ranks_it_mostly_first():
+    ranks = []
+    for index in range(300):
+        rng = random.Random(f"ranked:{index}")
+        good = base_data.ranked_reading_example(rng, answerable=True)
+        passages = good.messages[1]["content"].split("Passages:\n")[1].split("\n\nQuestion:")[0].splitlines()
+        assert len(passages) == 3
+        rank = int(good.response[1])
+        ranks.append(rank)
+        quote = good.response[4:]
+        body = passages[rank - 1].split(":", 1)[1].strip()  # the text after the passage's heading
+        assert body.startswith(quote) and good.expected in quote
+        missing = base_data.ranked_reading_example(rng, answerable=False)
+        assert missing.response == prompts.NOT_IN_PASSAGES and missing.expected is None
+    assert 0.6 < ranks.count(1) / len(ranks) < 0.8 and ranks.count(3) > 0
+
+
 def test_pretraining_stream_covers_every_prompt_template_and_is_deterministic():
     seen_systems = set()
     for index in range(400):

@@ -33,6 +33,7 @@ class Job:
     sources: list[Source] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
     prepare_ms: float = 0.0  # work before generation (retrieval): counted in time to first token
+    constraint: object | None = None  # limits the answer's tokens (the RAG path's quote-only answers)
 
 
 class AnswerPath(ABC):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 
 from fourpaths import prompts
+from fourpaths.quoting import quote_constraint
 from fourpaths.paths.base import AnswerPath, Job, Source, fits_positions
+
+
+ANSWER_MODES = {"quote": "quote-only: each token continues a passage", "free": "free: the base writes"}
 
 
 class RagPath(AnswerPath):
@@ -24,8 +28,11 @@ class RagPath(AnswerPath):
         facts = {"model": base.location, "parameters": base.parameters, "embedder": "all-MiniLM-L6-v2",
                  "retrieval": settings.retrieval,
                  "top_k": settings.top_k_passages, "passages_in_prompt": kept,
-                 "retrieval_ms": round(retrieval_ms, 1)}
-        return Job(self.id, base, None, messages, prompt, ids, sources, facts, prepare_ms=retrieval_ms)
+                 "retrieval_ms": round(retrieval_ms, 1), "answer": ANSWER_MODES[settings.rag_answer]}
+        constraint = (quote_constraint(base.tokenizer, prompt, ids, passages[:kept])
+                      if settings.rag_answer == "quote" else None)
+        return Job(self.id, base, None, messages, prompt, ids, sources, facts, prepare_ms=retrieval_ms,
+                   constraint=constraint)
 
     def _fit_passages(self, base, question: str, passages: list, max_new_tokens: int):
         """The prompt with as many of the top passages as fit the model's positions, best first.

@@ -44,6 +44,7 @@ RECIPE_DEFAULTS = {"output": "models/base", "preset": "default", "seed": 0, "sta
                    "encoder": None}
 # Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
 STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "encoder-reading": "runs/base-encoder-reading",
+                  "encoder-quoting": "runs/base-encoder-quoting",
                   "induction": "runs/base-induction",
                   "induction-long": "runs/base-induction-long", "pretrain": "runs/base", "reading": "runs/base-reading",
                   "quoting": "runs/base-quoting"}
@@ -172,11 +173,19 @@ STAGE_DATA = {
     "encoder-reading": "40% reading 2-4 passages, 10% reading one or two short passages, 20% reading where the "
                        "passages lack the answer, 15% copying, 15% closed-book prompt templates; one row in five "
                        "stays a span copy",
+    "encoder-quoting": "three passages ranked as a retriever ranks them (the one that answers first 70%, second "
+                       "20%, third 10%), answered by quoting that passage from its start through the line that "
+                       "answers: 25% plain, 35% with 1-3 sentences of random English words among the lines; 15% "
+                       "where the passages lack the answer, 10% copying, 15% closed-book prompt templates; one row "
+                       "in five stays a span copy",
     "quoting": "30% copying (repeat a string of unrelated words, or quote passage [n]), 15% reading one or two "
                "short passages, 25% reading 2-4 passages, 12% reading where the passages lack the answer, 12% "
                "closed-book prompt templates, 6% documents",
 }
 
+
+# The held-out reading test is generated like the stage's own reading rows.
+READING_TESTS = {"encoder-quoting": base_data.ranked_reading_example}
 
 _NO_HISTORY = {"stages": [], "losses": []}  # a model that starts here has no earlier stages
 
@@ -191,7 +200,7 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     shape, settings, tokenizer_examples = PRESETS[preset]
     settings = {"induction": INDUCTION_SETTINGS, "induction-long": LONG_INDUCTION_SETTINGS, "reading": READING_SETTINGS,
                 "quoting": READING_SETTINGS, "from-encoder": ENCODER_COPY_SETTINGS,
-                "encoder-reading": ENCODER_READING_SETTINGS}.get(stage, {}).get(preset, settings)
+                "encoder-reading": ENCODER_READING_SETTINGS, "encoder-quoting": ENCODER_READING_SETTINGS}.get(stage, {}).get(preset, settings)
     options = {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed, "steps": steps, "stage": stage,
                "init_from": init_from, "encoder": encoder}
     command = command or recipe_command("base", options, {**RECIPE_DEFAULTS, "run_dir": STAGE_RUN_DIRS[stage]})
@@ -214,7 +223,7 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     if progress.step < settings.steps:
         return {"stopped_at": progress.step, "steps": settings.steps}
     model.eval()
-    scores = reading_eval.score(model, tokenizer, seed, eval_size)
+    scores = reading_eval.score(model, tokenizer, seed, eval_size, READING_TESTS.get(stage, base_data.reading_example))
     held_out_loss = reading_eval.held_out_loss(model, stage_stream(tokenizer, seed, stage, reading_eval.HELD_OUT_OFFSET),
                                                tokenizer.pad_token_id, settings)
     output.mkdir(parents=True, exist_ok=True)
@@ -258,8 +267,8 @@ def stage_stream(tokenizer, seed: int, stage: str, offset: int = 0):
         return lambda index: _quoting_example(tokenizer, seed, offset + index, first_id)
     if stage == "from-encoder":
         return lambda index: copy_data.text_spans(tokenizer, seed, offset + index)
-    if stage == "encoder-reading":
-        return lambda index: _encoder_reading_example(tokenizer, seed, offset + index)
+    if stage in ("encoder-reading", "encoder-quoting"):
+        return lambda index: _encoder_reading_example(tokenizer, seed, offset + index, stage)
     return lambda index: encode(tokenizer, base_data.example(seed, offset + index, stage))
 
 
@@ -268,10 +277,10 @@ def _quoting_example(tokenizer, seed: int, index: int, first_id: int):
         seed, index, tokenizer.eos_token_id, first_id, len(tokenizer)))
 
 
-def _encoder_reading_example(tokenizer, seed: int, index: int):
+def _encoder_reading_example(tokenizer, seed: int, index: int, stage: str):
     # Its span rows take the stage's own stretch of seeds: the from-encoder stage had the first ones.
-    return _reading_with_copy_rows(tokenizer, seed, index, "encoder-reading", lambda: copy_data.text_spans(
-        tokenizer, seed, base_data.STAGE_OFFSETS["encoder-reading"] + index))
+    return _reading_with_copy_rows(tokenizer, seed, index, stage, lambda: copy_data.text_spans(
+        tokenizer, seed, base_data.STAGE_OFFSETS[stage] + index))
 
 
 def _reading_with_copy_rows(tokenizer, seed: int, index: int, mix: str, copy_row):

@@ -17,9 +17,10 @@ HELD_OUT_OFFSET = 2_000_000_000
 ANSWER_ROOM = 48  # new tokens the test lets an answer take
 
 
-def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
+def score(model, tokenizer, seed: int, n_each: int, make_example=base_data.reading_example) -> dict[str, float]:
+    """Shares of `n_each` held-out answerable questions answered, and of as many absent ones declined."""
     answered = abstained = copied = 0
-    for good, missing in held_out_pairs(tokenizer, seed, n_each, learnt_position_limit(model.config)):
+    for good, missing in held_out_pairs(tokenizer, seed, n_each, learnt_position_limit(model.config), make_example):
         answered += contains_answer(greedy_answer(model, tokenizer, good.messages), good.expected)
         copied += completes_value(model, tokenizer, good)
         abstained += prompts.NOT_IN_PASSAGES.lower() in greedy_answer(model, tokenizer, missing.messages).lower()
@@ -27,14 +28,15 @@ def score(model, tokenizer, seed: int, n_each: int) -> dict[str, float]:
             "value_copy_accuracy": copied / n_each, "reading_n": n_each}
 
 
-def held_out_pairs(tokenizer, seed: int, n_each: int, position_limit: int | None):
+def held_out_pairs(tokenizer, seed: int, n_each: int, position_limit: int | None,
+                   make_example=base_data.reading_example):
     """`n_each` (answerable, absent) reading examples from seeds never trained on. A model with learnt
     positions (BERT: 512) skips a pair it could not read whole; training skips such rows too."""
     index = found = 0
     while found < n_each:
         rng = random.Random(f"held-out:{seed}:{index}")
         index += 1
-        pair = base_data.reading_example(rng, answerable=True), base_data.reading_example(rng, answerable=False)
+        pair = make_example(rng, answerable=True), make_example(rng, answerable=False)
         if position_limit is None or all(prompt_length(tokenizer, e) + ANSWER_ROOM <= position_limit for e in pair):
             found += 1
             yield pair

@@ -1,0 +1,150 @@
+"""Quote-only decoding for the RAG path: every answer token continues a passage of the prompt.
+
+Why: a small base that has not learnt to read writes values of the right shape that are not the passage's
+(see the README's measured figures). Limiting its choices to spans of the passages keeps the model
+choosing (which sentence to start, which way to go where sentences share words, when to stop) but makes
+every answer grounded: it can only say what a passage says. A quote starts at the beginning of a passage's
+text (after its "Title > Section:" heading) or of one of its sentences or list items, and may stop where a
+sentence ends.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from fourpaths.errors import FourpathsError
+
+# Where a quote may begin inside a passage's text: after a sentence's end, or at a list item.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s+(?=- )|\s+(?=\d+\.\s)")
+_LIST_MARK = re.compile(r"(?:- |\d+\.\s)")
+
+
+class QuoteConstraint:
+    """The tokens an answer may take next: an optional citation "[n]", then a quote from the passages.
+
+    Single use: it keeps the state of one answer. `cursors` are prompt positions of the token each matching
+    place would copy next. Before the quote begins, any start may be chosen, by its own token or by the same
+    word without the leading space a byte-level tokenizer attaches (an answer's first word has none). A
+    citation, when the model writes one, limits the quote to the passage it names.
+    """
+
+    def __init__(self, prompt_ids: Sequence[int], starts: set[int], ends: set[int], inside: set[int],
+                 passage_of: dict[int, int], citations: dict[int, list[int]],
+                 aliases: dict[int, set[int]]) -> None:
+        self.ids = list(prompt_ids)
+        self.starts, self.ends, self.inside, self.passage_of = starts, ends, inside, passage_of
+        self.citations, self.aliases = citations, aliases  # aliases: token -> starts it may begin
+        self.cited: int | None = None
+        self.citing: dict[int, list[int]] | None = None  # numbers still possible -> their remaining ids
+        self.cursors: set[int] | None = None
+
+    def allowed_tokens(self) -> set[int]:
+        if self.citing is not None:
+            return {rest[0] for rest in self.citing.values()}
+        if self.cursors is None:
+            starts = self._open_starts()
+            allowed = {self.ids[start] for start in starts}
+            allowed |= {alias for alias, begins in self.aliases.items() if begins & starts}
+            if self.cited is None:
+                allowed |= {ids[0] for ids in self.citations.values()}
+            return allowed
+        return {self.ids[cursor] for cursor in self.cursors if cursor in self.inside}
+
+    def may_stop(self) -> bool:
+        """Stopping is allowed where a sentence of some matching place ends (or nothing can follow)."""
+        return self.cursors is not None and (not self.allowed_tokens() or bool(self.cursors & self.ends))
+
+    def advance(self, token_id: int) -> None:
+        if self.citing is not None:
+            self._advance_citation(token_id)
+        elif self.cursors is None and self.cited is None and any(ids[0] == token_id for ids in self.citations.values()):
+            self.citing = {number: ids for number, ids in self.citations.items() if ids[0] == token_id}
+            self._advance_citation(token_id)
+        elif self.cursors is None:
+            starts = self._open_starts()
+            begun = {start for start in starts if self.ids[start] == token_id} | (self.aliases.get(token_id, set()) & starts)
+            self.cursors = {start + 1 for start in begun}
+        else:
+            self.cursors = {c + 1 for c in self.cursors if c in self.inside and self.ids[c] == token_id}
+
+    def _advance_citation(self, token_id: int) -> None:
+        self.citing = {number: ids[1:] for number, ids in self.citing.items() if ids[0] == token_id}
+        finished = [number for number, rest in self.citing.items() if not rest]
+        if finished:
+            self.cited, self.citing = finished[0], None
+
+    def _open_starts(self) -> set[int]:
+        if self.cited is None:
+            return self.starts
+        return {start for start in self.starts if self.passage_of[start] == self.cited}
+
+    def quoted_passages(self) -> list[int]:
+        """The numbers of the passages the quote so far can come from (several when their text repeats)."""
+        return sorted({self.passage_of[cursor - 1] for cursor in self.cursors or ()})
+
+
+def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages) -> QuoteConstraint:
+    """The constraint for `prompt` (rendered by prompts.render), whose passage lines are `passages`."""
+    offsets = _token_offsets(tokenizer, prompt, prompt_ids)
+    starts, ends, inside, passage_of = set(), set(), set(), {}
+    search_from = prompt.find("Passages:")
+    for passage in passages:
+        line_at = prompt.find(f"[{passage.number}] ({passage.source}) {passage.text}", search_from)
+        if line_at < 0:
+            raise FourpathsError(f"passage [{passage.number}] is not in the prompt as given")
+        text_at = line_at + len(f"[{passage.number}] ({passage.source}) ")
+        body_at = text_at + _heading_length(passage.text)
+        body_end = text_at + len(passage.text)
+        search_from = body_end
+        first, last = _first_token_from(offsets, body_at), _first_token_from(offsets, body_end)
+        inside.update(range(first, last))
+        passage_of.update({position: passage.number for position in range(first, last)})
+        sentence_starts = [body_at] + [body_at + m.end() for m in _SENTENCE_BREAK.finditer(prompt[body_at:body_end])]
+        for char_at in sentence_starts:
+            item = _LIST_MARK.match(prompt, char_at)  # a list item is quoted from its words, not its dash
+            start = _first_token_from(offsets, item.end() if item else char_at)
+            if start < last:
+                starts.add(start)
+            ends.add(_first_token_from(offsets, char_at))
+        ends.add(last)
+    if not starts:
+        raise FourpathsError("no passage text to quote from")
+    citations = {p.number: tokenizer(f"[{p.number}]", add_special_tokens=False)["input_ids"] for p in passages}
+    return QuoteConstraint(prompt_ids, starts, ends, inside, passage_of, citations,
+                           _unspaced_aliases(tokenizer, prompt_ids, starts))
+
+
+def _unspaced_aliases(tokenizer, prompt_ids: Sequence[int], starts: set[int]) -> dict[int, set[int]]:
+    """For each start whose token is a word with a leading space, that word's own token without the space."""
+    aliases: dict[int, set[int]] = {}
+    for start in starts:
+        text = tokenizer.decode([prompt_ids[start]])
+        if text.startswith(" ") and text.strip():
+            bare = tokenizer(text.strip(), add_special_tokens=False)["input_ids"]
+            if len(bare) == 1 and bare[0] != prompt_ids[start]:
+                aliases.setdefault(bare[0], set()).add(start)
+    return aliases
+
+
+def _heading_length(text: str) -> int:
+    """Characters of the "Title > Section: " prefix a chunk carries, or 0: a quote starts after it."""
+    colon = text.find(": ")
+    return colon + 2 if colon > 0 and " > " in text[:colon] else 0
+
+
+def _token_offsets(tokenizer, prompt: str, prompt_ids: Sequence[int]) -> list[tuple[int, int]]:
+    if not getattr(tokenizer, "is_fast", False):
+        raise FourpathsError("quote-only answers need a fast tokenizer (character offsets)")
+    encoded = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+    if list(encoded["input_ids"]) != list(prompt_ids):
+        raise FourpathsError("the prompt's ids do not match its text")
+    return [tuple(pair) for pair in encoded["offset_mapping"]]
+
+
+def _first_token_from(offsets: list[tuple[int, int]], char_at: int) -> int:
+    """The first token that ends after `char_at`: the one holding that character, or the next one."""
+    for index, (_, end) in enumerate(offsets):
+        if end > char_at:
+            return index
+    return len(offsets)

@@ -1,0 +1,117 @@
+"""Quote-only decoding: the RAG answer may only continue a passage of its prompt."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from transformers import AutoTokenizer
+
+from conftest import settings_with
+from fourpaths import prompts
+from fourpaths.ask import ask
+from fourpaths.errors import FourpathsError
+from fourpaths.generation import Row, Sampling, stream_tokens
+from fourpaths.models import load_plain
+from fourpaths.quoting import quote_constraint
+from fourpaths.scoring import normalise
+
+PASSAGES = [
+    prompts.Passage(1, "docs/leave.md", "Leave Policy > Carry-over: You may carry over at most 5 days. "
+                                        "Carried days expire on 31 March."),
+    prompts.Passage(2, "docs/ferret.md", "Ferret AMR > Price: - List price: £38,500 per unit. The warranty "
+                                         "runs for 2 years."),
+]
+
+
+def _prompt(tokenizer):
+    return prompts.render(tokenizer, prompts.with_passages("How many days carry over?", PASSAGES))
+
+
+def _positions_of(tokenizer, prompt: str, text: str) -> list[int]:
+    """The prompt positions of `text` as it stands in the passages."""
+    offsets = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    at = prompt.index(text, prompt.index("Passages:"))
+    return [position for position, (start, end) in enumerate(offsets) if start < at + len(text) and end > at]
+
+
+def _ids_of(tokenizer, prompt: str, ids: list[int], text: str) -> list[int]:
+    return [ids[position] for position in _positions_of(tokenizer, prompt, text)]
+
+
+def _quote_of(answer: str) -> str:
+    """The answer without the citation the model may write before its quote."""
+    return re.sub(r"^\[\d+\]\s*", "", answer)
+
+
+def test_a_quote_starts_at_a_sentence_and_may_stop_only_where_one_ends(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = _prompt(tokenizer)
+    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+    sentence = _ids_of(tokenizer, prompt, ids, "You may carry over at most 5 days.")
+    assert sentence[0] in constraint.allowed_tokens()
+    assert not constraint.may_stop()
+    assert _positions_of(tokenizer, prompt, "Leave Policy")[0] not in constraint.starts  # no quoting the heading
+    assert _positions_of(tokenizer, prompt, "You may")[0] in constraint.starts
+    for token in sentence[:-1]:
+        constraint.advance(token)
+        assert not constraint.may_stop()
+    constraint.advance(sentence[-1])
+    assert constraint.may_stop()
+    assert constraint.quoted_passages() == [1]
+
+
+def test_a_list_item_is_quoted_from_its_words_and_the_last_passage_ends_the_quote(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = _prompt(tokenizer)
+    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+    item = _ids_of(tokenizer, prompt, ids, "List price: £38,500 per unit. The warranty runs for 2 years.")
+    assert item[0] in constraint.allowed_tokens()
+    for token in item:
+        constraint.advance(token)
+    assert constraint.quoted_passages() == [2]
+    assert constraint.may_stop() and not constraint.allowed_tokens()  # the passage ended: only stopping is left
+
+
+def test_a_citation_first_limits_the_quote_to_the_passage_it_names(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = _prompt(tokenizer)
+    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+    for token in tokenizer("[2]", add_special_tokens=False)["input_ids"]:
+        assert token in constraint.allowed_tokens() and not constraint.may_stop()
+        constraint.advance(token)
+    first_of_passage_2 = _ids_of(tokenizer, prompt, ids, "List price")[0]
+    first_of_passage_1 = _ids_of(tokenizer, prompt, ids, "You may")[0]
+    assert first_of_passage_2 in constraint.allowed_tokens()
+    assert first_of_passage_1 not in constraint.allowed_tokens() or first_of_passage_1 == first_of_passage_2
+    constraint.advance(first_of_passage_2)
+    assert constraint.quoted_passages() == [2]
+
+
+def test_passages_missing_from_the_prompt_are_refused(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = _prompt(tokenizer)
+    stranger = prompts.Passage(3, "docs/other.md", "Text the prompt never showed.")
+    with pytest.raises(FourpathsError, match="not in the prompt"):
+        quote_constraint(tokenizer, prompt, ids, [stranger])
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.5])
+def test_constrained_generation_says_only_what_a_passage_says(micro_models, temperature):
+    base = load_plain(str(micro_models["base"]))
+    prompt, ids = _prompt(base.tokenizer)
+    constraint = quote_constraint(base.tokenizer, prompt, ids, PASSAGES)
+    steps = stream_tokens(base.model, [Row(ids, constraint=constraint)], Sampling(24, temperature, seed=3),
+                          {base.tokenizer.eos_token_id})
+    answer = base.tokenizer.decode([step.token_id for step in steps if step.token_id is not None]).strip()
+    assert _quote_of(answer) and normalise(_quote_of(answer)) in normalise(" ".join(p.text for p in PASSAGES))
+
+
+def test_the_rag_path_quotes_by_default_and_writes_freely_when_asked(micro_settings, warm_index):
+    quoted = ask("How many days of annual leave do employees get?", micro_settings, ["rag"])["rag"]
+    assert quoted.facts["answer"].startswith("quote-only")
+    assert normalise(_quote_of(quoted.text)) in normalise(" ".join(source.text for source in quoted.sources))
+    assert quoted.facts["quoted_from_passages"]
+    free = ask("How many days of annual leave do employees get?", settings_with(micro_settings, rag_answer="free"),
+               ["rag"])["rag"]
+    assert free.facts["answer"].startswith("free") and "quoted_from_passages" not in free.facts
