@@ -39,15 +39,21 @@ def _ids_of(tokenizer, prompt: str, ids: list[int], text: str) -> list[int]:
     return [ids[position] for position in _positions_of(tokenizer, prompt, text)]
 
 
+@pytest.fixture
+def fresh(micro_models):
+    """The micro base's tokenizer, the prompt over PASSAGES, its ids, and a new constraint for them."""
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = _prompt(tokenizer)
+    return tokenizer, prompt, ids, quote_constraint(tokenizer, prompt, ids, PASSAGES)
+
+
 def _quote_of(answer: str) -> str:
     """The answer without the citation the model may write before its quote."""
     return re.sub(r"^\[\d+\]\s*", "", answer)
 
 
-def test_a_quote_starts_at_a_sentence_and_may_stop_only_where_one_ends(micro_models):
-    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
-    prompt, ids = _prompt(tokenizer)
-    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+def test_a_quote_starts_at_a_sentence_and_may_stop_only_where_one_ends(fresh):
+    tokenizer, prompt, ids, constraint = fresh
     sentence = _ids_of(tokenizer, prompt, ids, "You may carry over at most 5 days.")
     assert sentence[0] in constraint.allowed_tokens()
     assert not constraint.may_stop()
@@ -61,10 +67,8 @@ def test_a_quote_starts_at_a_sentence_and_may_stop_only_where_one_ends(micro_mod
     assert constraint.quoted_passages() == [1]
 
 
-def test_a_list_item_is_quoted_from_its_words_and_the_last_passage_ends_the_quote(micro_models):
-    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
-    prompt, ids = _prompt(tokenizer)
-    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+def test_a_list_item_is_quoted_from_its_words_and_the_last_passage_ends_the_quote(fresh):
+    tokenizer, prompt, ids, constraint = fresh
     item = _ids_of(tokenizer, prompt, ids, "List price: £38,500 per unit. The warranty runs for 2 years.")
     assert item[0] in constraint.allowed_tokens()
     for token in item:
@@ -73,10 +77,8 @@ def test_a_list_item_is_quoted_from_its_words_and_the_last_passage_ends_the_quot
     assert constraint.may_stop() and not constraint.allowed_tokens()  # the passage ended: only stopping is left
 
 
-def test_a_citation_first_limits_the_quote_to_the_passage_it_names(micro_models):
-    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
-    prompt, ids = _prompt(tokenizer)
-    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES)
+def test_a_citation_first_limits_the_quote_to_the_passage_it_names(fresh):
+    tokenizer, prompt, ids, constraint = fresh
     for token in tokenizer("[2]", add_special_tokens=False)["input_ids"]:
         assert token in constraint.allowed_tokens() and not constraint.may_stop()
         constraint.advance(token)
