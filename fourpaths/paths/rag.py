@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from fourpaths import prompts
-from fourpaths.quoting import quote_constraint
+from fourpaths.errors import FourpathsError
 from fourpaths.paths.base import AnswerPath, Job, Source, fits_positions
+from fourpaths.quoting import quote_constraint
 
 
 ANSWER_MODES = {"quote": "quote-only: each token continues a passage", "free": "free: the base writes"}
@@ -29,10 +30,20 @@ class RagPath(AnswerPath):
                  "retrieval": settings.retrieval,
                  "top_k": settings.top_k_passages, "passages_in_prompt": kept,
                  "retrieval_ms": round(retrieval_ms, 1), "answer": ANSWER_MODES[settings.rag_answer]}
-        constraint = (quote_constraint(base.tokenizer, prompt, ids, passages[:kept])
-                      if settings.rag_answer == "quote" else None)
+        quoting = settings.rag_answer == "quote"
+        constraint = self._quote_constraint(base, prompt, ids, passages[:kept], facts) if quoting else None
         return Job(self.id, base, None, messages, prompt, ids, sources, facts, prepare_ms=retrieval_ms,
                    constraint=constraint)
+
+    @staticmethod
+    def _quote_constraint(base, prompt: str, ids: list[int], passages: list, facts: dict):
+        """The quote-only constraint, or None with the reason in the facts when this tokenizer cannot give one
+        (a hub model with a slow tokenizer has no character offsets): the answer is then written freely."""
+        try:
+            return quote_constraint(base.tokenizer, prompt, ids, passages)
+        except FourpathsError as error:
+            facts["answer"] = f"{ANSWER_MODES['free']} (quote-only unavailable: {error})"
+            return None
 
     def _fit_passages(self, base, question: str, passages: list, max_new_tokens: int):
         """The prompt with as many of the top passages as fit the model's positions, best first.
