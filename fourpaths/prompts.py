@@ -78,6 +78,12 @@ def answer_format(question: str, **_: object) -> list[Message]:
     return [{"role": "system", "content": FORMAT_SYSTEM}, {"role": "user", "content": question}]
 
 
+def one_line(*texts: str) -> str:
+    """The texts joined, every run of whitespace made one space: how a passage stands in the RAG prompt, on the
+    one numbered line that the retrieval path and the reading recipes both write (a line break would end it)."""
+    return " ".join(" ".join(texts).split())
+
+
 def format_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(f"[{p.number}] ({p.source}) {p.text}" for p in passages)
 

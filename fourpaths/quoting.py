@@ -52,8 +52,9 @@ class QuoteConstraint:
         return {self.ids[cursor] for cursor in self.cursors if cursor in self.inside}
 
     def may_stop(self) -> bool:
-        """Stopping is allowed where a sentence of some matching place ends (or nothing can follow)."""
-        return self.cursors is not None and (not self.allowed_tokens() or bool(self.cursors & self.ends))
+        """Stopping is allowed where a sentence of some matching place ends, or where no place can go on (every
+        cursor has left its passage); read off the cursors, since the loop asks this beside allowed_tokens()."""
+        return self.cursors is not None and (bool(self.cursors & self.ends) or not self.cursors & self.inside)
 
     def advance(self, token_id: int) -> None:
         if self.citing is not None:

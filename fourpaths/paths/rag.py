@@ -23,7 +23,7 @@ class RagPath(AnswerPath):
         started = time.perf_counter()
         hits = workspace.searcher().search(question, settings.top_k_passages)
         retrieval_ms = 1000 * (time.perf_counter() - started)
-        passages = [prompts.Passage(i + 1, hit.source, " ".join(hit.text.split())) for i, hit in enumerate(hits)]
+        passages = [prompts.Passage(i + 1, hit.source, prompts.one_line(hit.text)) for i, hit in enumerate(hits)]
         kept, messages, prompt, ids = self._fit_passages(base, question, passages, settings.max_new_tokens)
         sources = [Source(hit.source, float(hit.score), hit.text) for hit in hits]
         facts = {"model": base.location, "parameters": base.parameters, "embedder": "all-MiniLM-L6-v2",

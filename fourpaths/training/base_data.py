@@ -98,15 +98,16 @@ def ranked_reading_example(rng: random.Random, answerable: bool, filler: bool = 
     order = [1, 2]
     rng.shuffle(order)
     order.insert(rank, 0)
-    passages = [prompts.Passage(i + 1, f"docs/{faker.slug()}.md", _one_line(rendered[section][0], *rendered[section][1]))
-                for i, section in enumerate(order)]
+    passages = [prompts.Passage(i + 1, f"docs/{faker.slug()}.md", prompts.one_line(heading, *lines))
+                for i, (heading, lines, _) in enumerate(rendered[section] for section in order)]
     if not answerable:
         fact = _missing_fact(faker, rng, facts)
         return ChatExample(prompts.with_passages(fact.question, passages), prompts.NOT_IN_PASSAGES)
     fact = rng.choice(facts[:split])
     _, lines, line_of = rendered[0]
-    quote = _one_line(*lines[:lines.index(line_of[fact]) + 1])
-    return ChatExample(prompts.with_passages(fact.question, passages), f"[{rank + 1}] {quote}", _one_line(fact.value))
+    quote = prompts.one_line(*lines[:lines.index(line_of[fact]) + 1])
+    value = prompts.one_line(fact.value)
+    return ChatExample(prompts.with_passages(fact.question, passages), f"[{rank + 1}] {quote}", value)
 
 
 def _render_lines(facts: list[Fact], faker, rng: random.Random, filler: bool):
@@ -116,11 +117,6 @@ def _render_lines(facts: list[Fact], faker, rng: random.Random, filler: bool):
     for _ in range(rng.randint(1, 3) if filler else 0):
         lines.insert(rng.randint(0, len(lines)), faker.sentence(nb_words=rng.randint(6, 16)))
     return f"{facts[0].entity} > {rng.choice(_SECTIONS)}:", lines, line_of
-
-
-def _one_line(*texts: str) -> str:
-    """Whitespace collapsed as the RAG path collapses a passage's (Faker's addresses hold line breaks)."""
-    return " ".join(" ".join(texts).split())
 
 
 def _missing_fact(faker, rng: random.Random, present: list[Fact]) -> Fact:
