@@ -101,19 +101,33 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         first, last = _first_token_from(offsets, body_at), _first_token_from(offsets, body_end)
         inside.update(range(first, last))
         passage_of.update({position: passage.number for position in range(first, last)})
-        sentence_starts = [body_at] + [body_at + m.end() for m in _SENTENCE_BREAK.finditer(prompt[body_at:body_end])]
-        for char_at in sentence_starts:
+        for char_at, ends_a_sentence in _sentence_starts(prompt, body_at, body_end):
             item = _LIST_MARK.match(prompt, char_at)  # a list item is quoted from its words, not its dash
             start = _first_token_from(offsets, item.end() if item else char_at)
             if start < last:
                 starts.add(start)
-            ends.add(_first_token_from(offsets, char_at))
+            if ends_a_sentence:
+                ends.add(_first_token_from(offsets, char_at))
         ends.add(last)
     if not starts:
         raise FourpathsError("no passage text to quote from")
     citations = {p.number: tokenizer(f"[{p.number}]", add_special_tokens=False)["input_ids"] for p in passages}
     return QuoteConstraint(prompt_ids, starts, ends, inside, passage_of, citations,
                            _unspaced_aliases(tokenizer, prompt_ids, starts))
+
+
+def _sentence_starts(prompt: str, body_at: int, body_end: int) -> list[tuple[int, bool]]:
+    """Where each sentence or list item of a passage's text begins, and whether a quote may stop just before it.
+
+    It may not where the words before are only a list number ("are: 1.") or end with a colon: both announce
+    what comes next, so a quote that stopped there would leave out the very thing it introduced."""
+    found = [(body_at, False)]
+    segment_at = body_at
+    for match in _SENTENCE_BREAK.finditer(prompt, body_at, body_end):
+        segment = prompt[segment_at:match.start()].strip()
+        found.append((match.end(), not (segment.endswith(":") or _LIST_MARK.fullmatch(segment + " "))))
+        segment_at = match.end()
+    return found
 
 
 def _unspaced_aliases(tokenizer, prompt_ids: Sequence[int], starts: set[int]) -> dict[int, set[int]]:
@@ -129,9 +143,13 @@ def _unspaced_aliases(tokenizer, prompt_ids: Sequence[int], starts: set[int]) ->
 
 
 def _heading_length(text: str) -> int:
-    """Characters of the "Title > Section: " prefix a chunk carries, or 0: a quote starts after it."""
-    colon = text.find(": ")
-    return colon + 2 if colon > 0 and " > " in text[:colon] else 0
+    """Characters of the "Title > Section: " prefix a chunk carries, or 0: a quote starts after it.
+
+    The heading ends at the first ": " after its first " > ", since a title may hold a colon of its own
+    ("Remote Work Policy Revision: Two Home Days > Summary: ...")."""
+    joint = text.find(" > ")
+    colon = text.find(": ", joint) if joint > 0 else -1
+    return colon + 2 if colon > 0 else 0
 
 
 def _token_offsets(tokenizer, prompt: str, prompt_ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -90,6 +90,32 @@ def test_a_citation_first_limits_the_quote_to_the_passage_it_names(fresh):
     assert constraint.quoted_passages() == [2]
 
 
+def test_a_quote_may_not_stop_on_a_colon_or_a_bare_list_number(micro_models):
+    """"The order is: 1." would end on the words that announce the answer, before the answer itself."""
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    listed = [prompts.Passage(1, "docs/upgrade.md", "Upgrade > Order: The order is: 1. Back up the database. "
+                                                    "2. Stop the service.")]
+    prompt, ids = prompts.render(tokenizer, prompts.with_passages("What comes first?", listed))
+    constraint = quote_constraint(tokenizer, prompt, ids, listed)
+    quoted: list[int] = []
+    for token in _ids_of(tokenizer, prompt, ids, "The order is: 1. Back up the database. 2. Stop the service."):
+        constraint.advance(token)
+        quoted.append(token)
+        if constraint.may_stop():
+            break
+    assert normalise(tokenizer.decode(quoted)) == normalise("The order is: 1. Back up the database.")
+
+
+def test_a_title_with_a_colon_of_its_own_is_still_no_place_to_start(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    titled = [prompts.Passage(1, "docs/remote.md", "Remote Revision: Two Home Days > Summary: Staff work two "
+                                                   "days at home.")]
+    prompt, ids = prompts.render(tokenizer, prompts.with_passages("How many home days?", titled))
+    constraint = quote_constraint(tokenizer, prompt, ids, titled)
+    assert not set(_positions_of(tokenizer, prompt, "Remote Revision: Two Home Days > Summary")) & constraint.starts
+    assert _positions_of(tokenizer, prompt, "Staff work")[0] in constraint.starts
+
+
 def test_passages_missing_from_the_prompt_are_refused(micro_models):
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     prompt, ids = _prompt(tokenizer)
