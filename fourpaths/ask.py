@@ -18,6 +18,7 @@ from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
 from fourpaths.paths import PATH_IDS, PATHS, Job, Source
+from fourpaths.quoting import QuoteDecoder
 from fourpaths.workspace import Workspace
 
 
@@ -82,7 +83,8 @@ def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspa
 def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Iterator[Event]:
     """Generate every job in `group` (all on one model) in one batched loop, yielding events as they come."""
     tokenizer = group[0][0].model.tokenizer
-    decoders = [IncrementalDecoder(tokenizer) for _ in group]
+    decoders = [QuoteDecoder(job.constraint) if job.constraint is not None else IncrementalDecoder(tokenizer)
+                for job, _ in group]
     rows = [Row(job.prompt_ids, job.adapter, job.constraint) for job, _ in group]
     stop_ids = {tokenizer.eos_token_id, *(tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>",))}
     stop_ids.discard(tokenizer.unk_token_id)  # a tokenizer without <|endoftext|> maps it to its unknown token

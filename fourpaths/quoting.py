@@ -31,13 +31,15 @@ class QuoteConstraint:
 
     def __init__(self, prompt_ids: Sequence[int], starts: set[int], ends: set[int], inside: set[int],
                  passage_of: dict[int, int], citations: dict[int, list[int]],
-                 aliases: dict[int, set[int]]) -> None:
+                 aliases: dict[int, set[int]], prompt: str = "", offsets: Sequence[tuple[int, int]] = ()) -> None:
         self.ids = list(prompt_ids)
         self.starts, self.ends, self.inside, self.passage_of = starts, ends, inside, passage_of
         self.citations, self.aliases = citations, aliases  # aliases: token -> starts it may begin
+        self.prompt, self.offsets = prompt, list(offsets)  # to show the quote in the document's characters
         self.cited: int | None = None
         self.citing: dict[int, list[int]] | None = None  # numbers still possible -> their remaining ids
         self.cursors: set[int] | None = None
+        self.quoted = 0  # tokens quoted so far
 
     def allowed_tokens(self) -> set[int]:
         if self.citing is not None:
@@ -66,8 +68,10 @@ class QuoteConstraint:
             starts = self._open_starts()
             begun = {start for start in starts if self.ids[start] == token_id} | (self.aliases.get(token_id, set()) & starts)
             self.cursors = {start + 1 for start in begun}
+            self.quoted = 1
         else:
             self.cursors = {c + 1 for c in self.cursors if c in self.inside and self.ids[c] == token_id}
+            self.quoted += 1
 
     def _advance_citation(self, token_id: int) -> None:
         self.citing = {number: ids[1:] for number, ids in self.citing.items() if ids[0] == token_id}
@@ -79,6 +83,19 @@ class QuoteConstraint:
         if self.cited is None:
             return self.starts
         return {start for start in self.starts if self.passage_of[start] == self.cited}
+
+    def answer_text(self) -> str:
+        """The answer so far as the document writes it: the citation, then the quoted characters of the prompt.
+
+        Why not the tokenizer's decoding: an uncased WordPiece base decodes "£1,200" as "£1, 200" in lower
+        case; the quote is the passage's own text, so it is shown (and scored) as the passage has it. While a
+        citation is half written, nothing is shown yet."""
+        citation = f"[{self.cited}]" if self.cited is not None else ""
+        if not self.cursors or not self.offsets:
+            return citation
+        end = min(self.cursors)  # where the same tokens stand in two places, the first one's characters
+        first_char, last_char = self.offsets[end - self.quoted][0], self.offsets[end - 1][1]
+        return f"{citation} {self.prompt[first_char:last_char].strip()}".strip()
 
     def quoted_passages(self) -> list[int]:
         """The numbers of the passages the quote so far can come from (several when their text repeats)."""
@@ -113,7 +130,7 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         raise FourpathsError("no passage text to quote from")
     citations = {p.number: tokenizer(f"[{p.number}]", add_special_tokens=False)["input_ids"] for p in passages}
     return QuoteConstraint(prompt_ids, starts, ends, inside, passage_of, citations,
-                           _unspaced_aliases(tokenizer, prompt_ids, starts))
+                           _unspaced_aliases(tokenizer, prompt_ids, starts), prompt, offsets)
 
 
 def _sentence_starts(prompt: str, body_at: int, body_end: int) -> list[tuple[int, bool]]:
@@ -167,3 +184,24 @@ def _first_token_from(offsets: list[tuple[int, int]], char_at: int) -> int:
         if end > char_at:
             return index
     return len(offsets)
+
+
+class QuoteDecoder:
+    """Streams a quote-only answer in the document's own characters (see QuoteConstraint.answer_text).
+
+    It reads the constraint, which the decode loop advances before each token is reported."""
+
+    def __init__(self, constraint: QuoteConstraint) -> None:
+        self.constraint = constraint
+        self.emitted = ""
+
+    def add(self, token_id: int) -> str:  # noqa: ARG002 - the constraint has already taken the token
+        text = self.constraint.answer_text()
+        if not text.startswith(self.emitted):
+            return ""  # the same tokens resolved to another place (another case); the final text is exact
+        piece, self.emitted = text[len(self.emitted):], text
+        return piece
+
+    @property
+    def text(self) -> str:
+        return self.constraint.answer_text()

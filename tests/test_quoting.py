@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from transformers import AutoTokenizer
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from conftest import settings_with
 from fourpaths import prompts
@@ -13,7 +14,7 @@ from fourpaths.ask import ask
 from fourpaths.errors import FourpathsError
 from fourpaths.generation import Row, Sampling, stream_tokens
 from fourpaths.models import load_plain
-from fourpaths.quoting import quote_constraint
+from fourpaths.quoting import QuoteDecoder, quote_constraint
 from fourpaths.scoring import normalise
 
 PASSAGES = [
@@ -116,6 +117,33 @@ def test_a_title_with_a_colon_of_its_own_is_still_no_place_to_start(micro_models
     assert _positions_of(tokenizer, prompt, "Staff work")[0] in constraint.starts
 
 
+def _uncased_wordpiece(texts: list[str]) -> PreTrainedTokenizerFast:
+    """A lowercasing WordPiece tokenizer like the encoder base's, trained here on `texts`."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]", "[SEP]"]))
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", eos_token="[SEP]")
+
+
+def test_a_quote_is_shown_in_the_documents_own_characters_when_the_tokenizer_lowercases():
+    text = "Leave > Carry-over: You may carry over at most 5 days. The cap is £1,200 a year."
+    passages = [prompts.Passage(1, "docs/leave.md", text)]
+    tokenizer = _uncased_wordpiece([text, "Question: Passages: [1] (docs/leave.md) How many days?"])
+    prompt = f"Passages:\n[1] (docs/leave.md) {text}"
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    constraint = quote_constraint(tokenizer, prompt, ids, passages)
+    decoder = QuoteDecoder(constraint)
+    streamed = ""
+    quoted = _ids_of(tokenizer, prompt, ids, "The cap is £1,200 a year.")
+    for token in tokenizer("[1]", add_special_tokens=False)["input_ids"] + quoted:
+        constraint.advance(token)
+        streamed += decoder.add(token)
+    assert tokenizer.decode(quoted) != "The cap is £1,200 a year."  # lowercase, "£1, 200"
+    assert decoder.text == streamed == "[1] The cap is £1,200 a year."
+
+
 def test_passages_missing_from_the_prompt_are_refused(micro_models):
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     prompt, ids = _prompt(tokenizer)
@@ -138,7 +166,7 @@ def test_constrained_generation_says_only_what_a_passage_says(micro_models, temp
 def test_the_rag_path_quotes_by_default_and_writes_freely_when_asked(micro_settings, warm_index):
     quoted = ask("How many days of annual leave do employees get?", micro_settings, ["rag"])["rag"]
     assert quoted.facts["answer"].startswith("quote-only")
-    assert normalise(_quote_of(quoted.text)) in normalise(" ".join(source.text for source in quoted.sources))
+    assert _quote_of(quoted.text) in quoted.prompt  # the document's own characters, as the prompt shows them
     assert quoted.facts["quoted_from_passages"]
     free = ask("How many days of annual leave do employees get?", settings_with(micro_settings, rag_answer="free"),
                ["rag"])["rag"]
