@@ -49,6 +49,8 @@ def _add_train_commands(subparsers) -> None:
     base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
+    base.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
+                      help="dtype of the saved weights: float16 halves the folder; the app loads either as float32")
     base.add_argument("--stop-at", type=int, default=None, help="stop after this step (checkpointed); rerun to go on")
     base.set_defaults(handler=_run_train_base)
 
@@ -83,7 +85,7 @@ def _run_train_base(args) -> int:
     init_from = Path(args.init_from) if args.init_from else None
     summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
                          args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from,
-                         encoder=args.encoder)
+                         encoder=args.encoder, save_dtype=args.save_dtype)
     if "stopped_at" in summary:
         print(f"base: stopped at step {summary['stopped_at']} of {summary['steps']}; rerun to continue")
         return 0

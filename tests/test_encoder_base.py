@@ -150,3 +150,23 @@ def test_document_text_ends_with_the_encoder_tokenizers_own_end_token(micro_enco
     ids, labels = encode_text(tokenizer, "Annual leave is 27 days a year.")
     assert ids[-1] == tokenizer.eos_token_id == tokenizer.sep_token_id
     assert tokenizer.unk_token_id not in ids and labels == ids
+
+
+def test_a_stage_saved_in_half_precision_loads_as_float32_with_the_same_weights_rounded(micro_encoder_models,
+                                                                                         tmp_path):
+    """--save-dtype float16 is how a 22.7M base fits models/: half the bytes, the values rounded, nothing else."""
+    from fourpaths.training.base import train_base
+
+    folders = {}
+    for dtype in ("float32", "float16"):
+        folders[dtype] = tmp_path / dtype
+        train_base(folders[dtype], tmp_path / "runs" / dtype, preset="micro", eval_size=1, stage="encoder-quoting",
+                   init_from=micro_encoder_models["base"], save_dtype=dtype)
+    stored = load_file(folders["float16"] / "model.safetensors")
+    assert {tensor.dtype for tensor in stored.values()} == {torch.float16}
+    assert "--save-dtype float16" in (folders["float16"] / "README.md").read_text()
+    full, _ = load_causal_lm(str(folders["float32"]))
+    half, _ = load_causal_lm(str(folders["float16"]))
+    for (name, exact), (_, rounded) in zip(full.named_parameters(), half.named_parameters()):
+        assert rounded.dtype == torch.float32, name
+        assert torch.equal(rounded, exact.half().float()), name

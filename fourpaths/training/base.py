@@ -41,7 +41,7 @@ class BaseShape:
 
 # The run folder's default depends on the stage (STAGE_RUN_DIRS).
 RECIPE_DEFAULTS = {"output": "models/base", "preset": "default", "seed": 0, "stage": "pretrain", "init_from": None,
-                   "encoder": None}
+                   "encoder": None, "save_dtype": "float32"}
 # Each stage checkpoints in its own folder, so a reading stage never resumes a pretraining checkpoint.
 STAGE_RUN_DIRS = {"from-encoder": "runs/base-from-encoder", "encoder-reading": "runs/base-encoder-reading",
                   "encoder-quoting": "runs/base-encoder-quoting",
@@ -192,7 +192,7 @@ _NO_HISTORY = {"stages": [], "losses": []}  # a model that starts here has no ea
 
 def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
                eval_size: int = 100, command: str = "", stop_at: int | None = None, stage: str = "pretrain",
-               init_from: Path | None = None, encoder: str | None = None) -> dict:
+               init_from: Path | None = None, encoder: str | None = None, save_dtype: str = "float32") -> dict:
     """Stages "induction" and "pretrain" build the tokenizer and a fresh model; "reading" continues `init_from`.
 
     "pretrain" given `init_from` continues that model too (for instance after "induction"). "from-encoder"
@@ -202,7 +202,7 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
                 "quoting": READING_SETTINGS, "from-encoder": ENCODER_COPY_SETTINGS,
                 "encoder-reading": ENCODER_READING_SETTINGS, "encoder-quoting": ENCODER_READING_SETTINGS}.get(stage, {}).get(preset, settings)
     options = {"output": output, "run_dir": run_dir, "preset": preset, "seed": seed, "steps": steps, "stage": stage,
-               "init_from": init_from, "encoder": encoder}
+               "init_from": init_from, "encoder": encoder, "save_dtype": save_dtype}
     command = command or recipe_command("base", options, {**RECIPE_DEFAULTS, "run_dir": STAGE_RUN_DIRS[stage]})
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
@@ -227,14 +227,15 @@ def train_base(output: Path, run_dir: Path, preset: str = "default", seed: int =
     held_out_loss = reading_eval.held_out_loss(model, stage_stream(tokenizer, seed, stage, reading_eval.HELD_OUT_OFFSET),
                                                tokenizer.pad_token_id, settings)
     output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output, safe_serialization=True)
+    model.to(getattr(torch, save_dtype)).save_pretrained(output, safe_serialization=True)
+    model.float()
     tokenizer.save_pretrained(output)
     this_stage = {"stage": stage, "steps": progress.step, "tokens_trained": progress.tokens,
                   "examples_seen": progress.cursor, "train_seconds": round(progress.seconds, 1),
                   "commands": reproduce_commands(progress.segments, command), "segments": progress.segments}
     stages = earlier["stages"] + [this_stage]
     summary = {
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()), "saved_dtype": save_dtype,
         "steps": sum(s["steps"] for s in stages), "tokens_trained": sum(s["tokens_trained"] for s in stages),
         "examples_seen": sum(s["examples_seen"] for s in stages),
         "train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
@@ -353,6 +354,7 @@ def _write_base_card(output: Path, config, settings: LoopSettings, summary: dict
                          "invented by Faker, so no knowledge-base fact is in them",
         "Last stage's optimizer": f"{settings.batch_size} rows x {settings.seq_len} tokens a step, AdamW peak lr "
                                   f"{settings.learning_rate}, {'bf16 autocast' if settings.bf16 else 'fp32'}",
+        "Stored weights": f"{summary.get('saved_dtype', 'float32')} (the app loads them as float32)",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min in all on {machine_description()}",
         "Final training loss": f"{summary['final_train_loss']} (mean of last 20 steps, answer tokens only for chat)",
         "Held-out loss": f"{summary['held_out_loss']}",
