@@ -25,8 +25,11 @@ PASSAGES = [
 ]
 
 
+QUESTION = "How many days carry over?"
+
+
 def _prompt(tokenizer):
-    return prompts.render(tokenizer, prompts.with_passages("How many days carry over?", PASSAGES))
+    return prompts.render(tokenizer, prompts.with_passages(QUESTION, PASSAGES))
 
 
 def _positions_of(tokenizer, prompt: str, text: str) -> list[int]:
@@ -40,12 +43,17 @@ def _ids_of(tokenizer, prompt: str, ids: list[int], text: str) -> list[int]:
     return [ids[position] for position in _positions_of(tokenizer, prompt, text)]
 
 
+def _constrained(tokenizer, question: str, passages: list[prompts.Passage]):
+    """The RAG prompt over `passages`, its ids, and a new constraint for them."""
+    prompt, ids = prompts.render(tokenizer, prompts.with_passages(question, passages))
+    return prompt, ids, quote_constraint(tokenizer, prompt, ids, passages)
+
+
 @pytest.fixture
 def fresh(micro_models):
     """The micro base's tokenizer, the prompt over PASSAGES, its ids, and a new constraint for them."""
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
-    prompt, ids = _prompt(tokenizer)
-    return tokenizer, prompt, ids, quote_constraint(tokenizer, prompt, ids, PASSAGES)
+    return (tokenizer, *_constrained(tokenizer, QUESTION, PASSAGES))
 
 
 def _quote_of(answer: str) -> str:
@@ -96,8 +104,7 @@ def test_a_quote_may_not_stop_on_a_colon_or_a_bare_list_number(micro_models):
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     listed = [prompts.Passage(1, "docs/upgrade.md", "Upgrade > Order: The order is: 1. Back up the database. "
                                                     "2. Stop the service.")]
-    prompt, ids = prompts.render(tokenizer, prompts.with_passages("What comes first?", listed))
-    constraint = quote_constraint(tokenizer, prompt, ids, listed)
+    prompt, ids, constraint = _constrained(tokenizer, "What comes first?", listed)
     quoted: list[int] = []
     for token in _ids_of(tokenizer, prompt, ids, "The order is: 1. Back up the database. 2. Stop the service."):
         constraint.advance(token)
@@ -111,8 +118,7 @@ def test_a_title_with_a_colon_of_its_own_is_still_no_place_to_start(micro_models
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     titled = [prompts.Passage(1, "docs/remote.md", "Remote Revision: Two Home Days > Summary: Staff work two "
                                                    "days at home.")]
-    prompt, ids = prompts.render(tokenizer, prompts.with_passages("How many home days?", titled))
-    constraint = quote_constraint(tokenizer, prompt, ids, titled)
+    prompt, ids, constraint = _constrained(tokenizer, "How many home days?", titled)
     assert not set(_positions_of(tokenizer, prompt, "Remote Revision: Two Home Days > Summary")) & constraint.starts
     assert _positions_of(tokenizer, prompt, "Staff work")[0] in constraint.starts
 
