@@ -10,7 +10,8 @@ from fourpaths.paths.base import AnswerPath, Job, Source, fits_positions
 from fourpaths.quoting import quote_constraint
 
 
-ANSWER_MODES = {"quote": "quote-only: each token continues a passage", "free": "free: the base writes"}
+ANSWER_MODES = {"quote": "quote-only: each token continues a passage, shown as the document writes it",
+                "free": "free: the base writes"}
 
 
 class RagPath(AnswerPath):
