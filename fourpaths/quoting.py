@@ -31,7 +31,7 @@ class QuoteConstraint:
 
     def __init__(self, prompt_ids: Sequence[int], starts: set[int], ends: set[int], inside: set[int],
                  passage_of: dict[int, int], citations: dict[int, list[int]],
-                 aliases: dict[int, set[int]], prompt: str = "", offsets: Sequence[tuple[int, int]] = ()) -> None:
+                 aliases: dict[int, set[int]], prompt: str, offsets: Sequence[tuple[int, int]]) -> None:
         self.ids = list(prompt_ids)
         self.starts, self.ends, self.inside, self.passage_of = starts, ends, inside, passage_of
         self.citations, self.aliases = citations, aliases  # aliases: token -> starts it may begin
@@ -91,7 +91,7 @@ class QuoteConstraint:
         case; the quote is the passage's own text, so it is shown (and scored) as the passage has it. While a
         citation is half written, nothing is shown yet."""
         citation = f"[{self.cited}]" if self.cited is not None else ""
-        if not self.cursors or not self.offsets:
+        if not self.cursors:
             return citation
         end = min(self.cursors)  # where the same tokens stand in two places, the first one's characters
         first_char, last_char = self.offsets[end - self.quoted][0], self.offsets[end - 1][1]
