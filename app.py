@@ -24,10 +24,20 @@ with st.sidebar:
                           index=list(RAG_ANSWER_MODES).index(defaults.rag_answer),
                           help="quote: every token the base writes continues a retrieved passage, so the answer "
                                "can only say what the documents say; free: the base writes whatever it likes")
+    evidence = st.slider("RAG evidence sentences", 0, 5, defaults.evidence_sentences, disabled=rag_answer != "quote",
+                         help="a quote starts at one of this many sentences, those the embedder ranks best against "
+                              "the question (the anatomy lists them); 0: the base chooses among all of them")
+    min_sentences = st.slider("RAG quote: least sentences", 1, 3, defaults.min_quote_sentences,
+                              disabled=rag_answer != "quote",
+                              help="a quote holds at least this many sentences, or runs to its passage's end")
+    quote_tokens = st.slider("RAG quote: max new tokens", 16, 192, defaults.quote_max_new_tokens, step=16,
+                             disabled=rag_answer != "quote",
+                             help="a quote's own budget, so that it ends where its sentence does")
 
 st.session_state["settings"] = with_overrides(
     defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed), top_k_passages=top_k,
-    retrieval=retrieval, rag_answer=rag_answer,
+    retrieval=retrieval, rag_answer=rag_answer, evidence_sentences=evidence, min_quote_sentences=min_sentences,
+    quote_max_new_tokens=quote_tokens,
     temperature=temperature if decoding == "sampled" else 0.0,
 )
 

@@ -1,7 +1,8 @@
 """One question through the paths: a single stream of events that the app, the CLI and the benchmark drain.
 
-Jobs that share weights (prompt, LoRA, RAG on the one base) run as one batched decode with a per-row
-adapter; jobs on other weights (the tiny model) take turns with it, step by step, on one worker thread.
+Jobs that share weights (prompt and LoRA on the one base) run as one batched decode with a per-row adapter;
+the RAG quote on the same weights decodes alone (it takes its forced tokens in one pass), and jobs on other
+weights (the tiny model) take turns with them, step by step, on one worker thread.
 Each event names its path, so a caller routes it to a column without knowing how the work was scheduled.
 """
 
@@ -11,7 +12,7 @@ import queue
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator, Sequence, Union
 
 from fourpaths.config import Settings, validate_question, validate_settings
@@ -82,6 +83,9 @@ def _prepare(path_id: str, question: str, settings: Settings, workspace: Workspa
 
 def _group_events(group: Sequence[tuple[Job, Clock]], sampling: Sampling) -> Iterator[Event]:
     """Generate every job in `group` (all on one model) in one batched loop, yielding events as they come."""
+    budgets = [job.max_new_tokens for job, _ in group if job.max_new_tokens]
+    if budgets:  # a batch shares one budget; only a job decoding alone sets its own (see _group_by_model)
+        sampling = replace(sampling, max_new_tokens=max(budgets))
     tokenizer = group[0][0].model.tokenizer
     decoders = [QuoteDecoder(job.constraint) if job.constraint is not None else IncrementalDecoder(tokenizer)
                 for job, _ in group]
@@ -116,9 +120,13 @@ def _trace(job: Job, clock: Clock, text: str) -> Trace:
 
 
 def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Job, Clock]]]:
-    groups: dict[int, list[tuple[Job, Clock]]] = {}
-    for job, clock in prepared:
-        groups.setdefault(id(job.model), []).append((job, clock))
+    """Jobs on one model share a batch, except a constrained one, which decodes alone: alone, it can take the
+    tokens its constraint forces in one forward pass (generation._forced_run), where in a batch every row
+    must move one token a step."""
+    groups: dict[tuple[int, int], list[tuple[Job, Clock]]] = {}
+    for position, (job, clock) in enumerate(prepared):
+        key = (id(job.model), position if job.constraint is not None else -1)
+        groups.setdefault(key, []).append((job, clock))
     return list(groups.values())
 
 

@@ -115,27 +115,56 @@ def _choose(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Gen
     return [int(torch.multinomial(probabilities[i], 1, generator=generators[i])) for i in range(len(generators))]
 
 
+def _forced_run(row: Row, token: int, stop_ids: set[int], room: int) -> list[int]:
+    """The tokens a constrained row must take after `token`: while it may not stop and one token is allowed.
+
+    Why: a quote copies its passage, so once it has begun, most of its tokens are the only ones allowed, and
+    choosing each by a forward pass of its own would spend a step on a foregone choice. They are fed to the
+    model together instead; the answer is the same, token for token, and the model still makes every real
+    choice (where to start, which way to go where passages share words, when to stop)."""
+    if row.constraint is None or token in stop_ids:
+        return []
+    forced: list[int] = []
+    while len(forced) < room and not row.constraint.may_stop():
+        allowed = row.constraint.allowed_tokens()
+        if len(allowed) != 1:
+            break
+        (only,) = allowed
+        row.constraint.advance(only)
+        forced.append(only)
+    return forced
+
+
 @torch.inference_mode()
-def stream_tokens(model, rows: Sequence[Row], sampling: Sampling, stop_ids: set[int]) -> Iterator[TokenStep]:
+def stream_tokens(model, rows: Sequence[Row], sampling: Sampling, stop_ids: set[int],
+                  fast_forward: bool = True) -> Iterator[TokenStep]:
     """Yield each row's tokens as they are chosen, then a final step with token_id None for that row.
 
     A finished row leaves the batch (its cache rows are dropped), so a short answer costs nothing after it ends.
+    A constrained row alone in its batch takes its forced tokens in one forward pass (see _forced_run).
     """
     logits, cache, mask = _prefill(model, rows)
     next_position = torch.tensor([[len(row.prompt_ids)] for row in rows])
     generators = [torch.Generator().manual_seed(sampling.seed) for _ in rows]
     active = list(range(len(rows)))  # indices into `rows` still generating, in batch order
-    for step in range(sampling.max_new_tokens):
+    produced = 0  # tokens each active row has so far
+    while True:
         logits = _constrain(logits.float(), [rows[i] for i in active], stop_ids)
         chosen = _choose(logits, sampling, [generators[i] for i in active])
         now = time.perf_counter()
         for index, token in zip(active, chosen):
             if rows[index].constraint is not None and token not in stop_ids:
                 rows[index].constraint.advance(token)
+        produced += 1
+        alone = fast_forward and len(active) == 1
+        forced = _forced_run(rows[active[0]], chosen[0], stop_ids, sampling.max_new_tokens - produced) if alone else []
+        produced += len(forced)
         going = [(index, token) for index, token in zip(active, chosen) if token not in stop_ids]
         for index, token in zip(active, chosen):
             yield TokenStep(index, None if token in stop_ids else token, now)
-        if not going or step == sampling.max_new_tokens - 1:
+        for token in forced:
+            yield TokenStep(active[0], token, now)
+        if not going or produced >= sampling.max_new_tokens:
             active = [index for index, _ in going]
             break
         if len(going) < len(active):
@@ -143,11 +172,12 @@ def stream_tokens(model, rows: Sequence[Row], sampling: Sampling, stop_ids: set[
             cache.batch_select_indices(keep)
             mask, next_position = mask[keep], next_position[keep]
             active = [index for index, _ in going]
-        feed = torch.tensor([[token] for _, token in going])
-        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
+        feed = torch.tensor([[token, *forced] for _, token in going])
+        width = feed.shape[1]
+        mask = torch.cat([mask, torch.ones((len(active), width), dtype=torch.long)], dim=1)
         logits = _forward(model, [rows[i] for i in active], input_ids=feed, attention_mask=mask,
-                          position_ids=next_position, past_key_values=cache, use_cache=True)
-        next_position = next_position + 1
+                          position_ids=next_position + torch.arange(width), past_key_values=cache, use_cache=True)
+        next_position = next_position + width
     end = time.perf_counter()
     for index in active:
         yield TokenStep(index, None, end)

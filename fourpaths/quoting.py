@@ -5,7 +5,9 @@ Why: a small base that has not learnt to read writes values of the right shape t
 choosing (which sentence to start, which way to go where sentences share words, when to stop) but makes
 every answer grounded: it can only say what a passage says. A quote starts at the beginning of a passage's
 text (after its "Title > Section:" heading) or of one of its sentences or list items, and may stop where a
-sentence ends.
+sentence ends, once the quote holds the sentence it started with and as many after it as the caller asks.
+Which sentences a quote may start at can be narrowed further (`keep_starts`): the RAG path keeps the
+evidence sentences the embedder ranks best (see fourpaths.evidence).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from typing import Sequence
 
 from fourpaths.errors import FourpathsError
+from fourpaths.evidence import Sentence
 
 # Where a quote may begin inside a passage's text: after a sentence's end, or at a list item.
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s+(?=- )|\s+(?=\d+\.\s)")
@@ -31,11 +34,14 @@ class QuoteConstraint:
 
     def __init__(self, prompt_ids: Sequence[int], starts: set[int], ends: set[int], inside: set[int],
                  passage_of: dict[int, int], citations: dict[int, list[int]],
-                 aliases: dict[int, set[int]], prompt: str, offsets: Sequence[tuple[int, int]]) -> None:
+                 aliases: dict[int, set[int]], prompt: str, offsets: Sequence[tuple[int, int]],
+                 earliest_stop: dict[int, int], sentences: list[Sentence]) -> None:
         self.ids = list(prompt_ids)
         self.starts, self.ends, self.inside, self.passage_of = starts, ends, inside, passage_of
         self.citations, self.aliases = citations, aliases  # aliases: token -> starts it may begin
         self.prompt, self.offsets = prompt, list(offsets)  # to show the quote in the document's characters
+        self.earliest_stop = earliest_stop  # start -> the first position a quote from it may stop at
+        self.sentences = sentences  # one per start, for choosing which starts to keep
         self.cited: int | None = None
         self.citing: dict[int, list[int]] | None = None  # numbers still possible -> their remaining ids
         self.cursors: set[int] | None = None
@@ -54,9 +60,20 @@ class QuoteConstraint:
         return {self.ids[cursor] for cursor in self.cursors if cursor in self.inside}
 
     def may_stop(self) -> bool:
-        """Stopping is allowed where a sentence of some matching place ends, or where no place can go on (every
-        cursor has left its passage); read off the cursors, since the loop asks this beside allowed_tokens()."""
-        return self.cursors is not None and (bool(self.cursors & self.ends) or not self.cursors & self.inside)
+        """Stopping is allowed where a sentence of some matching place ends, once that place has quoted its
+        least number of sentences, or where no place can go on (every cursor has left its passage); read off
+        the cursors, since the loop asks this beside allowed_tokens(). All cursors began `quoted` tokens ago."""
+        if self.cursors is None:
+            return False
+        if not self.cursors & self.inside:
+            return True
+        return any(cursor in self.ends and cursor >= self.earliest_stop[cursor - self.quoted] for cursor in self.cursors)
+
+    def keep_starts(self, starts: set[int]) -> None:
+        """Let a quote begin only at `starts` (a subset of the sentence starts), and cite only their passages."""
+        self.starts = self.starts & set(starts)
+        passages = {self.passage_of[start] for start in self.starts}
+        self.citations = {number: ids for number, ids in self.citations.items() if number in passages}
 
     def advance(self, token_id: int) -> None:
         if self.citing is not None:
@@ -102,10 +119,14 @@ class QuoteConstraint:
         return sorted({self.passage_of[cursor - 1] for cursor in self.cursors or ()})
 
 
-def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages) -> QuoteConstraint:
-    """The constraint for `prompt` (rendered by prompts.render), whose passage lines are `passages`."""
+def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages,
+                     min_sentences: int = 1) -> QuoteConstraint:
+    """The constraint for `prompt` (rendered by prompts.render), whose passage lines are `passages`. A quote
+    holds at least `min_sentences` sentences, or runs to its passage's end when the passage has fewer."""
     offsets = _token_offsets(tokenizer, prompt, prompt_ids)
     starts, ends, inside, passage_of = set(), set(), set(), {}
+    earliest_stop: dict[int, int] = {}
+    sentences: list[Sentence] = []
     search_from = prompt.find("Passages:")
     for passage in passages:
         line_at = prompt.find(f"[{passage.number}] ({passage.source}) {passage.text}", search_from)
@@ -118,19 +139,27 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         first, last = _first_token_from(offsets, body_at), _first_token_from(offsets, body_end)
         inside.update(range(first, last))
         passage_of.update({position: passage.number for position in range(first, last)})
+        passage_starts, passage_ends = [], {last}
         for char_at, ends_a_sentence in _sentence_starts(prompt, body_at, body_end):
             item = _LIST_MARK.match(prompt, char_at)  # a list item is quoted from its words, not its dash
             start = _first_token_from(offsets, item.end() if item else char_at)
             if start < last:
-                starts.add(start)
+                passage_starts.append(start)
             if ends_a_sentence:
-                ends.add(_first_token_from(offsets, char_at))
-        ends.add(last)
+                passage_ends.add(_first_token_from(offsets, char_at))
+        heading = passage.text[:_heading_length(passage.text)]
+        for start in passage_starts:
+            after = sorted(end for end in passage_ends if end > start)
+            earliest_stop[start] = after[min(max(min_sentences, 1), len(after)) - 1]
+            sentence_text = prompt[offsets[start][0]:offsets[after[0] - 1][1]].strip()
+            sentences.append(Sentence(start, passage.number, heading, sentence_text))
+        starts.update(passage_starts)
+        ends.update(passage_ends)
     if not starts:
         raise FourpathsError("no passage text to quote from")
     citations = {p.number: tokenizer(f"[{p.number}]", add_special_tokens=False)["input_ids"] for p in passages}
     return QuoteConstraint(prompt_ids, starts, ends, inside, passage_of, citations,
-                           _unspaced_aliases(tokenizer, prompt_ids, starts), prompt, offsets)
+                           _unspaced_aliases(tokenizer, prompt_ids, starts), prompt, offsets, earliest_stop, sentences)
 
 
 def _sentence_starts(prompt: str, body_at: int, body_end: int) -> list[tuple[int, bool]]:

@@ -58,7 +58,8 @@ def micro_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
 def micro_settings(micro_models, small_corpus, tmp_path_factory) -> Settings:
     return Settings(base_model=str(micro_models["base"]), lora_adapter=str(micro_models["lora"]),
                     scratch_model=str(micro_models["scratch"]), corpus_root=str(small_corpus),
-                    index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8)
+                    index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8,
+                    quote_max_new_tokens=16)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +73,8 @@ def warm_index(micro_settings) -> None:
 @pytest.fixture
 def micro_env(micro_settings, warm_index, monkeypatch) -> Settings:
     """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses)."""
-    for name in ("base_model", "lora_adapter", "scratch_model", "corpus_root", "index_dir", "max_new_tokens"):
+    for name in ("base_model", "lora_adapter", "scratch_model", "corpus_root", "index_dir", "max_new_tokens",
+                 "quote_max_new_tokens"):
         monkeypatch.setenv(f"FOURPATHS_{name.upper()}", str(getattr(micro_settings, name)))
     return micro_settings
 

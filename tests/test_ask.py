@@ -21,7 +21,8 @@ def test_four_paths_answer_with_measured_traces(micro_settings):
         assert isinstance(trace, Trace), trace
         assert trace.title == PATHS[path_id].title
         assert 0 <= trace.ttft_ms <= trace.total_ms
-        assert 1 <= trace.new_tokens <= micro_settings.max_new_tokens
+        budget = micro_settings.quote_max_new_tokens if path_id == "rag" else micro_settings.max_new_tokens
+        assert 1 <= trace.new_tokens <= budget  # a RAG quote has its own budget
         assert trace.tokens_per_s > 0
         assert QUESTION in trace.prompt
         assert trace.facts["parameters"] > 0

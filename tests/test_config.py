@@ -61,3 +61,12 @@ def test_unknown_retrieval_mode_is_refused():
     validate_settings(Settings(retrieval="dense"))
     with pytest.raises(FourpathsError, match="retrieval must be one of hybrid, dense"):
         validate_settings(Settings(retrieval="keyword"))
+
+
+@pytest.mark.parametrize("change, message", [({"evidence_sentences": -1}, "evidence_sentences must be 0"),
+                                             ({"min_quote_sentences": 0}, "min_quote_sentences must be at least 1")])
+def test_quote_limits_are_validated(change, message):
+    from fourpaths.config import validate_settings
+
+    with pytest.raises(FourpathsError, match=message):
+        validate_settings(Settings(**change))

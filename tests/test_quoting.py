@@ -43,10 +43,10 @@ def _ids_of(tokenizer, prompt: str, ids: list[int], text: str) -> list[int]:
     return [ids[position] for position in _positions_of(tokenizer, prompt, text)]
 
 
-def _constrained(tokenizer, question: str, passages: list[prompts.Passage]):
+def _constrained(tokenizer, question: str, passages: list[prompts.Passage], min_sentences: int = 1):
     """The RAG prompt over `passages`, its ids, and a new constraint for them."""
     prompt, ids = prompts.render(tokenizer, prompts.with_passages(question, passages))
-    return prompt, ids, quote_constraint(tokenizer, prompt, ids, passages)
+    return prompt, ids, quote_constraint(tokenizer, prompt, ids, passages, min_sentences)
 
 
 @pytest.fixture
@@ -97,6 +97,37 @@ def test_a_citation_first_limits_the_quote_to_the_passage_it_names(fresh):
     assert first_of_passage_1 not in constraint.allowed_tokens() or first_of_passage_1 == first_of_passage_2
     constraint.advance(first_of_passage_2)
     assert constraint.quoted_passages() == [2]
+
+
+def test_a_quote_holds_its_least_number_of_sentences_or_runs_to_its_passages_end(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids, constraint = _constrained(tokenizer, QUESTION, PASSAGES, min_sentences=2)
+    first = _ids_of(tokenizer, prompt, ids, "You may carry over at most 5 days.")
+    for token in first:
+        constraint.advance(token)
+    assert not constraint.may_stop()  # one sentence of two
+    for token in _ids_of(tokenizer, prompt, ids, " Carried days expire on 31 March.")[:-1]:
+        constraint.advance(token)
+        assert not constraint.may_stop()
+    constraint.advance(_ids_of(tokenizer, prompt, ids, "31 March.")[-1])
+    assert constraint.may_stop()
+    _, _, last_only = _constrained(tokenizer, QUESTION, PASSAGES, min_sentences=2)
+    for token in _ids_of(tokenizer, prompt, ids, "The warranty runs for 2 years."):
+        last_only.advance(token)
+    assert last_only.may_stop()  # the passage's last sentence: its end is as far as the quote can go
+
+
+def test_kept_starts_limit_both_the_quote_and_the_citations(fresh):
+    tokenizer, prompt, ids, constraint = fresh
+    warranty = _positions_of(tokenizer, prompt, "The warranty")[0]
+    constraint.keep_starts({warranty})
+    assert constraint.starts == {warranty}
+    allowed = constraint.allowed_tokens()
+    assert ids[warranty] in allowed
+    assert _ids_of(tokenizer, prompt, ids, "You may")[0] not in allowed
+    assert set(constraint.citations) == {2}  # citing [1] would leave no sentence to quote
+    assert [sentence.text for sentence in constraint.sentences if sentence.passage == 1] == [
+        "You may carry over at most 5 days.", "Carried days expire on 31 March."]
 
 
 def test_a_quote_may_not_stop_on_a_colon_or_a_bare_list_number(micro_models):
@@ -169,6 +200,22 @@ def test_constrained_generation_says_only_what_a_passage_says(micro_models, temp
     assert _quote_of(answer) and normalise(_quote_of(answer)) in normalise(" ".join(p.text for p in PASSAGES))
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.5])
+def test_forced_tokens_in_one_pass_give_the_answer_token_for_token(micro_models, temperature):
+    base = load_plain(str(micro_models["base"]))
+    prompt, ids = _prompt(base.tokenizer)
+    answers = {}
+    for fast_forward in (False, True):
+        constraint = quote_constraint(base.tokenizer, prompt, ids, PASSAGES, min_sentences=2)
+        steps = list(stream_tokens(base.model, [Row(ids, constraint=constraint)], Sampling(40, temperature, seed=5),
+                                   {base.tokenizer.eos_token_id}, fast_forward=fast_forward))
+        answers[fast_forward] = [step.token_id for step in steps]
+        arrivals = [step.at for step in steps if step.token_id is not None]
+        assert (len(set(arrivals)) < len(arrivals)) == fast_forward  # forced runs arrive together
+    if temperature == 0.0:  # a sampled run draws fewer random numbers when forced tokens skip the draw
+        assert answers[True] == answers[False]
+
+
 def test_the_rag_path_quotes_by_default_and_writes_freely_when_asked(micro_settings, warm_index):
     quoted = ask("How many days of annual leave do employees get?", micro_settings, ["rag"])["rag"]
     assert quoted.facts["answer"].startswith("quote-only")
@@ -177,3 +224,15 @@ def test_the_rag_path_quotes_by_default_and_writes_freely_when_asked(micro_setti
     free = ask("How many days of annual leave do employees get?", settings_with(micro_settings, rag_answer="free"),
                ["rag"])["rag"]
     assert free.facts["answer"].startswith("free") and "quoted_from_passages" not in free.facts
+
+
+def test_the_rag_quote_starts_at_the_best_evidence_sentence(micro_settings, warm_index):
+    question = "How many days of annual leave do employees get?"
+    one = ask(question, settings_with(micro_settings, evidence_sentences=1), ["rag"])["rag"]
+    best = one.facts["evidence_ranking"][0]
+    sentence = best["sentence"]
+    quote = _quote_of(one.text)  # the micro base may run out of new tokens inside the sentence
+    assert quote and (quote.startswith(sentence) or sentence.startswith(quote))
+    assert one.facts["quoted_from_passages"] == [best["passage"]]
+    open_choice = ask(question, settings_with(micro_settings, evidence_sentences=0), ["rag"])["rag"]
+    assert "evidence_ranking" not in open_choice.facts and _quote_of(open_choice.text) in open_choice.prompt

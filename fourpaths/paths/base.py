@@ -34,6 +34,7 @@ class Job:
     facts: dict[str, object] = field(default_factory=dict)
     prepare_ms: float = 0.0  # work before generation (retrieval): counted in time to first token
     constraint: object | None = None  # limits the answer's tokens (the RAG path's quote-only answers)
+    max_new_tokens: int | None = None  # this answer's own token budget; None: the settings' max_new_tokens
 
 
 class AnswerPath(ABC):
