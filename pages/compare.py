@@ -81,6 +81,15 @@ if st.button("Ask", type="primary"):
                 for number, source in enumerate(trace.sources, start=1):
                     st.caption(f"[{number}] {source.source} — score {source.score:.3f}")
                     st.text(source.text)
+            evidence = trace.facts.get("evidence_ranking")
+            if evidence:
+                st.markdown("**Evidence sentences** (the quote starts at the best; score = cosine + keyword share)")
+                st.bar_chart(pd.DataFrame({"score": [item["score"] for item in evidence]},
+                                          index=[f"{rank}. [{item['passage']}]" for rank, item in
+                                                 enumerate(evidence, start=1)]), horizontal=True)
+                for rank, item in enumerate(evidence, start=1):
+                    st.caption(f"{rank}. passage [{item['passage']}] — score {item['score']:.3f}")
+                    st.text(item["sentence"])
             st.markdown("**Model**")
             st.json(trace.facts)
     if traces:

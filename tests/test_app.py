@@ -107,6 +107,16 @@ def test_typed_question_gets_four_answers(app):
     assert latency_chart_present(app)
 
 
+def test_the_rag_anatomy_lists_the_evidence_sentences_the_quote_starts_from(app):
+    ask(app, question=QUESTION)
+    rag = path_columns(app)["rag"]
+    assert any(m.value.startswith("**Evidence sentences**") for m in rag.markdown)
+    captions = [c.value for c in rag.caption if c.value.startswith("1. passage [")]
+    assert len(captions) == 1 and "score" in captions[0]
+    last_sentence = rag.text[-1].value  # the evidence list comes after the passages
+    assert last_sentence.strip() and last_sentence in rag.code[0].value  # a sentence of the prompt's passages
+
+
 def test_empty_question_is_an_error(app):
     ask(app, question="   ")
     assert len(app.error) == 1
