@@ -10,6 +10,9 @@ score, and `evidence_sentences = 0` gives the base the whole choice back, for co
 A sentence's score is its cosine similarity to the question, read with its chunk's "Title > Section" heading
 (a sentence such as "It is 25 days." names no topic), plus KEYWORD_WEIGHT times the share of the question's
 content words it holds: the same lexical signal hybrid retrieval adds to the dense ranking.
+
+The search index embeds every chunk's sentences once, when it is built (`evidence_texts`), so ranking them at
+question time costs only the question's embedding; a sentence the index lacks is embedded on the spot.
 """
 
 from __future__ import annotations
@@ -20,19 +23,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fourpaths.keyword_search import words
+from fourpaths.prompts import one_line
+from fourpaths.quoting import Sentence, heading_length, sentence_spans
 
 # Chosen on the train questions, never on the eval sets (see the README's RAG figures).
 KEYWORD_WEIGHT = 0.5
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence a quote may start at: its first token in the prompt, its passage, heading and text."""
-
-    start: int
-    passage: int
-    heading: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ def rank_sentences(embed: Callable[[Sequence[str]], np.ndarray], question: str,
     """The sentences, best evidence for `question` first. `embed` returns normalised vectors, one per text."""
     if not sentences:
         return []
-    read = [f"{sentence.heading}{sentence.text}" for sentence in sentences]
+    read = [sentence.reading for sentence in sentences]
     vectors = embed([question, *read])
     cosines = vectors[1:] @ vectors[0]
     asked = set(words(question))
@@ -61,3 +56,10 @@ def rank_sentences(embed: Callable[[Sequence[str]], np.ndarray], question: str,
 def _coverage(asked: set[str], text: str) -> float:
     """The share of the question's content words that the text holds."""
     return len(asked & set(words(text))) / len(asked) if asked else 0.0
+
+
+def evidence_texts(chunk_text: str) -> list[str]:
+    """What the ranking reads for each sentence of a chunk, as the RAG prompt shows the chunk (on one line)."""
+    text = one_line(chunk_text)
+    heading = text[:heading_length(text)]
+    return [f"{heading}{text[start:end].strip()}" for start, end in sentence_spans(text)]

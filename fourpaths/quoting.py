@@ -13,14 +13,29 @@ evidence sentences the embedder ranks best (see fourpaths.evidence).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 from fourpaths.errors import FourpathsError
-from fourpaths.evidence import Sentence
 
 # Where a quote may begin inside a passage's text: after a sentence's end, or at a list item.
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s+(?=- )|\s+(?=\d+\.\s)")
 _LIST_MARK = re.compile(r"(?:- |\d+\.\s)")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence a quote may start at: its first token in the prompt, its passage, heading and text."""
+
+    start: int
+    passage: int
+    heading: str
+    text: str
+
+    @property
+    def reading(self) -> str:
+        """The sentence as the evidence ranking reads it: with its chunk's heading, which names the topic."""
+        return f"{self.heading}{self.text}"
 
 
 class QuoteConstraint:
@@ -133,27 +148,24 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         if line_at < 0:
             raise FourpathsError(f"passage [{passage.number}] is not in the prompt as given")
         text_at = line_at + len(f"[{passage.number}] ({passage.source}) ")
-        body_at = text_at + _heading_length(passage.text)
+        body_at = text_at + heading_length(passage.text)
         body_end = text_at + len(passage.text)
         search_from = body_end
         first, last = _first_token_from(offsets, body_at), _first_token_from(offsets, body_end)
         inside.update(range(first, last))
         passage_of.update({position: passage.number for position in range(first, last)})
-        passage_starts, passage_ends = [], {last}
-        for char_at, ends_a_sentence in _sentence_starts(prompt, body_at, body_end):
-            item = _LIST_MARK.match(prompt, char_at)  # a list item is quoted from its words, not its dash
-            start = _first_token_from(offsets, item.end() if item else char_at)
-            if start < last:
-                passage_starts.append(start)
-            if ends_a_sentence:
-                passage_ends.add(_first_token_from(offsets, char_at))
-        heading = passage.text[:_heading_length(passage.text)]
-        for start in passage_starts:
+        passage_ends = {last} | {_first_token_from(offsets, char_at)
+                                 for char_at, ends_a_sentence in _sentence_starts(prompt, body_at, body_end)
+                                 if ends_a_sentence}
+        heading = passage.text[:heading_length(passage.text)]
+        for span_at, span_end in sentence_spans(passage.text):
+            start = _first_token_from(offsets, text_at + span_at)
+            if start >= last or start in starts:
+                continue
             after = sorted(end for end in passage_ends if end > start)
             earliest_stop[start] = after[min(max(min_sentences, 1), len(after)) - 1]
-            sentence_text = prompt[offsets[start][0]:offsets[after[0] - 1][1]].strip()
-            sentences.append(Sentence(start, passage.number, heading, sentence_text))
-        starts.update(passage_starts)
+            starts.add(start)
+            sentences.append(Sentence(start, passage.number, heading, passage.text[span_at:span_end].strip()))
         ends.update(passage_ends)
     if not starts:
         raise FourpathsError("no passage text to quote from")
@@ -188,7 +200,24 @@ def _unspaced_aliases(tokenizer, prompt_ids: Sequence[int], starts: set[int]) ->
     return aliases
 
 
-def _heading_length(text: str) -> int:
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans, within a passage's text, of the sentences a quote may start at: each from its first
+    word (after any list mark) to where a sentence that a quote may stop after ends, or the text's end.
+
+    The one segmentation both the quote constraint and the search index use, so the index's stored sentence
+    vectors (retrieval.SearchIndex.sentence_vectors) are found by the very text the RAG path ranks."""
+    found = _sentence_starts(text, heading_length(text), len(text))
+    stops = [char_at for char_at, ends_a_sentence in found if ends_a_sentence] + [len(text)]
+    spans = []
+    for char_at, _ in found:
+        item = _LIST_MARK.match(text, char_at)  # a list item is quoted from its words, not its dash
+        span_at = item.end() if item else char_at
+        if span_at < len(text) and text[span_at:].strip():
+            spans.append((span_at, next(stop for stop in stops if stop > span_at)))
+    return spans
+
+
+def heading_length(text: str) -> int:
     """Characters of the "Title > Section: " prefix a chunk carries, or 0: a quote starts after it.
 
     The heading ends at the first ": " after its first " > ", since a title may hold a colon of its own

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fourpaths.evidence import KEYWORD_WEIGHT, Sentence, rank_sentences
+from fourpaths.evidence import KEYWORD_WEIGHT, rank_sentences
+from fourpaths.quoting import Sentence
 from fourpaths.retrieval import default_embedder_location, embed_texts, load_embedder
 
 SENTENCES = [

@@ -12,6 +12,7 @@ from conftest import settings_with
 from fourpaths import prompts
 from fourpaths.ask import ask
 from fourpaths.errors import FourpathsError
+from fourpaths.evidence import evidence_texts
 from fourpaths.generation import Row, Sampling, stream_tokens
 from fourpaths.models import load_plain
 from fourpaths.quoting import QuoteDecoder, quote_constraint
@@ -115,6 +116,13 @@ def test_a_quote_holds_its_least_number_of_sentences_or_runs_to_its_passages_end
     for token in _ids_of(tokenizer, prompt, ids, "The warranty runs for 2 years."):
         last_only.advance(token)
     assert last_only.may_stop()  # the passage's last sentence: its end is as far as the quote can go
+
+
+def test_the_constraints_sentences_read_as_the_search_index_stores_them(fresh):
+    constraint = fresh[-1]
+    for passage in PASSAGES:  # the index embeds evidence_texts; the RAG path looks each sentence up by it
+        readings = [sentence.reading for sentence in constraint.sentences if sentence.passage == passage.number]
+        assert readings == evidence_texts(passage.text)
 
 
 def test_kept_starts_limit_both_the_quote_and_the_citations(fresh):

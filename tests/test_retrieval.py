@@ -12,9 +12,11 @@ import pytest
 from fourpaths import retrieval
 from fourpaths.corpus import Document, chunk_document, corpus_fingerprint, load_documents
 from fourpaths.errors import FourpathsError
+from fourpaths.evidence import evidence_texts
 from fourpaths.retrieval import (
     Hit,
     SearchIndex,
+    embed_texts,
     load_embedder,
     open_index,
     read_manifest,
@@ -163,9 +165,20 @@ def test_vectors_are_unit_length(built: SearchIndex):
 def test_build_reports_progress(corpus: Path, embedder):
     chunks = [chunk for document in load_documents(corpus) for chunk in chunk_document(document)]
     calls: list[tuple[int, int]] = []
-    SearchIndex.build(chunks, embedder, batch_size=2, progress=lambda done, total: calls.append((done, total)))
-    assert calls[0] == (0, len(chunks)) and calls[-1] == (len(chunks), len(chunks))
+    index = SearchIndex.build(chunks, embedder, batch_size=2, progress=lambda done, total: calls.append((done, total)))
+    work = len(chunks) + len(index.sentence_vectors)  # one bar over the chunks and their sentences
+    assert calls[0] == (0, work) and calls[-1] == (work, work)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_every_chunk_sentence_is_embedded_once_as_the_evidence_ranking_reads_it(built: SearchIndex, embedder):
+    wanted = {text for chunk in built.chunks for text in evidence_texts(chunk.text)}
+    assert set(built.sentence_vectors) == wanted and len(wanted) > len(built)
+    some = sorted(wanted)[:3]
+    assert np.allclose(built.embed_known(some), embed_texts(embedder, some), atol=1e-5)
+    question = "How many days of paid annual leave do employees get?"  # not stored: embedded on the spot
+    mixed = built.embed_known([question, some[0]])
+    assert np.allclose(mixed, embed_texts(embedder, [question, some[0]]), atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -177,12 +190,14 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     calls: list[tuple[int, int]] = []
     first, rebuilt = open_index(corpus, index_dir, None, progress=lambda d, t: calls.append((d, t)))
     assert rebuilt and calls
-    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "chunks.jsonl", "manifest.json"}
+    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "chunks.jsonl", "manifest.json",
+                                                     "sentences.jsonl", "sentences.npy"}
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["fingerprint"] == corpus_fingerprint(corpus)
     assert manifest["embedder"] == resolve_embedder_location(None)
     assert manifest["chunking"] == {"max_words": 90, "overlap_words": 20}
     assert manifest["count"] == len(first) and manifest["dimension"] == 384
+    assert manifest["sentences"] == len(first.sentence_vectors) > 0
     assert manifest["build_seconds"] >= 0
 
     def no_build(*args, **kwargs):
@@ -194,6 +209,8 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     assert not rebuilt and not calls
     assert second.chunks == first.chunks
     assert np.allclose(second.vectors, first.vectors)
+    assert second.sentence_vectors.keys() == first.sentence_vectors.keys()
+    assert all(np.array_equal(second.sentence_vectors[text], first.sentence_vectors[text]) for text in first.sentence_vectors)
     assert top_sources(second, 3) == top_sources(first, 3)
 
 
@@ -263,6 +280,7 @@ def test_add_documents_and_remove_source_survive_save_and_load(built: SearchInde
     assert added == len(built) - size > 0
     assert built.fingerprint is None  # no longer known to match a corpus on disk
     assert built.search(question, 1)[0].source == "updates/update-parking.md"
+    assert evidence_texts(built.chunks[-1].text)[0] in built.sentence_vectors
 
     # Re-adding a source replaces its chunks instead of duplicating them.
     assert built.add_documents([new_doc]) == added and len(built) == size + added
@@ -282,6 +300,7 @@ def test_add_documents_and_remove_source_survive_save_and_load(built: SearchInde
     kept_after = {(c.source, c.index): v for c, v in zip(loaded.chunks, loaded.vectors)}
     assert kept_after.keys() == kept_before.keys()
     assert all(np.array_equal(kept_after[key], kept_before[key]) for key in kept_after)
+    assert set(loaded.sentence_vectors) == {text for chunk in loaded.chunks for text in evidence_texts(chunk.text)}
     monkeypatch.undo()
 
     loaded.save(tmp_path / "index")

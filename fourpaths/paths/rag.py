@@ -60,7 +60,7 @@ class RagPath(AnswerPath):
     def _keep_evidence(constraint, question: str, count: int, workspace, facts: dict) -> None:
         """Narrow the quote's starts to the `count` sentences the embedder ranks best; the anatomy lists the
         ranking's head, so a reader sees which sentences were near."""
-        ranked = rank_sentences(workspace.index().embed_queries, question, constraint.sentences)
+        ranked = rank_sentences(workspace.index().embed_known, question, constraint.sentences)
         constraint.keep_starts({item.sentence.start for item in ranked[:count]})
         facts["evidence_sentences"] = count
         facts["evidence_ranking"] = [item.as_fact() for item in ranked[:max(count, 3)]]
