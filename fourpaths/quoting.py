@@ -50,8 +50,9 @@ class QuoteConstraint:
     def __init__(self, prompt_ids: Sequence[int], starts: set[int], ends: set[int], inside: set[int],
                  passage_of: dict[int, int], citations: dict[int, list[int]],
                  aliases: dict[int, set[int]], prompt: str, offsets: Sequence[tuple[int, int]],
-                 earliest_stop: dict[int, int], sentences: list[Sentence]) -> None:
+                 earliest_stop: dict[int, int], sentences: list[Sentence], cite_first: bool = False) -> None:
         self.ids = list(prompt_ids)
+        self.cite_first = cite_first  # the answer must open with a citation "[n]" before its quote
         self.starts, self.ends, self.inside, self.passage_of = starts, ends, inside, passage_of
         self.citations, self.aliases = citations, aliases  # aliases: token -> starts it may begin
         self.prompt, self.offsets = prompt, list(offsets)  # to show the quote in the document's characters
@@ -66,6 +67,8 @@ class QuoteConstraint:
         if self.citing is not None:
             return {rest[0] for rest in self.citing.values()}
         if self.cursors is None:
+            if self.cite_first and self.cited is None:
+                return {ids[0] for ids in self.citations.values()}
             starts = self._open_starts()
             allowed = {self.ids[start] for start in starts}
             allowed |= {alias for alias, begins in self.aliases.items() if begins & starts}
@@ -135,9 +138,10 @@ class QuoteConstraint:
 
 
 def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages,
-                     min_sentences: int = 1) -> QuoteConstraint:
+                     min_sentences: int = 1, cite_first: bool = False) -> QuoteConstraint:
     """The constraint for `prompt` (rendered by prompts.render), whose passage lines are `passages`. A quote
-    holds at least `min_sentences` sentences, or runs to its passage's end when the passage has fewer."""
+    holds at least `min_sentences` sentences, or runs to its passage's end when the passage has fewer; with
+    `cite_first`, the answer opens with the number of the passage it quotes."""
     offsets = _token_offsets(tokenizer, prompt, prompt_ids)
     starts, ends, inside, passage_of = set(), set(), set(), {}
     earliest_stop: dict[int, int] = {}
@@ -171,7 +175,8 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         raise FourpathsError("no passage text to quote from")
     citations = {p.number: tokenizer(f"[{p.number}]", add_special_tokens=False)["input_ids"] for p in passages}
     return QuoteConstraint(prompt_ids, starts, ends, inside, passage_of, citations,
-                           _unspaced_aliases(tokenizer, prompt_ids, starts), prompt, offsets, earliest_stop, sentences)
+                           _unspaced_aliases(tokenizer, prompt_ids, starts), prompt, offsets, earliest_stop, sentences,
+                           cite_first)
 
 
 def _sentence_starts(prompt: str, body_at: int, body_end: int) -> list[tuple[int, bool]]:

@@ -138,6 +138,18 @@ def test_kept_starts_limit_both_the_quote_and_the_citations(fresh):
         "You may carry over at most 5 days.", "Carried days expire on 31 March."]
 
 
+def test_an_answer_that_must_cite_first_may_only_open_with_a_citation(micro_models):
+    tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
+    prompt, ids = prompts.render(tokenizer, prompts.with_passages(QUESTION, PASSAGES))
+    constraint = quote_constraint(tokenizer, prompt, ids, PASSAGES, cite_first=True)
+    citations = {number: tokenizer(f"[{number}]", add_special_tokens=False)["input_ids"] for number in (1, 2)}
+    assert constraint.allowed_tokens() == {ids[0] for ids in citations.values()}
+    for token in citations[1]:
+        constraint.advance(token)
+    assert constraint.cited == 1
+    assert _ids_of(tokenizer, prompt, ids, "You may")[0] in constraint.allowed_tokens()
+
+
 def test_a_quote_may_not_stop_on_a_colon_or_a_bare_list_number(micro_models):
     """"The order is: 1." would end on the words that announce the answer, before the answer itself."""
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
@@ -239,6 +251,7 @@ def test_the_rag_quote_starts_at_the_best_evidence_sentence(micro_settings, warm
     one = ask(question, settings_with(micro_settings, evidence_sentences=1), ["rag"])["rag"]
     best = one.facts["evidence_ranking"][0]
     sentence = best["sentence"]
+    assert one.text.startswith(f"[{best['passage']}] ")  # a RAG answer opens with its citation
     quote = _quote_of(one.text)  # the micro base may run out of new tokens inside the sentence
     assert quote and (quote.startswith(sentence) or sentence.startswith(quote))
     assert one.facts["quoted_from_passages"] == [best["passage"]]

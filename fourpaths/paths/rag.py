@@ -51,7 +51,8 @@ class RagPath(AnswerPath):
         """The quote-only constraint, or None with the reason in the facts when this tokenizer cannot give one
         (a hub model with a slow tokenizer has no character offsets): the answer is then written freely."""
         try:
-            return quote_constraint(base.tokenizer, prompt, ids, passages, settings.min_quote_sentences)
+            return quote_constraint(base.tokenizer, prompt, ids, passages, settings.min_quote_sentences,
+                                    cite_first=True)
         except FourpathsError as error:
             facts["answer"] = f"{ANSWER_MODES['free']} (quote-only unavailable: {error})"
             return None
