@@ -11,11 +11,19 @@ from fourpaths.presets import preset_questions
 from fourpaths.workspace import Workspace
 
 settings = st.session_state["settings"]
-workspace = Workspace(settings)
 
 st.title("One question, four paths")
 st.caption("Prompt engineering, a fine-tuned adapter, retrieval and a model trained from scratch answer "
            "the same question at the same time. Every number below is measured as it happens.")
+index_note = st.empty()  # the search index's first build (about a minute on 2 cores) shows its progress here
+
+
+def show_index_progress(done: int, total: int) -> None:
+    index_note.progress(done / max(total, 1), text=f"Building the search index: {done:,} of {total:,} chunks "
+                                                   "and sentences embedded")
+
+
+workspace = Workspace(settings, index_progress=show_index_progress)
 
 try:
     presets = preset_questions(workspace.corpus_root())
@@ -63,6 +71,10 @@ if st.button("Ask", type="primary"):
                       state="error" if failure else "complete")
     if failure:  # outside the collapsed status box, where it would be hidden
         st.error(failure)
+    if workspace.index_rebuilt:
+        index = workspace.index()
+        index_note.caption(f"Search index built for this question: {len(index):,} chunks and "
+                           f"{len(index.sentence_vectors):,} sentences embedded in {index.build_seconds:.1f} s")
     for path_id, trace in traces.items():
         column = columns[path_id]
         # a wrapping row: three fixed thirds of a quarter-width column cut the numbers to "15…"

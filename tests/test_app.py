@@ -107,6 +107,21 @@ def test_typed_question_gets_four_answers(app):
     assert latency_chart_present(app)
 
 
+def test_the_first_question_on_a_fresh_machine_builds_the_index_and_says_so(micro_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("FOURPATHS_INDEX_DIR", str(tmp_path / "fresh-index"))
+    monkeypatch.chdir(PROJECT_ROOT)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    ask(at, question=QUESTION)
+    built = [c.value for c in at.caption if c.value.startswith("Search index built for this question")]
+    assert len(built) == 1 and "sentences embedded in" in built[0]
+    assert (tmp_path / "fresh-index" / "sentences.npy").exists()
+    for column in path_columns(at).values():
+        assert_answered(column)
+    ask(at, question=QUESTION)  # the second question finds the index built
+    assert not [c.value for c in at.caption if c.value.startswith("Search index built")]
+
+
 def test_the_rag_anatomy_lists_the_evidence_sentences_the_quote_starts_from(app):
     ask(app, question=QUESTION)
     rag = path_columns(app)["rag"]
