@@ -1,5 +1,7 @@
 """Compare: one question, four paths, side by side, streaming together."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,10 @@ from fourpaths.errors import FourpathsError
 from fourpaths.paths import PATH_IDS, PATHS
 from fourpaths.presets import preset_questions
 from fourpaths.workspace import Workspace
+
+# A column is redrawn at most this often while it streams (and once more when it is done): each redraw is a
+# message to the browser, built on the server's CPU that the decoding it shows also needs.
+REDRAW_EVERY_S = 0.1
 
 settings = st.session_state["settings"]
 
@@ -54,12 +60,15 @@ if st.button("Ask", type="primary"):
         answers[path_id] = column.empty()
         answers[path_id].info("waiting…")
     failure = None
+    drawn_at = {path_id: 0.0 for path_id in PATH_IDS}
     with st.status("Answering…", expanded=False) as status:
         try:
             for event in ask_stream(question, settings, PATH_IDS, concurrent=True, workspace=workspace):
                 if isinstance(event, TokenEvent):
                     texts[event.path] += event.text
-                    answers[event.path].text(texts[event.path])
+                    if time.perf_counter() - drawn_at[event.path] >= REDRAW_EVERY_S:
+                        answers[event.path].text(texts[event.path])
+                        drawn_at[event.path] = time.perf_counter()
                 elif isinstance(event, ErrorEvent):
                     answers[event.path].error(event.message)
                 elif isinstance(event, DoneEvent):
