@@ -140,6 +140,8 @@ def run_index(args) -> int:
     if args.rebuild and workspace.index_dir().exists():
         shutil.rmtree(workspace.index_dir())
     index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
-                                settings.chunk_words, settings.chunk_overlap, progress=_bar_progress("embedding chunks and sentences"))
-    print(f"index: {len(index)} chunks in {workspace.index_dir()} ({'rebuilt' if rebuilt else 'up to date'})")
+                                settings.chunk_words, settings.chunk_overlap,
+                                progress=_bar_progress("embedding chunks and sentences"))
+    print(f"index: {len(index)} chunks and {len(index.sentence_vectors)} sentences in {workspace.index_dir()} "
+          f"({'rebuilt' if rebuilt else 'up to date'})")
     return 0

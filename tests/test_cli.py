@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -95,4 +96,7 @@ def test_eval_json_shape(micro_env, capsys):
 def test_index_command_builds_then_reuses(micro_env, capsys):
     assert main(["index"]) == 0
     assert main(["index"]) == 0
-    assert "up to date" in capsys.readouterr().out.splitlines()[-1]
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "up to date" in last
+    chunks, sentences = (int(n) for n in re.match(r"index: (\d+) chunks and (\d+) sentences", last).groups())
+    assert sentences > chunks > 0  # every chunk's sentences are embedded for the RAG evidence ranking
