@@ -18,7 +18,8 @@ ANSWER_MODES = {"quote": "quote-only: each token continues a passage, shown as t
 class RagPath(AnswerPath):
     id = "rag"
     title = "RAG"
-    summary = "The base reading the top passages found in the documents, updates included."
+    summary = ("The base answering from passages found in the documents, updates included. By default it "
+               "quotes them, citing, from the sentence retrieval ranks best.")
 
     def prepare(self, question, settings, workspace) -> Job:
         base = workspace.base()
