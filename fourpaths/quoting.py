@@ -158,11 +158,11 @@ def quote_constraint(tokenizer, prompt: str, prompt_ids: Sequence[int], passages
         first, last = _first_token_from(offsets, body_at), _first_token_from(offsets, body_end)
         inside.update(range(first, last))
         passage_of.update({position: passage.number for position in range(first, last)})
-        passage_ends = {last} | {_first_token_from(offsets, char_at)
-                                 for char_at, ends_a_sentence in _sentence_starts(prompt, body_at, body_end)
-                                 if ends_a_sentence}
+        spans = sentence_spans(passage.text)
+        # a sentence a quote may stop after ends where the next one starts, or where the passage ends
+        passage_ends = {last} | {_first_token_from(offsets, text_at + span_end) for _, span_end in spans}
         heading = passage.text[:heading_length(passage.text)]
-        for span_at, span_end in sentence_spans(passage.text):
+        for span_at, span_end in spans:
             start = _first_token_from(offsets, text_at + span_at)
             if start >= last or start in starts:
                 continue
