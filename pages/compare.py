@@ -31,6 +31,17 @@ def show_index_progress(done: int, total: int) -> None:
 
 workspace = Workspace(settings, index_progress=show_index_progress)
 
+
+def show_scored_texts(title: str, items: list[tuple[str, str, float, str]]) -> None:
+    """A title, a bar chart of the scores, then each text under its label: items are (chart label, label,
+    score, text)."""
+    st.markdown(title)
+    st.bar_chart(pd.DataFrame({"score": [score for _, _, score, _ in items]},
+                              index=[chart_label for chart_label, _, _, _ in items]), horizontal=True)
+    for _, label, score, text in items:
+        st.caption(f"{label} — score {score:.3f}")
+        st.text(text)
+
 try:
     presets = preset_questions(workspace.corpus_root())
 except FourpathsError as error:
@@ -95,22 +106,15 @@ if st.button("Ask", type="primary"):
             st.markdown("**Final prompt, exactly as the model saw it**")
             st.code(trace.prompt, language=None)
             if trace.sources:
-                st.markdown("**Retrieved passages**")
-                st.bar_chart(pd.DataFrame({"score": [s.score for s in trace.sources]},
-                                          index=[f"[{i + 1}] {s.source}" for i, s in enumerate(trace.sources)]),
-                             horizontal=True)
-                for number, source in enumerate(trace.sources, start=1):
-                    st.caption(f"[{number}] {source.source} — score {source.score:.3f}")
-                    st.text(source.text)
+                show_scored_texts("**Retrieved passages**", [
+                    (f"[{number}] {s.source}", f"[{number}] {s.source}", s.score, s.text)
+                    for number, s in enumerate(trace.sources, start=1)])
             evidence = trace.facts.get("evidence_ranking")
             if evidence:
-                st.markdown("**Evidence sentences** (the quote starts at the best; score = cosine + keyword share)")
-                st.bar_chart(pd.DataFrame({"score": [item["score"] for item in evidence]},
-                                          index=[f"{rank}. [{item['passage']}]" for rank, item in
-                                                 enumerate(evidence, start=1)]), horizontal=True)
-                for rank, item in enumerate(evidence, start=1):
-                    st.caption(f"{rank}. passage [{item['passage']}] — score {item['score']:.3f}")
-                    st.text(item["sentence"])
+                show_scored_texts("**Evidence sentences** (the quote starts at the best; score = cosine + keyword "
+                                  "share)", [
+                    (f"{rank}. [{item['passage']}]", f"{rank}. passage [{item['passage']}]", item["score"],
+                     item["sentence"]) for rank, item in enumerate(evidence, start=1)])
             st.markdown("**Model**")
             st.json(trace.facts)
     if traces:
