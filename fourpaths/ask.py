@@ -2,7 +2,8 @@
 
 Jobs that share weights (prompt and LoRA on the one base) run as one batched decode with a per-row adapter;
 the RAG quote on the same weights decodes alone (it takes its forced tokens in one pass), and jobs on other
-weights (the tiny model) take turns with them, step by step, on one worker thread.
+weights (the tiny model) form groups of their own. On a machine with several cores the groups decode at once
+in lanes, one per core (fourpaths.lanes); on one core they take turns, step by step, on one worker thread.
 Each event names its path, so a caller routes it to a column without knowing how the work was scheduled.
 """
 
@@ -12,57 +13,18 @@ import queue
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, replace
-from typing import Iterator, Sequence, Union
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable, Iterator, Sequence, Union
 
 from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
+from fourpaths.events import DoneEvent, ErrorEvent, Event, TokenEvent, Trace
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
-from fourpaths.paths import PATH_IDS, PATHS, Job, Source
+from fourpaths.lanes import decode_in_lanes, usable_lanes
+from fourpaths.paths import PATH_IDS, PATHS, Job
 from fourpaths.quoting import QuoteDecoder
 from fourpaths.workspace import Workspace
-
-
-@dataclass
-class Trace:
-    """A finished answer and its anatomy: what the model saw, what it was given, how long it took."""
-
-    path: str
-    title: str
-    text: str
-    prompt: str
-    sources: list[Source]
-    ttft_ms: float
-    total_ms: float
-    new_tokens: int
-    tokens_per_s: float
-    facts: dict[str, object] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["sources"] = [asdict(source) for source in self.sources]
-        return data
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    path: str
-    text: str
-
-
-@dataclass(frozen=True)
-class DoneEvent:
-    path: str
-    trace: Trace
-
-
-@dataclass(frozen=True)
-class ErrorEvent:
-    path: str
-    message: str
-
-
-Event = Union[TokenEvent, DoneEvent, ErrorEvent]
 
 
 def sampling_from(settings: Settings) -> Sampling:
@@ -130,7 +92,71 @@ def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Jo
     return list(groups.values())
 
 
-def _run_interleaved(groups, sampling: Sampling) -> Iterator[Event]:
+@dataclass
+class _Unit:
+    """What one lane works through at a time: prepared jobs batched on one model, or a path that is prepared
+    in the lane itself (see AnswerPath.prepare_in_lane)."""
+
+    path_ids: list[str]
+    models: list  # the LoadedModels it generates on, whose locks it needs
+    events: Callable[[], Iterator[Event]]
+
+
+def _batched_units(prepared: Sequence[tuple[Job, Clock]], sampling: Sampling) -> list[_Unit]:
+    return [_Unit([job.path_id for job, _ in group], [group[0][0].model], partial(_group_events, group, sampling))
+            for group in _group_by_model(prepared)]
+
+
+def _prepare_then_generate(path_id: str, question: str, settings: Settings, workspace: Workspace,
+                           asked_at: float, sampling: Sampling) -> Iterator[Event]:
+    try:
+        job_and_clock = _prepare(path_id, question, settings, workspace, asked_at)
+    except FourpathsError as error:
+        yield ErrorEvent(path_id, str(error))
+        return
+    yield from _group_events([job_and_clock], sampling)
+
+
+def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings, workspace: Workspace,
+                      sampling: Sampling) -> tuple[list[_Unit], list[ErrorEvent]]:
+    """The units for asking every path at once, and the errors of paths that could not even start.
+
+    With several lanes, a path whose preparation is heavy (retrieval) is prepared in its lane, beside the
+    others' decoding, instead of before any of them starts; its models and index are loaded here first, so a
+    forked lane inherits them. Such units come first: the longest work should start first."""
+    asked_at = time.perf_counter()  # every column's clock starts when the question is asked
+    in_lanes = usable_lanes(settings.decode_lanes, len(path_ids)) > 1
+    prepared, in_lane, errors = [], [], []
+    for path_id in path_ids:
+        path = PATHS[path_id]
+        try:
+            if in_lanes and path.prepare_in_lane:
+                in_lane.append(_Unit([path_id], path.load(settings, workspace), partial(
+                    _prepare_then_generate, path_id, question, settings, workspace, asked_at, sampling)))
+            else:
+                prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
+        except FourpathsError as error:
+            errors.append(ErrorEvent(path_id, str(error)))
+    return in_lane + _batched_units(prepared, sampling), errors
+
+
+def _run_units(units: Sequence[_Unit], lanes: int = 1) -> Iterator[Event]:
+    """Every unit's events, holding each model's lock throughout: in `lanes` decode lanes (fourpaths.lanes)
+    or, with one lane, taking turns on this thread.
+
+    The locks are taken before any worker is forked, so no worker starts from a model that another asker is
+    halfway through a step on (an adapter gated for its batch, say)."""
+    models = sorted({id(model): model for unit in units for model in unit.models}.values(), key=lambda m: m.location)
+    with ExitStack() as held:
+        for model in models:  # one fixed order, so two askers can never hold each other's model
+            held.enter_context(model.lock)
+        if lanes > 1:
+            yield from decode_in_lanes(units, lambda unit: unit.events(), lanes, lambda unit: unit.path_ids)
+        else:
+            yield from _interleaved([unit.events() for unit in units])
+
+
+def _interleaved(streams: list[Iterator[Event]]) -> Iterator[Event]:
     """Advance every group's decode loop in turn, on one thread.
 
     Why not a thread per model: small models are bound by Python overhead, so threads mostly queue on the
@@ -138,18 +164,13 @@ def _run_interleaved(groups, sampling: Sampling) -> Iterator[Event]:
     torch thread each took 1413-1642 ms against 1641-1704 ms taking turns, within the run-to-run noise of the
     sequential baseline (1782-2193 ms). Taking turns is deterministic and needs no thread settings.
     """
-    models = sorted({id(group[0][0].model): group[0][0].model for group in groups}.values(), key=lambda m: m.location)
-    with ExitStack() as held:
-        for model in models:  # one fixed order, so two askers can never hold each other's model
-            held.enter_context(model.lock)
-        streams = [_group_events(group, sampling) for group in groups]
-        while streams:
-            for stream in list(streams):
-                event = next(stream, None)
-                if event is None:
-                    streams.remove(stream)
-                else:
-                    yield event
+    while streams:
+        for stream in list(streams):
+            event = next(stream, None)
+            if event is None:
+                streams.remove(stream)
+            else:
+                yield event
 
 
 def _in_background(make_events) -> Iterator[Event]:
@@ -197,15 +218,10 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
 
         torch.set_num_threads(settings.threads)
     if concurrent:
-        asked_at = time.perf_counter()  # every column's clock starts when the question is asked
-        prepared = []
-        for path_id in path_ids:
-            try:
-                prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
-            except FourpathsError as error:
-                yield ErrorEvent(path_id, str(error))
-        groups = _group_by_model(prepared)
-        yield from _in_background(lambda: _run_interleaved(groups, sampling))
+        units, errors = _concurrent_units(path_ids, question, settings, workspace, sampling)
+        yield from errors
+        lanes = usable_lanes(settings.decode_lanes, len(units))
+        yield from _in_background(lambda: _run_units(units, lanes))
         return
     for path_id in path_ids:
         try:
@@ -213,7 +229,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         except FourpathsError as error:
             yield ErrorEvent(path_id, str(error))
             continue
-        yield from _in_background(lambda: _run_interleaved([[job_and_clock]], sampling))
+        yield from _in_background(lambda: _run_units(_batched_units([job_and_clock], sampling)))
 
 
 def ask(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,

@@ -54,6 +54,9 @@ class Settings:
     # 0.570 with 48 and 0.607 with 96. Forced tokens cost one pass for a run, so the longer budget is cheap.
     quote_max_new_tokens: int = 96
     threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core)
+    # Paths asked at once decode in this many lanes, each beyond the first in a forked worker process
+    # (fourpaths.lanes); 0: one per core, 1: all in this process, taking turns.
+    decode_lanes: int = 0
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:
@@ -134,6 +137,7 @@ def validate_settings(settings: Settings) -> Settings:
               (settings.min_quote_sentences >= 1, "min_quote_sentences must be at least 1"),
               (settings.quote_max_new_tokens >= 1, "quote_max_new_tokens must be at least 1"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
+              (settings.decode_lanes >= 0, "decode_lanes must be 0 (one per core) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
     for ok, message in checks:
         if not ok:

@@ -9,11 +9,14 @@ overhead, so one batched loop for the rows that share weights is the main speed 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
 from transformers import DynamicCache
+
+from fourpaths.row_adapters import gated_adapter
 
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
@@ -60,10 +63,26 @@ def _adapter_arguments(model, rows: Sequence[Row]) -> dict[str, object]:
     return {"adapter_names": names}
 
 
+@contextmanager
+def _adapters_for(model, rows: Sequence[Row]):
+    """The keyword arguments that give each row its adapter in one forward pass, with any gating in force.
+
+    A batch that mixes the active adapter with bare-base rows gates the adapter per row (row_adapters);
+    any other mix goes through PEFT's per-row `adapter_names`."""
+    names = [row.adapter for row in rows]
+    active = getattr(model, "active_adapter", None)
+    if hasattr(model, "peft_config") and len(set(names)) == 2 and set(names) == {active, None}:
+        with gated_adapter(model, active, [name == active for name in names]):
+            yield {}
+        return
+    yield _adapter_arguments(model, rows)
+
+
 def _forward(model, rows: Sequence[Row], **inputs):
     """One forward pass for `rows`; only the last position's logits are needed, so only it is projected
     onto the vocabulary (on a long RAG prompt the full projection costs more than the layers)."""
-    return model(**inputs, **_adapter_arguments(model, rows), logits_to_keep=1).logits[:, -1, :]
+    with _adapters_for(model, rows) as extra:
+        return model(**inputs, **extra, logits_to_keep=1).logits[:, -1, :]
 
 
 def _prefill(model, rows: Sequence[Row]) -> tuple[torch.Tensor, DynamicCache, torch.Tensor]:

@@ -72,6 +72,7 @@ if st.button("Ask", type="primary"):
         answers[path_id].info("waiting…")
     failure = None
     drawn_at = {path_id: 0.0 for path_id in PATH_IDS}
+    asked_at = time.perf_counter()
     with st.status("Answering…", expanded=False) as status:
         try:
             for event in ask_stream(question, settings, PATH_IDS, concurrent=True, workspace=workspace):
@@ -87,6 +88,7 @@ if st.button("Ask", type="primary"):
                     answers[event.path].text(event.trace.text or "(empty answer)")
         except FourpathsError as error:
             failure = str(error)
+        wall_ms = 1000 * (time.perf_counter() - asked_at)
         status.update(label=f"{len(traces)} of {len(PATH_IDS)} paths answered",
                       state="error" if failure else "complete")
     if failure:  # outside the collapsed status box, where it would be hidden
@@ -123,3 +125,7 @@ if st.button("Ask", type="primary"):
                               "total (ms)": [t.total_ms for t in traces.values()]},
                              index=[PATHS[p].title for p in traces])
         st.bar_chart(frame, stack=False)
+        lanes = len({trace.facts.get("decode_lane", 0) for trace in traces.values()})
+        st.caption(f"From Ask to the last answer, drawing included: {wall_ms:.0f} ms, decoded in {lanes} "
+                   f"lane{'s' if lanes > 1 else ''} at once (each anatomy's decode_lane says which; lane 0 is "
+                   "this process, the others forked workers).")

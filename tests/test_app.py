@@ -96,6 +96,8 @@ def test_preset_question_gets_four_answers_with_latency(app):
     assert sorted(metric_labels(app)) == sorted(METRIC_LABELS * len(PATH_IDS))
     assert "Latency" in [s.value for s in app.subheader]
     assert latency_chart_present(app)
+    walls = [c.value for c in app.caption if c.value.startswith("From Ask to the last answer")]
+    assert len(walls) == 1 and " ms, decoded in " in walls[0], walls
     assert not app.error, [e.value for e in app.error]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -87,3 +88,24 @@ def test_clock_measures_first_token_total_and_rate():
     assert round(clock.total_ms) == 500
     assert clock.new_tokens == 2
     assert round(clock.tokens_per_s, 3) == 4.0
+
+
+def test_gated_adapter_gives_each_row_exactly_its_own_logits_and_restores_the_scales(micro_models):
+    from fourpaths.row_adapters import adapted_layers, gated_adapter
+
+    model, tokenizer = _model_with_random_adapter(micro_models)
+    ids = torch.tensor([tokenizer("Which office opens first?")["input_ids"]] * 2)
+    with torch.no_grad():
+        with_adapter = model(input_ids=ids[:1]).logits
+        with model.disable_adapter():
+            bare = model(input_ids=ids[:1]).logits
+        scales = [layer.scaling["lora"] for layer in adapted_layers(model, "lora")]
+        with gated_adapter(model, "lora", [False, True]):
+            mixed = model(input_ids=ids).logits
+    assert not torch.equal(bare, with_adapter), "the random adapter must change the output for this to test anything"
+    assert torch.allclose(mixed[0], bare[0], atol=1e-5)
+    assert torch.allclose(mixed[1], with_adapter[0], atol=1e-5)
+    assert [layer.scaling["lora"] for layer in adapted_layers(model, "lora")] == scales
+    with pytest.raises(RuntimeError), gated_adapter(model, "lora", [True, False]):
+        raise RuntimeError("a failing forward")
+    assert [layer.scaling["lora"] for layer in adapted_layers(model, "lora")] == scales

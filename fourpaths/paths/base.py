@@ -43,10 +43,20 @@ class AnswerPath(ABC):
     id: str
     title: str
     summary: str
+    # True when prepare() does heavy work for each question (retrieval): asked beside the other paths on
+    # several cores, it is then prepared in a decode lane of its own (fourpaths.lanes), and load() must say
+    # what it needs loaded first.
+    prepare_in_lane: bool = False
 
     @abstractmethod
     def prepare(self, question: str, settings: Settings, workspace) -> Job:
         """Build the job for `question`; raise FourpathsError when this path cannot run."""
+
+    def load(self, settings: Settings, workspace) -> list:
+        """Load everything prepare() will need (models, search index) and return the models it generates on.
+
+        Called before a lane is forked, so the lane inherits what is loaded rather than loading its own copy."""
+        raise NotImplementedError(f"{type(self).__name__} sets prepare_in_lane, so it must say what to load")
 
     @staticmethod
     def render(model, messages: list[dict[str, str]]) -> tuple[str, list[int]]:

@@ -1,0 +1,200 @@
+"""Decode lanes: on a machine with more than one core, groups of jobs decode at the same time, one lane in this
+process and each other lane in a forked worker process, so that two models' decode loops really run at once.
+
+Why processes, not threads: the models here are small enough that a decode step is mostly Python overhead,
+and threads queue on the GIL (see ask._interleaved). Why fork: the worker starts with everything this
+process has loaded (models, search index, the prepared jobs) and shares those memory pages copy-on-write, so
+a lane costs only the pages it writes and starts in milliseconds, with nothing to pickle on the way in.
+Only the events come back, pickled over a pipe.
+
+Scheduling: every lane, this process's included, takes the next waiting group whenever it is free, so a long
+answer does not hold a short one up behind it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
+
+from fourpaths.events import DoneEvent, ErrorEvent, Event
+
+WORKER_SILENCE_S = 120.0  # a worker that says nothing for this long is taken as hung, stopped, and its paths fail
+_LANE_FINISHED = object()
+
+_peak_lock = threading.Lock()
+_worker_private_peak_mb = 0.0
+
+
+def usable_lanes(requested: int, groups: int) -> int:
+    """How many lanes to decode `groups` in: `requested` (0: one per core), never more than there are groups,
+    and 1 where processes cannot be forked safely (only Linux is trusted to fork a process holding torch)."""
+    if groups < 2 or not sys.platform.startswith("linux"):
+        return 1
+    wanted = requested if requested > 0 else (os.cpu_count() or 1)
+    return max(1, min(wanted, groups))
+
+
+def worker_private_peak_mb() -> float:
+    """The most private memory any lane worker of this process held when it finished (0 before any ran).
+
+    Private, because a forked worker shares every page it has not written with this process: the app's
+    resident memory is this process's plus each running worker's private pages."""
+    return _worker_private_peak_mb
+
+
+def private_memory_mb() -> float | None:
+    """This process's pages that no other process shares (Private_Clean + Private_Dirty), or None off Linux."""
+    try:
+        with open("/proc/self/smaps_rollup", encoding="ascii") as rollup:
+            lines = rollup.read().splitlines()
+    except OSError:
+        return None
+    kilobytes = sum(int(line.split()[1]) for line in lines if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    return kilobytes / 1024
+
+
+class _Dispenser:
+    """Hands out group indices, each once, to whichever lane asks first."""
+
+    def __init__(self, count: int) -> None:
+        self._next, self._count, self._lock = 0, count, threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= self._count:
+                return None
+            self._next += 1
+            return self._next - 1
+
+
+@contextmanager
+def _torch_threads(count: int):
+    """Each lane decodes on its share of the cores; two lanes of two threads each on two cores only contend."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def decode_in_lanes(groups: Sequence, decode: Callable[[object], Iterator[Event]], lanes: int,
+                    path_ids_of: Callable[[object], list[str]]) -> Iterator[Event]:
+    """Every event of every group, decoding up to `lanes` groups at once (see the module docstring).
+
+    `decode(group)` yields a group's events; `path_ids_of(group)` names its paths, so that a worker that dies
+    or hangs can be reported as an error in each column it left unfinished.
+    """
+    events: queue.Queue = queue.Queue()
+    dispenser = _Dispenser(len(groups))
+    threads_per_lane = max(1, (os.cpu_count() or 1) // lanes)
+    context = multiprocessing.get_context("fork")
+    with _torch_threads(threads_per_lane):
+        for lane in range(1, lanes):
+            here, there = context.Pipe()
+            worker = context.Process(target=_worker_main, args=(there, groups, decode, threads_per_lane, lane),
+                                     daemon=True, name="fourpaths-lane")
+            worker.start()
+            there.close()
+            threading.Thread(target=_serve_worker, args=(here, worker, groups, dispenser, events, path_ids_of),
+                             daemon=True, name="fourpaths-lane-reader").start()
+        threading.Thread(target=_local_lane, args=(groups, decode, dispenser, events), daemon=True,
+                         name="fourpaths-lane-local").start()
+        running = lanes
+        while running:
+            item = events.get()
+            if item is _LANE_FINISHED:
+                running -= 1
+            else:
+                yield item
+
+
+def _labelled(event: Event, lane: int) -> Event:
+    """A finished answer says which lane decoded it (0: the app's own process), for its anatomy."""
+    if isinstance(event, DoneEvent):
+        event.trace.facts["decode_lane"] = lane
+    return event
+
+
+def _local_lane(groups, decode, dispenser: _Dispenser, events: queue.Queue) -> None:
+    try:
+        while (index := dispenser.take()) is not None:
+            for event in decode(groups[index]):
+                events.put(_labelled(event, 0))
+    finally:
+        events.put(_LANE_FINISHED)
+
+
+def _worker_main(connection, groups, decode, threads: int, lane: int) -> None:
+    """In the forked worker: take groups from the parent until none are left, sending back every event."""
+    import torch
+
+    torch.set_num_threads(threads)  # also keeps the worker off the parent's OpenMP pool, which fork does not copy
+    while True:
+        connection.send(("take",))
+        index = connection.recv()
+        if index is None:
+            break
+        for event in decode(groups[index]):
+            connection.send(("event", _labelled(event, lane)))
+    connection.send(("finished",))  # before measuring memory, which takes ~10 ms: the answers are all in
+    connection.send(("memory", private_memory_mb()))
+    connection.close()
+
+
+def _serve_worker(connection, worker, groups, dispenser: _Dispenser, events: queue.Queue, path_ids_of) -> None:
+    """In this process: answer a worker's requests for groups and pass its events on, until it ends."""
+    unfinished: list[str] = []  # paths of the groups it took that have not yet ended
+    lane_finished = False
+    try:
+        while True:
+            if not connection.poll(WORKER_SILENCE_S):
+                _fail(events, unfinished, f"the lane worker was silent for {WORKER_SILENCE_S:.0f} s and was stopped")
+                worker.kill()
+                return
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                _fail(events, unfinished, f"the lane worker ended unexpectedly (exit code {worker.exitcode})")
+                return
+            kind = message[0]
+            if kind == "take":
+                index = dispenser.take()
+                if index is not None:
+                    unfinished.extend(path_ids_of(groups[index]))
+                connection.send(index)
+            elif kind == "event":
+                event = message[1]
+                if isinstance(event, (DoneEvent, ErrorEvent)) and event.path in unfinished:
+                    unfinished.remove(event.path)
+                events.put(event)
+            elif kind == "finished":
+                events.put(_LANE_FINISHED)
+                lane_finished = True
+            elif kind == "memory":
+                _record_private(message[1])
+                return
+    finally:
+        if not lane_finished:
+            events.put(_LANE_FINISHED)
+        connection.close()
+        worker.join(timeout=5)
+
+
+def _fail(events: queue.Queue, path_ids: list[str], message: str) -> None:
+    for path_id in path_ids:
+        events.put(ErrorEvent(path_id, message))
+
+
+def _record_private(megabytes: float | None) -> None:
+    global _worker_private_peak_mb
+    if megabytes is not None:
+        with _peak_lock:
+            _worker_private_peak_mb = max(_worker_private_peak_mb, megabytes)
