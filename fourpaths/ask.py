@@ -95,11 +95,12 @@ def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Jo
 @dataclass
 class _Unit:
     """What one lane works through at a time: prepared jobs batched on one model, or a path that is prepared
-    in the lane itself (see AnswerPath.prepare_in_lane)."""
+    in the lane itself (see AnswerPath.prepare_in_lane), which only this process's lane takes."""
 
     path_ids: list[str]
     models: list  # the LoadedModels it generates on, whose locks it needs
     events: Callable[[], Iterator[Event]]
+    prepared_in_lane: bool = False
 
 
 def _batched_units(prepared: Sequence[tuple[Job, Clock]], sampling: Sampling) -> list[_Unit]:
@@ -121,9 +122,9 @@ def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings
                       sampling: Sampling) -> tuple[list[_Unit], list[ErrorEvent]]:
     """The units for asking every path at once, and the errors of paths that could not even start.
 
-    With several lanes, a path whose preparation is heavy (retrieval) is prepared in its lane, beside the
-    others' decoding, instead of before any of them starts; its models and index are loaded here first, so a
-    forked lane inherits them. Such units come first: the longest work should start first."""
+    With several lanes, a path whose preparation is heavy (retrieval) is prepared in this process's lane,
+    beside the others' decoding in the workers, instead of before any of them starts; its models and index
+    are loaded here first. Such units come first: the longest work should start first."""
     asked_at = time.perf_counter()  # every column's clock starts when the question is asked
     in_lanes = usable_lanes(settings.decode_lanes, len(path_ids)) > 1
     prepared, in_lane, errors = [], [], []
@@ -132,7 +133,7 @@ def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings
         try:
             if in_lanes and path.prepare_in_lane:
                 in_lane.append(_Unit([path_id], path.load(settings, workspace), partial(
-                    _prepare_then_generate, path_id, question, settings, workspace, asked_at, sampling)))
+                    _prepare_then_generate, path_id, question, settings, workspace, asked_at, sampling), True))
             else:
                 prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
         except FourpathsError as error:
@@ -151,7 +152,8 @@ def _run_units(units: Sequence[_Unit], lanes: int = 1) -> Iterator[Event]:
         for model in models:  # one fixed order, so two askers can never hold each other's model
             held.enter_context(model.lock)
         if lanes > 1:
-            yield from decode_in_lanes(units, lambda unit: unit.events(), lanes, lambda unit: unit.path_ids)
+            yield from decode_in_lanes(units, lambda unit: unit.events(), lanes, lambda unit: unit.path_ids,
+                                       lambda unit: unit.prepared_in_lane)
         else:
             yield from _interleaved([unit.events() for unit in units])
 

@@ -38,6 +38,7 @@ COLD_START_SCRIPT = (
     "import json, sys, time; from fourpaths.bench import first_answer_time; "
     "print(json.dumps({'first_answer_at': first_answer_time(sys.argv[1])}))"
 )
+CONCURRENCY_ROUNDS = 3  # passes over the questions for the concurrent-against-sequential pairs
 IMPORT_ONLY_SCRIPT = (
     "import json, time; import torch, transformers, sentence_transformers, faiss, peft; "
     "print(json.dumps({'first_answer_at': time.time()}))"
@@ -118,6 +119,19 @@ def _numpy_search(index, vectors: np.ndarray, question: str, k: int) -> list[int
     return list(np.argsort(-(vectors @ query))[:k])
 
 
+def _concurrent_and_sequential(settings: Settings, workspace: Workspace, questions: Sequence[str]) -> tuple[float, float]:
+    """Summed wall times of asking all paths at once and one after another, paired question by question.
+
+    The order within a pair alternates, so a machine that slows down or speeds up during the run weighs on
+    both sides alike (one pass of each, first all at once then all one after another, moved the ratio between
+    0.50 and 0.70 on consecutive runs)."""
+    walls = {True: 0.0, False: 0.0}
+    for number, question in enumerate(questions):
+        for concurrent in ((True, False) if number % 2 == 0 else (False, True)):
+            walls[concurrent] += _wall_ms(lambda: ask(question, settings, concurrent=concurrent, workspace=workspace))
+    return round(walls[True], 1), round(walls[False], 1)
+
+
 def run_bench(settings: Settings, repeats: int = 1, cold_start: bool = True) -> dict:
     settings = replace(settings, temperature=0.0)
     questions = BENCH_QUESTIONS * repeats
@@ -130,11 +144,10 @@ def run_bench(settings: Settings, repeats: int = 1, cold_start: bool = True) -> 
     ask(questions[0], settings, workspace=workspace)  # load every model and the index once, untimed
     result["paths"] = _per_path(settings, workspace, questions)
     lanes = usable_lanes(settings.decode_lanes, len(PATH_IDS))
-    result["concurrent_wall_ms"] = round(sum(
-        _wall_ms(lambda q=q: ask(q, settings, concurrent=True, workspace=workspace)) for q in questions), 1)
-    result["sequential_wall_ms"] = round(sum(
-        _wall_ms(lambda q=q: ask(q, settings, concurrent=False, workspace=workspace)) for q in questions), 1)
+    result["concurrent_wall_ms"], result["sequential_wall_ms"] = _concurrent_and_sequential(
+        settings, workspace, questions * CONCURRENCY_ROUNDS)
     result["concurrent_over_sequential"] = round(result["concurrent_wall_ms"] / result["sequential_wall_ms"], 3)
+    result["concurrency_pairs"] = len(questions) * CONCURRENCY_ROUNDS
     retrieval_questions = [q for q in questions for _ in range(10)]
     (result["retrieval_p50_ms"], result["dense_faiss_retrieval_p50_ms"],
      result["baseline_numpy_retrieval_p50_ms"]) = _retrieval(workspace, retrieval_questions, settings.top_k_passages)

@@ -8,22 +8,32 @@ a lane costs only the pages it writes and starts in milliseconds, with nothing t
 Only the events come back, pickled over a pipe.
 
 Scheduling: every lane, this process's included, takes the next waiting group whenever it is free, so a long
-answer does not hold a short one up behind it.
+answer does not hold a short one up behind it. A group marked local-only is taken by this process's lane alone:
+work beyond decoding (the RAG path's search, with FAISS's and the tokenizers' own thread pools) stays out of
+forked workers, which inherit such pools' state but not their threads.
+
+A worker that says nothing for WORKER_SILENCE_S is taken as hung: its Python stack is written to stderr (for
+the log), it is stopped, and each path it had taken ends with an error. Seen once in about 120 asks of the
+four paths at once (a worker silent for the 120 s limit of then), not reproduced since; the stack says where,
+next time.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from fourpaths.events import DoneEvent, ErrorEvent, Event
 
-WORKER_SILENCE_S = 120.0  # a worker that says nothing for this long is taken as hung, stopped, and its paths fail
+WORKER_SILENCE_S = 30.0  # far beyond a decode step of any model this runs on a CPU
 _LANE_FINISHED = object()
 
 _peak_lock = threading.Lock()
@@ -59,17 +69,19 @@ def private_memory_mb() -> float | None:
 
 
 class _Dispenser:
-    """Hands out group indices, each once, to whichever lane asks first."""
+    """Hands out group indices, first waiting first, each once, to whichever lane asks; a local-only group only
+    to this process's lane."""
 
-    def __init__(self, count: int) -> None:
-        self._next, self._count, self._lock = 0, count, threading.Lock()
+    def __init__(self, local_only: Sequence[bool]) -> None:
+        self._waiting, self._local_only, self._lock = list(range(len(local_only))), local_only, threading.Lock()
 
-    def take(self) -> int | None:
+    def take(self, local: bool) -> int | None:
         with self._lock:
-            if self._next >= self._count:
-                return None
-            self._next += 1
-            return self._next - 1
+            for index in self._waiting:
+                if local or not self._local_only[index]:
+                    self._waiting.remove(index)
+                    return index
+            return None
 
 
 @contextmanager
@@ -86,14 +98,16 @@ def _torch_threads(count: int):
 
 
 def decode_in_lanes(groups: Sequence, decode: Callable[[object], Iterator[Event]], lanes: int,
-                    path_ids_of: Callable[[object], list[str]]) -> Iterator[Event]:
+                    path_ids_of: Callable[[object], list[str]],
+                    local_only: Callable[[object], bool] = lambda group: False) -> Iterator[Event]:
     """Every event of every group, decoding up to `lanes` groups at once (see the module docstring).
 
     `decode(group)` yields a group's events; `path_ids_of(group)` names its paths, so that a worker that dies
-    or hangs can be reported as an error in each column it left unfinished.
+    or hangs can be reported as an error in each column it left unfinished; `local_only(group)` keeps a group
+    in this process.
     """
     events: queue.Queue = queue.Queue()
-    dispenser = _Dispenser(len(groups))
+    dispenser = _Dispenser([local_only(group) for group in groups])
     threads_per_lane = max(1, (os.cpu_count() or 1) // lanes)
     context = multiprocessing.get_context("fork")
     with _torch_threads(threads_per_lane):
@@ -125,7 +139,7 @@ def _labelled(event: Event, lane: int) -> Event:
 
 def _local_lane(groups, decode, dispenser: _Dispenser, events: queue.Queue) -> None:
     try:
-        while (index := dispenser.take()) is not None:
+        while (index := dispenser.take(local=True)) is not None:
             for event in decode(groups[index]):
                 events.put(_labelled(event, 0))
     finally:
@@ -136,6 +150,7 @@ def _worker_main(connection, groups, decode, threads: int, lane: int) -> None:
     """In the forked worker: take groups from the parent until none are left, sending back every event."""
     import torch
 
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
     torch.set_num_threads(threads)  # also keeps the worker off the parent's OpenMP pool, which fork does not copy
     while True:
         connection.send(("take",))
@@ -157,16 +172,17 @@ def _serve_worker(connection, worker, groups, dispenser: _Dispenser, events: que
         while True:
             if not connection.poll(WORKER_SILENCE_S):
                 _fail(events, unfinished, f"the lane worker was silent for {WORKER_SILENCE_S:.0f} s and was stopped")
-                worker.kill()
+                _stop_hung(worker)
                 return
             try:
                 message = connection.recv()
             except (EOFError, OSError):
+                worker.join(timeout=5)  # its pipe closes as it exits, a moment before it can be reaped
                 _fail(events, unfinished, f"the lane worker ended unexpectedly (exit code {worker.exitcode})")
                 return
             kind = message[0]
             if kind == "take":
-                index = dispenser.take()
+                index = dispenser.take(local=False)
                 if index is not None:
                     unfinished.extend(path_ids_of(groups[index]))
                 connection.send(index)
@@ -186,6 +202,16 @@ def _serve_worker(connection, worker, groups, dispenser: _Dispenser, events: que
             events.put(_LANE_FINISHED)
         connection.close()
         worker.join(timeout=5)
+
+
+def _stop_hung(worker) -> None:
+    """Have a hung worker write its stack to stderr, then stop it."""
+    try:
+        os.kill(worker.pid, signal.SIGUSR1)
+        time.sleep(0.5)
+    except OSError:
+        pass
+    worker.kill()
 
 
 def _fail(events: queue.Queue, path_ids: list[str], message: str) -> None:

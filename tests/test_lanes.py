@@ -56,6 +56,16 @@ def test_other_lanes_run_in_other_processes_and_every_group_runs_once(tmp_path):
 
 
 @linux_only
+def test_local_only_groups_stay_in_this_process():
+    groups = [["a"], ["b"], ["c"], ["d"]]
+    events = list(lanes.decode_in_lanes(groups, _pid_events, 2, lambda group: group,
+                                        local_only=lambda group: group[0] in ("a", "c")))
+    tokens = {event.path: event.text for event in events if isinstance(event, TokenEvent)}
+    assert sorted(tokens) == ["a", "b", "c", "d"]
+    assert tokens["a"] == tokens["c"] == str(os.getpid())
+
+
+@linux_only
 def test_a_worker_that_dies_fails_only_the_paths_it_had_taken(tmp_path):
     parent = os.getpid()
     marker = tmp_path / "the-worker-took-a-group"
