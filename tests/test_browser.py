@@ -120,6 +120,7 @@ def test_compare_page_in_a_real_browser(micro_env, tmp_path):
                     expect(first_token).to_have_count(len(PATH_IDS), timeout=ANSWER_TIMEOUT_MS)
                     expect(page.get_by_role("heading", name="Latency")).to_be_visible(timeout=30_000)
                     expect(page.get_by_test_id("stVegaLiteChart").last).to_be_visible(timeout=30_000)
+                    expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=30_000)
                     assert page.get_by_test_id("stException").count() == 0
                     page.screenshot(path=str(SCREENSHOT), full_page=True)
                 except Exception:
