@@ -21,7 +21,7 @@ from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.events import DoneEvent, ErrorEvent, Event, TokenEvent, Trace
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
-from fourpaths.lanes import decode_in_lanes, usable_lanes
+from fourpaths.lanes import apply_torch_threads_here, decode_in_lanes, run_torch_on_one_thread, usable_lanes
 from fourpaths.paths import PATH_IDS, PATHS, Job
 from fourpaths.quoting import QuoteDecoder
 from fourpaths.workspace import Workspace
@@ -186,6 +186,7 @@ def _in_background(make_events) -> Iterator[Event]:
     failure: list[BaseException] = []
 
     def work() -> None:
+        apply_torch_threads_here()  # a fresh thread: see lanes.run_torch_on_one_thread
         try:
             for event in make_events():
                 events.put(event)
@@ -215,7 +216,9 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
     workspace = workspace or Workspace(settings)
     sampling = sampling_from(settings)
-    if settings.threads > 0:  # a shared host may want fewer torch threads than cores
+    if concurrent and usable_lanes(settings.decode_lanes, len(path_ids)) > 1:
+        run_torch_on_one_thread()  # before this ask's first torch work: see there why
+    elif settings.threads > 0:  # a shared host may want fewer torch threads than cores
         import torch
 
         torch.set_num_threads(settings.threads)

@@ -53,9 +53,9 @@ class Settings:
     # Measured on eval_seen (shipped base): 70 of 135 two-sentence quotes run past 48 tokens; RAG accuracy is
     # 0.570 with 48 and 0.607 with 96. Forced tokens cost one pass for a run, so the longer budget is cheap.
     quote_max_new_tokens: int = 96
-    threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core)
+    threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core). Lanes set one.
     # Paths asked at once decode in this many lanes, each beyond the first in a forked worker process
-    # (fourpaths.lanes); 0: one per core, 1: all in this process, taking turns.
+    # (fourpaths.lanes), and from then on torch runs on one thread; 0: one per core, 1: all in this process.
     decode_lanes: int = 0
 
 

@@ -13,9 +13,8 @@ work beyond decoding (the RAG path's search, with FAISS's and the tokenizers' ow
 forked workers, which inherit such pools' state but not their threads.
 
 A worker that says nothing for WORKER_SILENCE_S is taken as hung: its Python stack is written to stderr (for
-the log), it is stopped, and each path it had taken ends with an error. Seen once in about 120 asks of the
-four paths at once (a worker silent for the 120 s limit of then), not reproduced since; the stack says where,
-next time.
+the log), it is stopped, and each path it had taken ends with an error (see run_torch_on_one_thread for the
+one cause seen, and how it is prevented).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from fourpaths.events import DoneEvent, ErrorEvent, Event
@@ -84,17 +82,31 @@ class _Dispenser:
             return None
 
 
-@contextmanager
-def _torch_threads(count: int):
-    """Each lane decodes on its share of the cores; two lanes of two threads each on two cores only contend."""
+def run_torch_on_one_thread() -> None:
+    """From the first ask in lanes on, this process runs torch on one thread, in every thread that computes,
+    and so does every worker.
+
+    Why: a worker hung inside its first matrix product (`F.linear` in the prefill) in about one ask in a
+    hundred under load, never to answer. torch.set_num_threads() sets OpenMP's and MKL's thread counts only
+    for the thread that calls it; in any other thread a matrix product still starts an OpenMP team of one
+    thread per core, creating and later tearing down OpenMP threads. A fork that catches the OpenMP library
+    midway through that, in some other thread, copies its locks held, and the worker's own first team waits
+    on them forever. Measured: a fresh thread's first matrix product created an OpenMP thread unless that
+    thread had called set_num_threads(1) itself. With one thread everywhere (apply_torch_threads_here), no
+    team is started and MKL takes its sequential path. Each lane is one thread anyway, and these models
+    decode about as fast on one thread as on two (one after another, 350-540 ms a question on one thread
+    against 420-550 ms on two, nine questions each).
+    """
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    torch.set_num_threads(1)
+
+
+def apply_torch_threads_here() -> None:
+    """Give the calling thread the process's torch thread count for OpenMP and MKL as well (see above)."""
+    import torch
+
+    torch.set_num_threads(torch.get_num_threads())
 
 
 def decode_in_lanes(groups: Sequence, decode: Callable[[object], Iterator[Event]], lanes: int,
@@ -106,28 +118,27 @@ def decode_in_lanes(groups: Sequence, decode: Callable[[object], Iterator[Event]
     or hangs can be reported as an error in each column it left unfinished; `local_only(group)` keeps a group
     in this process.
     """
+    run_torch_on_one_thread()  # the caller should have done so before any work of this ask (see there)
     events: queue.Queue = queue.Queue()
     dispenser = _Dispenser([local_only(group) for group in groups])
-    threads_per_lane = max(1, (os.cpu_count() or 1) // lanes)
     context = multiprocessing.get_context("fork")
-    with _torch_threads(threads_per_lane):
-        for lane in range(1, lanes):
-            here, there = context.Pipe()
-            worker = context.Process(target=_worker_main, args=(there, groups, decode, threads_per_lane, lane),
-                                     daemon=True, name="fourpaths-lane")
-            worker.start()
-            there.close()
-            threading.Thread(target=_serve_worker, args=(here, worker, groups, dispenser, events, path_ids_of),
-                             daemon=True, name="fourpaths-lane-reader").start()
-        threading.Thread(target=_local_lane, args=(groups, decode, dispenser, events), daemon=True,
-                         name="fourpaths-lane-local").start()
-        running = lanes
-        while running:
-            item = events.get()
-            if item is _LANE_FINISHED:
-                running -= 1
-            else:
-                yield item
+    for lane in range(1, lanes):
+        here, there = context.Pipe()
+        worker = context.Process(target=_worker_main, args=(there, groups, decode, lane), daemon=True,
+                                 name="fourpaths-lane")
+        worker.start()
+        there.close()
+        threading.Thread(target=_serve_worker, args=(here, worker, groups, dispenser, events, path_ids_of),
+                         daemon=True, name="fourpaths-lane-reader").start()
+    threading.Thread(target=_local_lane, args=(groups, decode, dispenser, events), daemon=True,
+                     name="fourpaths-lane-local").start()
+    running = lanes
+    while running:
+        item = events.get()
+        if item is _LANE_FINISHED:
+            running -= 1
+        else:
+            yield item
 
 
 def _labelled(event: Event, lane: int) -> Event:
@@ -138,6 +149,7 @@ def _labelled(event: Event, lane: int) -> Event:
 
 
 def _local_lane(groups, decode, dispenser: _Dispenser, events: queue.Queue) -> None:
+    apply_torch_threads_here()
     try:
         while (index := dispenser.take(local=True)) is not None:
             for event in decode(groups[index]):
@@ -146,12 +158,10 @@ def _local_lane(groups, decode, dispenser: _Dispenser, events: queue.Queue) -> N
         events.put(_LANE_FINISHED)
 
 
-def _worker_main(connection, groups, decode, threads: int, lane: int) -> None:
+def _worker_main(connection, groups, decode, lane: int) -> None:
     """In the forked worker: take groups from the parent until none are left, sending back every event."""
-    import torch
-
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
-    torch.set_num_threads(threads)  # also keeps the worker off the parent's OpenMP pool, which fork does not copy
+    run_torch_on_one_thread()
     while True:
         connection.send(("take",))
         index = connection.recv()

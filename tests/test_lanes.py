@@ -113,3 +113,28 @@ def test_a_rag_error_in_its_lane_reaches_its_column(micro_settings, tmp_path):
     assert set(ended) == {"prompt", "lora", "rag", "scratch"}
     assert isinstance(ended["rag"], ErrorEvent)
     assert all(isinstance(ended[path], DoneEvent) for path in ("prompt", "lora", "scratch"))
+
+
+@linux_only
+def test_a_thread_that_applies_the_one_thread_setting_starts_no_openmp_threads():
+    """What keeps a fork from catching OpenMP midway (lanes.run_torch_on_one_thread): after it, a fresh
+    thread's matrix products add no threads to the process."""
+    import threading
+
+    import torch
+
+    lanes.run_torch_on_one_thread()
+    counts = []
+
+    def multiply() -> None:
+        lanes.apply_torch_threads_here()
+        before = len(os.listdir("/proc/self/task"))
+        matrix = torch.randn(512, 512)
+        for _ in range(5):
+            matrix @ matrix
+        counts.append((before, len(os.listdir("/proc/self/task"))))
+
+    thread = threading.Thread(target=multiply)
+    thread.start()
+    thread.join()
+    assert counts and counts[0][1] <= counts[0][0], counts  # other tests' threads may end meanwhile, none start
