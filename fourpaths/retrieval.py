@@ -258,8 +258,11 @@ class SearchIndex:
         """Every document source in the index, in first-seen order."""
         return list(dict.fromkeys(chunk.source for chunk in self.chunks))
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k chunks closest to the query, best first; k beyond the index size returns them all."""
+    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
+        """The k chunks closest to the query, best first; k beyond the index size returns them all.
+        `vector` is the query already embedded, when the caller has it."""
+        if vector is not None:
+            return self.search_vectors(vector, k)[0]
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
@@ -276,9 +279,10 @@ class SearchIndex:
         """The queries embedded with the index's own embedder, normalised like the chunk vectors."""
         return embed_texts(self._require_embedder(), list(queries))
 
-    def embed_known(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts`: a chunk sentence's from the index, any other text embedded now (a question)."""
-        known = self.sentence_vectors
+    def embed_known(self, texts: Sequence[str], also: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Vectors for `texts`: a chunk sentence's from the index, one in `also` from there (a question the
+        caller has embedded), any other text embedded now."""
+        known = {**self.sentence_vectors, **also} if also else self.sentence_vectors
         missing = list(dict.fromkeys(text for text in texts if text not in known))
         fresh = dict(zip(missing, self.embed_queries(missing))) if missing else {}
         return np.stack([known[text] if text in known else fresh[text] for text in texts])

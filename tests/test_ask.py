@@ -90,3 +90,25 @@ def test_error_events_name_their_path(micro_settings, tmp_path):
     errors = [event for event in events if isinstance(event, ErrorEvent)]
     assert [event.path for event in errors] == ["lora"]
     assert "adapter" in errors[0].message
+
+
+def test_a_rag_answer_embeds_its_question_once(micro_settings, monkeypatch):
+    """The search and the evidence ranking share one embedding of the question; the sentences come stored."""
+    import fourpaths.retrieval as retrieval
+    from fourpaths.workspace import Workspace
+
+    workspace = Workspace(micro_settings)
+    workspace.searcher()  # load the index first: building it embeds the corpus
+    embedded: list[str] = []
+    real = retrieval.embed_texts
+
+    def counting(embedder, texts, *args, **kwargs):
+        embedded.extend(texts)
+        return real(embedder, texts, *args, **kwargs)
+
+    monkeypatch.setattr(retrieval, "embed_texts", counting)
+    question = "How many days of annual leave do employees get?"
+    trace = ask(question, micro_settings, ["rag"], workspace=workspace)["rag"]
+    assert not isinstance(trace, str), trace
+    assert trace.facts["evidence_ranking"], "the evidence ranking ran"
+    assert embedded == [question]

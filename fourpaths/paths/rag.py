@@ -30,7 +30,9 @@ class RagPath(AnswerPath):
     def prepare(self, question, settings, workspace) -> Job:
         base = workspace.base()
         started = time.perf_counter()
-        hits = workspace.searcher().search(question, settings.top_k_passages)
+        # embedded once, for the search and for the evidence ranking both
+        question_vector = workspace.index().embed_queries([question])[0]
+        hits = workspace.searcher().search(question, settings.top_k_passages, vector=question_vector)
         retrieval_ms = 1000 * (time.perf_counter() - started)
         passages = [prompts.Passage(i + 1, hit.source, prompts.one_line(hit.text)) for i, hit in enumerate(hits)]
         quoting = settings.rag_answer == "quote"
@@ -46,7 +48,8 @@ class RagPath(AnswerPath):
             quote_began = time.perf_counter()
             constraint = self._quote_constraint(base, prompt, ids, passages[:kept], settings, facts)
             if constraint is not None and settings.evidence_sentences > 0:
-                self._keep_evidence(constraint, question, settings.evidence_sentences, workspace, facts)
+                self._keep_evidence(constraint, question, question_vector, settings.evidence_sentences,
+                                    workspace, facts)
             facts["quote_setup_ms"] = round(1000 * (time.perf_counter() - quote_began), 1)
         # all of it (search, prompt, evidence) is work before the first token, so time to first token counts it
         prepare_ms = 1000 * (time.perf_counter() - started)
@@ -65,10 +68,12 @@ class RagPath(AnswerPath):
             return None
 
     @staticmethod
-    def _keep_evidence(constraint, question: str, count: int, workspace, facts: dict) -> None:
+    def _keep_evidence(constraint, question: str, question_vector, count: int, workspace, facts: dict) -> None:
         """Narrow the quote's starts to the `count` sentences the embedder ranks best; the anatomy lists the
         ranking's head, so a reader sees which sentences were near."""
-        ranked = rank_sentences(workspace.index().embed_known, question, constraint.sentences)
+        index = workspace.index()
+        ranked = rank_sentences(lambda texts: index.embed_known(texts, {question: question_vector}), question,
+                                constraint.sentences)
         constraint.keep_starts({item.sentence.start for item in ranked[:count]})
         facts["evidence_sentences"] = count
         facts["evidence_ranking"] = [item.as_fact() for item in ranked[:max(count, 3)]]
