@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from typing import Callable
 
 from fourpaths import prompts
 from fourpaths.corpus import Document, QAItem, chunk_document, load_documents, load_questions, normalise_for_match
@@ -80,12 +81,19 @@ def epoch_stream(examples: list, seed: int):
     return example
 
 
+REWORDED_SHARE = 0.7  # with variants, the share of a question's appearances that are reworded
+
+
 def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: Path, seed: int,
                        recall_limit: int | None, description: str, question_repeats: int = 2,
-                       short_answers: bool = False) -> dict:
+                       short_answers: bool = False,
+                       variant: Callable[[str, random.Random], str] | None = None) -> dict:
     """Train `model` on the team's statements and questions, then measure its closed-book recall.
 
     question_repeats: how often each question comes per epoch (questions are few beside the statements).
+    variant: rewords a question (training.question_variants); given, REWORDED_SHARE of the questions' appearances
+    are reworded, each by a generator seeded with (seed, position in the stream), so resuming stays exact.
+    Recall is measured on the questions as written.
     """
     from fourpaths.training.encoding import encode
     from fourpaths.training.loop import train
@@ -93,6 +101,8 @@ def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: P
 
     statements, questions = load_team_examples(corpus_root, short_answers)
     stream_examples = epoch_stream(statements + questions * question_repeats, seed)
+    if variant is not None:
+        stream_examples = _reworded(stream_examples, questions, corpus_root, seed, variant)
     stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
     progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", description)
     model.eval()
@@ -100,10 +110,27 @@ def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: P
     return {
         "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
         "statements": len(statements), "questions": len(questions), "question_repeats": question_repeats,
-        "short_answers": short_answers, "final_train_loss": progress.recent_loss(),
+        "short_answers": short_answers, "reworded_share": REWORDED_SHARE if variant else 0.0,
+        "final_train_loss": progress.recent_loss(),
         "train_recall": closed_book_recall(model, tokenizer, recall_set), "recall_n": len(recall_set),
         "losses": progress.losses,
     }
+
+
+def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, seed: int, variant):
+    """The stream with its question examples reworded at REWORDED_SHARE, each decided by its own position."""
+    asked = {id(example): item.question for example, item in zip(questions, load_questions(corpus_root, "train"))}
+
+    def example(index: int):
+        chosen = stream_examples(index)
+        if id(chosen) not in asked:
+            return chosen
+        rng = random.Random(f"{seed}:reworded:{index}")
+        if rng.random() >= REWORDED_SHARE:
+            return chosen
+        return ChatExample(prompts.zero_shot(variant(asked[id(chosen)], rng)), chosen.response, chosen.expected)
+
+    return example
 
 
 def write_summary(output: Path, summary: dict) -> None:
