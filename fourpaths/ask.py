@@ -119,14 +119,13 @@ def _prepare_then_generate(path_id: str, question: str, settings: Settings, work
 
 
 def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings, workspace: Workspace,
-                      sampling: Sampling) -> tuple[list[_Unit], list[ErrorEvent]]:
+                      sampling: Sampling, in_lanes: bool) -> tuple[list[_Unit], list[ErrorEvent]]:
     """The units for asking every path at once, and the errors of paths that could not even start.
 
     With several lanes, a path whose preparation is heavy (retrieval) is prepared in this process's lane,
     beside the others' decoding in the workers, instead of before any of them starts; its models and index
     are loaded here first. Such units come first: the longest work should start first."""
     asked_at = time.perf_counter()  # every column's clock starts when the question is asked
-    in_lanes = usable_lanes(settings.decode_lanes, len(path_ids)) > 1
     prepared, in_lane, errors = [], [], []
     for path_id in path_ids:
         path = PATHS[path_id]
@@ -216,14 +215,15 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
     workspace = workspace or Workspace(settings)
     sampling = sampling_from(settings)
-    if concurrent and usable_lanes(settings.decode_lanes, len(path_ids)) > 1:
+    in_lanes = concurrent and usable_lanes(settings.decode_lanes, len(path_ids)) > 1
+    if in_lanes:
         run_torch_on_one_thread()  # before this ask's first torch work: see there why
     elif settings.threads > 0:  # a shared host may want fewer torch threads than cores
         import torch
 
         torch.set_num_threads(settings.threads)
     if concurrent:
-        units, errors = _concurrent_units(path_ids, question, settings, workspace, sampling)
+        units, errors = _concurrent_units(path_ids, question, settings, workspace, sampling, in_lanes)
         yield from errors
         lanes = usable_lanes(settings.decode_lanes, len(units))
         yield from _in_background(lambda: _run_units(units, lanes))

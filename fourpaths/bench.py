@@ -154,9 +154,10 @@ def run_bench(settings: Settings, repeats: int = 1, cold_start: bool = True) -> 
     result["retrieval"] = settings.retrieval
     # A forked lane worker shares every page it has not written with this process, so the app holds this
     # process's peak plus the worker's private pages (at most one worker runs beside it on two cores).
-    result["peak_rss_main_mb"] = round(peak_rss_mb(), 1)
-    result["peak_lane_worker_private_mb"] = round(worker_private_peak_mb(), 1)
-    result["peak_rss_mb"] = round(peak_rss_mb() + worker_private_peak_mb() * max(0, lanes - 1), 1)
+    main_mb, worker_mb = peak_rss_mb(), worker_private_peak_mb()
+    result["peak_rss_main_mb"] = round(main_mb, 1)
+    result["peak_lane_worker_private_mb"] = round(worker_mb, 1)
+    result["peak_rss_mb"] = round(main_mb + worker_mb * max(0, lanes - 1), 1)
     result["decode_lanes"] = lanes
     result["baseline_rss_after_imports_mb"] = round(rss_before_models, 1)
     result["questions"] = len(questions)

@@ -71,7 +71,7 @@ def _adapters_for(model, rows: Sequence[Row]):
     any other mix goes through PEFT's per-row `adapter_names`."""
     names = [row.adapter for row in rows]
     active = getattr(model, "active_adapter", None)
-    if hasattr(model, "peft_config") and len(set(names)) == 2 and set(names) == {active, None}:
+    if hasattr(model, "peft_config") and active is not None and set(names) == {active, None}:
         with gated_adapter(model, active, [name == active for name in names]):
             yield {}
         return

@@ -282,10 +282,12 @@ class SearchIndex:
     def embed_known(self, texts: Sequence[str], also: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Vectors for `texts`: a chunk sentence's from the index, one in `also` from there (a question the
         caller has embedded), any other text embedded now."""
-        known = {**self.sentence_vectors, **also} if also else self.sentence_vectors
-        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        also = also or {}
+        known = self.sentence_vectors  # looked up beside `also`, not merged: a copy of it on every question
+        missing = list(dict.fromkeys(text for text in texts if text not in also and text not in known))
         fresh = dict(zip(missing, self.embed_queries(missing))) if missing else {}
-        return np.stack([known[text] if text in known else fresh[text] for text in texts])
+        return np.stack([also[text] if text in also else known[text] if text in known else fresh[text]
+                         for text in texts])
 
     def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[Hit]]:
         """Search with already-embedded queries (normalised here), shape (n, dimension)."""
