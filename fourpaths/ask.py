@@ -22,6 +22,7 @@ from fourpaths.errors import FourpathsError
 from fourpaths.events import DoneEvent, ErrorEvent, Event, TokenEvent, Trace
 from fourpaths.generation import Clock, IncrementalDecoder, Row, Sampling, stream_tokens
 from fourpaths.lanes import apply_torch_threads_here, decode_in_lanes, run_torch_on_one_thread, usable_lanes
+from fourpaths.models import cache_generation
 from fourpaths.paths import PATH_IDS, PATHS, Job
 from fourpaths.quoting import QuoteDecoder
 from fourpaths.workspace import Workspace
@@ -95,27 +96,38 @@ def _group_by_model(prepared: Sequence[tuple[Job, Clock]]) -> list[list[tuple[Jo
 @dataclass
 class _Unit:
     """What one lane works through at a time: prepared jobs batched on one model, or a path that is prepared
-    in the lane itself (see AnswerPath.prepare_in_lane), which only this process's lane takes."""
+    in the lane itself (see AnswerPath.prepare_in_lane). `recipe` is the same work for a lane worker, which
+    prepares its own jobs from the question (fourpaths.lanes); a unit without one stays in this process."""
 
     path_ids: list[str]
     models: list  # the LoadedModels it generates on, whose locks it needs
     events: Callable[[], Iterator[Event]]
-    prepared_in_lane: bool = False
+    recipe: Callable[[], Iterator[Event]] | None = None
 
 
-def _batched_units(prepared: Sequence[tuple[Job, Clock]], sampling: Sampling) -> list[_Unit]:
-    return [_Unit([job.path_id for job, _ in group], [group[0][0].model], partial(_group_events, group, sampling))
-            for group in _group_by_model(prepared)]
+def _batched_units(prepared: Sequence[tuple[Job, Clock]], sampling: Sampling,
+                   recipe: Callable[[list[str]], Callable[[], Iterator[Event]]] | None = None) -> list[_Unit]:
+    units = []
+    for group in _group_by_model(prepared):
+        path_ids = [job.path_id for job, _ in group]
+        units.append(_Unit(path_ids, [group[0][0].model], partial(_group_events, group, sampling),
+                           recipe(path_ids) if recipe else None))
+    return units
 
 
-def _prepare_then_generate(path_id: str, question: str, settings: Settings, workspace: Workspace,
-                           asked_at: float, sampling: Sampling) -> Iterator[Event]:
-    try:
-        job_and_clock = _prepare(path_id, question, settings, workspace, asked_at)
-    except FourpathsError as error:
-        yield ErrorEvent(path_id, str(error))
-        return
-    yield from _group_events([job_and_clock], sampling)
+def _prepare_then_generate(path_ids: Sequence[str], question: str, settings: Settings, asked_at: float,
+                           sampling: Sampling, workspace: Workspace | None = None) -> Iterator[Event]:
+    """Prepare the paths and decode them as one batch per model: in a lane worker, from nothing but the
+    question (a picklable recipe), or in this process's lane, for a path prepared there."""
+    workspace = workspace or Workspace(settings)
+    prepared = []
+    for path_id in path_ids:
+        try:
+            prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
+        except FourpathsError as error:
+            yield ErrorEvent(path_id, str(error))
+    for group in _group_by_model(prepared):
+        yield from _group_events(group, sampling)
 
 
 def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings, workspace: Workspace,
@@ -132,12 +144,16 @@ def _concurrent_units(path_ids: Sequence[str], question: str, settings: Settings
         try:
             if in_lanes and path.prepare_in_lane:
                 in_lane.append(_Unit([path_id], path.load(settings, workspace), partial(
-                    _prepare_then_generate, path_id, question, settings, workspace, asked_at, sampling), True))
+                    _prepare_then_generate, [path_id], question, settings, asked_at, sampling, workspace)))
             else:
                 prepared.append(_prepare(path_id, question, settings, workspace, asked_at))
         except FourpathsError as error:
             errors.append(ErrorEvent(path_id, str(error)))
-    return in_lane + _batched_units(prepared, sampling), errors
+
+    def recipe(unit_path_ids: list[str]):  # a unit's work as a lane worker does it: picklable, self-contained
+        return partial(_prepare_then_generate, unit_path_ids, question, settings, asked_at, sampling)
+
+    return in_lane + _batched_units(prepared, sampling, recipe if in_lanes else None), errors
 
 
 def _run_units(units: Sequence[_Unit], lanes: int = 1) -> Iterator[Event]:
@@ -151,8 +167,8 @@ def _run_units(units: Sequence[_Unit], lanes: int = 1) -> Iterator[Event]:
         for model in models:  # one fixed order, so two askers can never hold each other's model
             held.enter_context(model.lock)
         if lanes > 1:
-            yield from decode_in_lanes(units, lambda unit: unit.events(), lanes, lambda unit: unit.path_ids,
-                                       lambda unit: unit.prepared_in_lane)
+            yield from decode_in_lanes(units, lambda unit: unit.events(), lambda unit: unit.recipe, lanes,
+                                       lambda unit: unit.path_ids, key=cache_generation())
         else:
             yield from _interleaved([unit.events() for unit in units])
 

@@ -1,14 +1,21 @@
-"""Decode lanes: on a machine with more than one core, groups of jobs decode at the same time, one lane in this
-process and each other lane in a forked worker process, so that two models' decode loops really run at once.
+"""Decode lanes: on a machine with more than one core, units of work decode at the same time, one lane in this
+process and each other lane in a worker process, so that two models' decode loops really run at once.
 
 Why processes, not threads: the models here are small enough that a decode step is mostly Python overhead,
-and threads queue on the GIL (see ask._interleaved). Why fork: the worker starts with everything this
-process has loaded (models, search index, the prepared jobs) and shares those memory pages copy-on-write, so
-a lane costs only the pages it writes and starts in milliseconds, with nothing to pickle on the way in.
-Only the events come back, pickled over a pipe.
+and threads queue on the GIL (see ask._interleaved). Why fork: a worker starts with everything this process
+has loaded (models, tokenizers, examples) and shares those memory pages copy-on-write, so it costs only the
+pages it writes, and nothing has to be loaded or pickled on the way in. Only the events come back, pickled
+over a pipe.
 
-Scheduling: every lane, this process's included, takes the next waiting group whenever it is free, so a long
-answer does not hold a short one up behind it. A group marked local-only is taken by this process's lane alone:
+Workers are kept from one question to the next. A fork for every question cost 13-24 ms here and another
+~40 ms in the worker (its first copy-on-write faults) before its first token: a quarter of a whole answer.
+So a kept worker is told what to do by a recipe, a picklable call that prepares its paths from the question
+and the settings and decodes them on the models it inherited. It is kept only while this process holds the
+models it inherited (the caller's `key`, see models.cache_generation): once another model is loaded here, it
+is retired and the next question forks a fresh one.
+
+Scheduling: every lane, this process's included, takes the next waiting unit whenever it is free, so a long
+answer does not hold a short one up behind it. A unit without a recipe is taken by this process's lane alone:
 work beyond decoding (the RAG path's search, with FAISS's and the tokenizers' own thread pools) stays out of
 forked workers, which inherit such pools' state but not their threads.
 
@@ -20,6 +27,7 @@ one cause seen, and how it is prevented).
 from __future__ import annotations
 
 import faulthandler
+import gc
 import multiprocessing
 import os
 import queue
@@ -27,11 +35,18 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from fourpaths.events import DoneEvent, ErrorEvent, Event
 
 WORKER_SILENCE_S = 30.0  # far beyond a decode step of any model this runs on a CPU
+# A kept worker is replaced once it holds this much memory of its own. Its private pages grow while it lives,
+# and not only by its own writes: a page this process rewrites after the fork leaves the old copy to the worker
+# alone. Measured with gc.freeze (see _fork_worker): 21 MB after one question, 29 MB after 80; without it, one
+# garbage collection took a worker from 28 to 151 MB. A fresh fork costs ~60 ms, once.
+WORKER_PRIVATE_LIMIT_MB = 96.0
+REPORT_WAIT_S = 5.0  # a worker's memory report follows its last event by ~10 ms
 _LANE_FINISHED = object()
 
 _peak_lock = threading.Lock()
@@ -48,10 +63,11 @@ def usable_lanes(requested: int, groups: int) -> int:
 
 
 def worker_private_peak_mb() -> float:
-    """The most private memory any lane worker of this process held when it finished (0 before any ran).
+    """The most private memory any lane worker of this process held after a question (0 before any ran).
 
     Private, because a forked worker shares every page it has not written with this process: the app's
-    resident memory is this process's plus each running worker's private pages."""
+    resident memory is this process's plus each worker's private pages."""
+    _POOL.read_reports()
     return _worker_private_peak_mb
 
 
@@ -109,28 +125,23 @@ def apply_torch_threads_here() -> None:
     torch.set_num_threads(torch.get_num_threads())
 
 
-def decode_in_lanes(groups: Sequence, decode: Callable[[object], Iterator[Event]], lanes: int,
-                    path_ids_of: Callable[[object], list[str]],
-                    local_only: Callable[[object], bool] = lambda group: False) -> Iterator[Event]:
-    """Every event of every group, decoding up to `lanes` groups at once (see the module docstring).
+def decode_in_lanes(units: Sequence, decode: Callable[[object], Iterator[Event]],
+                    recipe_of: Callable[[object], Callable[[], Iterator[Event]] | None], lanes: int,
+                    path_ids_of: Callable[[object], list[str]], key: object = None) -> Iterator[Event]:
+    """Every event of every unit, decoding up to `lanes` units at once (see the module docstring).
 
-    `decode(group)` yields a group's events; `path_ids_of(group)` names its paths, so that a worker that dies
-    or hangs can be reported as an error in each column it left unfinished; `local_only(group)` keeps a group
-    in this process.
+    `decode(unit)` yields a unit's events here; `recipe_of(unit)` is what a worker runs instead, a picklable
+    call that needs nothing but what the worker inherited, or None to keep the unit in this process;
+    `path_ids_of(unit)` names its paths, so that a worker that dies or hangs can be reported as an error in
+    each column it left unfinished. Workers are reused only by asks with an equal `key`.
     """
     run_torch_on_one_thread()  # the caller should have done so before any work of this ask (see there)
     events: queue.Queue = queue.Queue()
-    dispenser = _Dispenser([local_only(group) for group in groups])
-    context = multiprocessing.get_context("fork")
-    for lane in range(1, lanes):
-        here, there = context.Pipe()
-        worker = context.Process(target=_worker_main, args=(there, groups, decode, lane), daemon=True,
-                                 name="fourpaths-lane")
-        worker.start()
-        there.close()
-        threading.Thread(target=_serve_worker, args=(here, worker, groups, dispenser, events, path_ids_of),
+    dispenser = _Dispenser([recipe_of(unit) is None for unit in units])
+    for lane, worker in enumerate(_POOL.check_out(key, lanes - 1), start=1):
+        threading.Thread(target=_serve_worker, args=(worker, lane, units, recipe_of, dispenser, events, path_ids_of),
                          daemon=True, name="fourpaths-lane-reader").start()
-    threading.Thread(target=_local_lane, args=(groups, decode, dispenser, events), daemon=True,
+    threading.Thread(target=_local_lane, args=(units, decode, dispenser, events), daemon=True,
                      name="fourpaths-lane-local").start()
     running = lanes
     while running:
@@ -148,70 +159,150 @@ def _labelled(event: Event, lane: int) -> Event:
     return event
 
 
-def _local_lane(groups, decode, dispenser: _Dispenser, events: queue.Queue) -> None:
+def _local_lane(units, decode, dispenser: _Dispenser, events: queue.Queue) -> None:
     apply_torch_threads_here()
     try:
         while (index := dispenser.take(local=True)) is not None:
-            for event in decode(groups[index]):
+            for event in decode(units[index]):
                 events.put(_labelled(event, 0))
     finally:
         events.put(_LANE_FINISHED)
 
 
-def _worker_main(connection, groups, decode, lane: int) -> None:
-    """In the forked worker: take groups from the parent until none are left, sending back every event."""
+@dataclass(eq=False)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: object  # this process's end of the pipe
+    key: object
+    report_pending: bool = False  # it is measuring its memory after a question; the report is still to read
+    private_mb: float = 0.0  # from its last report
+
+
+class _Pool:
+    """The idle workers of this process, each ready for its next question."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def check_out(self, key: object, count: int) -> list[_Worker]:
+        """`count` workers holding what `key` names: kept ones first, then fresh forks. Workers holding
+        other models, dead ones and ones over WORKER_PRIVATE_LIMIT_MB retire."""
+        with self._lock:
+            for worker in self._idle:
+                _read_pending_report(worker)
+            usable = [worker for worker in self._idle if worker.key == key and worker.process.is_alive()
+                      and worker.private_mb <= WORKER_PRIVATE_LIMIT_MB]
+            taken = usable[:count]
+            leaving = [worker for worker in self._idle if worker not in usable]
+            self._idle = usable[count:]
+        for worker in leaving:
+            _retire(worker)
+        if any(worker.key != key for worker in leaving):
+            gc.unfreeze()  # models dropped since the last fork can be collected now; the next fork freezes anew
+        return taken + [_fork_worker(key) for _ in range(count - len(taken))]
+
+    def check_in(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def read_reports(self) -> None:
+        with self._lock:
+            for worker in self._idle:
+                _read_pending_report(worker)
+
+
+_POOL = _Pool()
+
+
+def _fork_worker(key: object) -> _Worker:
+    # Python's garbage collector writes to every object it scans, and each page it writes is copied, for this
+    # process or the worker: one full collection once turned a worker's 28 MB of private memory into 151 MB.
+    # Frozen, the objects alive now (models, tokenizers, modules) are never scanned again, here or there.
+    gc.freeze()
+    context = multiprocessing.get_context("fork")
+    here, there = context.Pipe()
+    process = context.Process(target=_worker_main, args=(there, here), daemon=True, name="fourpaths-lane")
+    process.start()
+    there.close()
+    return _Worker(process, here, key)
+
+
+def _retire(worker: _Worker) -> None:
+    """Tell a worker to exit (it also exits when its pipe closes), and reap it without waiting here."""
+    try:
+        worker.connection.send(None)
+    except OSError:
+        pass
+    worker.connection.close()
+    threading.Thread(target=worker.process.join, kwargs={"timeout": WORKER_SILENCE_S}, daemon=True).start()
+
+
+def _worker_main(connection, parents_end) -> None:
+    """In the worker: for each question, take units from the parent until none are left, sending back every
+    event; then report its memory and wait for the next question, until told to exit or the parent is gone."""
+    parents_end.close()  # so that this end reads EOF once the parent exits
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
     run_torch_on_one_thread()
-    while True:
-        connection.send(("take",))
-        index = connection.recv()
-        if index is None:
-            break
-        for event in decode(groups[index]):
-            connection.send(("event", _labelled(event, lane)))
-    connection.send(("finished",))  # before measuring memory, which takes ~10 ms: the answers are all in
-    connection.send(("memory", private_memory_mb()))
-    connection.close()
-
-
-def _serve_worker(connection, worker, groups, dispenser: _Dispenser, events: queue.Queue, path_ids_of) -> None:
-    """In this process: answer a worker's requests for groups and pass its events on, until it ends."""
-    unfinished: list[str] = []  # paths of the groups it took that have not yet ended
-    lane_finished = False
     try:
-        while True:
-            if not connection.poll(WORKER_SILENCE_S):
+        while (lane := connection.recv()) is not None:
+            while (recipe := _take(connection)) is not None:
+                for event in recipe():
+                    connection.send(("event", _labelled(event, lane)))
+            connection.send(("finished",))  # before measuring memory, which takes ~10 ms: the answers are in
+            connection.send(("memory", private_memory_mb()))
+    except (EOFError, OSError):  # the parent is gone
+        pass
+
+
+def _take(connection):
+    connection.send(("take",))
+    return connection.recv()
+
+
+def _serve_worker(worker: _Worker, lane: int, units, recipe_of, dispenser: _Dispenser, events: queue.Queue,
+                  path_ids_of) -> None:
+    """In this process: start a worker on this question, answer its requests for units and pass its events
+    on, until it has finished (then it goes back to the pool) or failed (then it is stopped)."""
+    unfinished: list[str] = []  # paths of the units it took that have not yet ended
+    finished = False
+    try:
+        worker.connection.send(lane)
+        while not finished:
+            if not worker.connection.poll(WORKER_SILENCE_S):
                 _fail(events, unfinished, f"the lane worker was silent for {WORKER_SILENCE_S:.0f} s and was stopped")
-                _stop_hung(worker)
+                _stop_hung(worker.process)
                 return
             try:
-                message = connection.recv()
+                message = worker.connection.recv()
             except (EOFError, OSError):
-                worker.join(timeout=5)  # its pipe closes as it exits, a moment before it can be reaped
-                _fail(events, unfinished, f"the lane worker ended unexpectedly (exit code {worker.exitcode})")
+                worker.process.join(timeout=5)  # its pipe closes as it exits, a moment before it can be reaped
+                _fail(events, unfinished, f"the lane worker ended unexpectedly (exit code {worker.process.exitcode})")
                 return
-            kind = message[0]
-            if kind == "take":
+            if message[0] == "take":
                 index = dispenser.take(local=False)
                 if index is not None:
-                    unfinished.extend(path_ids_of(groups[index]))
-                connection.send(index)
-            elif kind == "event":
+                    unfinished.extend(path_ids_of(units[index]))
+                worker.connection.send(recipe_of(units[index]) if index is not None else None)
+            elif message[0] == "event":
                 event = message[1]
                 if isinstance(event, (DoneEvent, ErrorEvent)) and event.path in unfinished:
                     unfinished.remove(event.path)
                 events.put(event)
-            elif kind == "finished":
-                events.put(_LANE_FINISHED)
-                lane_finished = True
-            elif kind == "memory":
-                _record_private(message[1])
-                return
+            elif message[0] == "finished":
+                finished = True
+            else:
+                _read_report(worker, message)  # from its question before this one
+    except Exception as error:  # noqa: BLE001 - a recipe that cannot be sent, say: its columns end, the app goes on
+        _fail(events, unfinished, f"the lane worker failed: {type(error).__name__}: {error}")
     finally:
-        if not lane_finished:
-            events.put(_LANE_FINISHED)
-        connection.close()
-        worker.join(timeout=5)
+        events.put(_LANE_FINISHED)
+        if finished:
+            worker.report_pending = True
+            _POOL.check_in(worker)
+        else:
+            worker.process.kill()
+            _retire(worker)
 
 
 def _stop_hung(worker) -> None:
@@ -229,8 +320,20 @@ def _fail(events: queue.Queue, path_ids: list[str], message: str) -> None:
         events.put(ErrorEvent(path_id, message))
 
 
-def _record_private(megabytes: float | None) -> None:
+def _read_pending_report(worker: _Worker) -> None:
+    """Read the memory report an idle worker sends after each question, if it has not been read yet."""
+    try:
+        if worker.report_pending and worker.connection.poll(REPORT_WAIT_S):
+            _read_report(worker, worker.connection.recv())
+    except (EOFError, OSError):  # it died: check_out sees that
+        worker.report_pending = False
+
+
+def _read_report(worker: _Worker, message) -> None:
     global _worker_private_peak_mb
+    worker.report_pending = False
+    megabytes = message[1]
     if megabytes is not None:
+        worker.private_mb = megabytes
         with _peak_lock:
             _worker_private_peak_mb = max(_worker_private_peak_mb, megabytes)

@@ -36,6 +36,7 @@ class LoadedModel:
 
 _cache: dict[tuple, LoadedModel] = {}
 _cache_lock = threading.Lock()
+_cache_generation = 0  # counts the changes to _cache: a kept lane worker holds the models of one generation
 
 
 def _one_line(error: Exception) -> str:
@@ -151,6 +152,7 @@ def load_base_with_adapter(base_location: str, adapter_location: str | None) -> 
             except FourpathsError as error:
                 loaded.adapter_error = str(error)
         _cache[key] = loaded
+        _count_a_change()
         return loaded
 
 
@@ -160,6 +162,7 @@ def load_plain(location: str) -> LoadedModel:
         if key not in _cache:
             model, tokenizer = load_causal_lm(location)
             _cache[key] = LoadedModel(location, model, tokenizer, sum(p.numel() for p in model.parameters()))
+            _count_a_change()
         return _cache[key]
 
 
@@ -185,3 +188,15 @@ def read_training_summary(location: str) -> dict[str, object]:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _count_a_change()
+
+
+def cache_generation() -> int:
+    """Which set of loaded models this process holds: it changes whenever a model is loaded or dropped, so a
+    process forked earlier (a kept decode lane) can tell that it no longer holds the same ones."""
+    return _cache_generation
+
+
+def _count_a_change() -> None:  # called with _cache_lock held
+    global _cache_generation
+    _cache_generation += 1

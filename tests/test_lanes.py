@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +27,38 @@ def _pid_events(group):
         yield ErrorEvent(path_id, "done")
 
 
+def _in_lanes(groups, lane_count, key="test", kept_here=(), decode=_pid_events):
+    """decode_in_lanes with `decode(group)` in every lane; groups whose first path is in `kept_here` have no
+    recipe, so they stay in this process."""
+    return list(lanes.decode_in_lanes(
+        groups, decode, lambda group: None if group[0] in kept_here else partial(decode, group), lane_count,
+        lambda group: group, key=key))
+
+
+def _tokens(events):
+    return {event.path: event.text for event in events if isinstance(event, TokenEvent)}
+
+
+def _waits_for_another_process(folder: str, group):
+    """Hold each group until two processes have begun one, so that no lane can take every group alone
+    before the others have started: the test then cannot race the workers."""
+    Path(folder, f"lane-{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(Path(folder).glob("lane-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield from _pid_events(group)
+
+
+def _dies_in_a_worker(parent: int, marker: str, group):
+    if os.getpid() != parent:
+        Path(marker).touch()
+        os._exit(3)  # as a crash would: no event, no goodbye
+    deadline = time.monotonic() + 60  # here, wait for the worker to take one, so the test cannot race it
+    while not Path(marker).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield from _pid_events(group)
+
+
 def test_usable_lanes_never_exceed_the_groups_and_one_group_needs_no_fork():
     assert lanes.usable_lanes(4, 1) == 1
     assert lanes.usable_lanes(1, 5) == 1
@@ -34,58 +69,70 @@ def test_usable_lanes_never_exceed_the_groups_and_one_group_needs_no_fork():
 
 @linux_only
 def test_other_lanes_run_in_other_processes_and_every_group_runs_once(tmp_path):
-    def waits_for_another_process(group):
-        """Hold each group until two processes have begun one, so that no lane can take every group alone
-        before the others have started: the test then cannot race the forks."""
-        (tmp_path / f"lane-{os.getpid()}").touch()
-        deadline = time.monotonic() + 60
-        while len(list(tmp_path.glob("lane-*"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        yield from _pid_events(group)
-
     groups = [["a"], ["b"], ["c", "d"], ["e"]]
-    events = list(lanes.decode_in_lanes(groups, waits_for_another_process, 3, lambda group: group))
-    tokens = {event.path: event.text for event in events if isinstance(event, TokenEvent)}
+    events = _in_lanes(groups, 3, key=("waits", str(tmp_path)),
+                       decode=partial(_waits_for_another_process, str(tmp_path)))
+    tokens = _tokens(events)
     assert sorted(tokens) == ["a", "b", "c", "d", "e"]
     assert sorted(event.path for event in events if isinstance(event, ErrorEvent)) == ["a", "b", "c", "d", "e"]
     assert len(set(tokens.values())) > 1, "every group ran in one process: no lane was forked"
-    deadline = time.monotonic() + 30  # a worker reports its memory after its last event, so it may come later
-    while lanes.worker_private_peak_mb() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert lanes.worker_private_peak_mb() > 0
+    assert lanes.worker_private_peak_mb() > 0  # read from the workers' reports after the question
 
 
 @linux_only
-def test_local_only_groups_stay_in_this_process():
-    groups = [["a"], ["b"], ["c"], ["d"]]
-    events = list(lanes.decode_in_lanes(groups, _pid_events, 2, lambda group: group,
-                                        local_only=lambda group: group[0] in ("a", "c")))
-    tokens = {event.path: event.text for event in events if isinstance(event, TokenEvent)}
+def test_groups_without_a_recipe_stay_in_this_process():
+    tokens = _tokens(_in_lanes([["a"], ["b"], ["c"], ["d"]], 2, kept_here=("a", "c")))
     assert sorted(tokens) == ["a", "b", "c", "d"]
     assert tokens["a"] == tokens["c"] == str(os.getpid())
 
 
+def _worker_pids(key) -> set[str]:
+    """The processes that ran a question's groups, other than this one (the groups wait for a second
+    process, so one of them is a worker)."""
+    folder = tempfile.mkdtemp()
+    tokens = _tokens(_in_lanes([["a"], ["b"]], 2, key=key, decode=partial(_waits_for_another_process, folder)))
+    return set(tokens.values()) - {str(os.getpid())}
+
+
+@linux_only
+def test_a_worker_is_kept_for_the_next_question_while_it_holds_the_same_models():
+    first = _worker_pids("models-1")
+    assert len(first) == 1
+    assert _worker_pids("models-1") == first, "the second question forked another worker"
+    assert _worker_pids("models-2").isdisjoint(first), "a worker holding other models answered"
+    pid = int(next(iter(first)))
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the retired worker is still running"
+
+
+@linux_only
+def test_a_worker_over_the_memory_limit_is_replaced(monkeypatch):
+    first = _worker_pids("memory")
+    monkeypatch.setattr(lanes, "WORKER_PRIVATE_LIMIT_MB", 0.0)
+    assert _worker_pids("memory").isdisjoint(first)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"  # a zombie has exited; only its reaping is left
+    except FileNotFoundError:
+        return False
+
+
 @linux_only
 def test_a_worker_that_dies_fails_only_the_paths_it_had_taken(tmp_path):
-    parent = os.getpid()
-    marker = tmp_path / "the-worker-took-a-group"
-
-    def dies_in_a_worker(group):
-        if os.getpid() != parent:
-            marker.touch()
-            os._exit(3)  # as a crash would: no event, no goodbye
-        deadline = time.monotonic() + 60  # here, wait for the worker to take one, so the test cannot race it
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        yield from _pid_events(group)
-
-    groups = [["a"], ["b"], ["c"]]
-    events = list(lanes.decode_in_lanes(groups, dies_in_a_worker, 2, lambda group: group))
+    marker = str(tmp_path / "the-worker-took-a-group")
+    events = _in_lanes([["a"], ["b"], ["c"]], 2, key=("dies", marker),
+                       decode=partial(_dies_in_a_worker, os.getpid(), marker))
     errors = {event.path: event.message for event in events if isinstance(event, ErrorEvent)}
     assert sorted(errors) == ["a", "b", "c"], "every path ends, one way or the other"
     died = [path for path, message in errors.items() if "ended unexpectedly" in message]
     assert len(died) == 1 and "exit code 3" in errors[died[0]]
     assert all(message == "done" for path, message in errors.items() if path not in died)
+    assert _tokens(_in_lanes([["a"], ["b"]], 2, key=("dies", marker))), "the next question forks a new worker"
 
 
 @linux_only
