@@ -27,11 +27,11 @@ one cause seen, and how it is prevented).
 from __future__ import annotations
 
 import faulthandler
-import gc
 import multiprocessing
 import os
 import queue
 import signal
+import stat
 import sys
 import threading
 import time
@@ -43,8 +43,11 @@ from fourpaths.events import DoneEvent, ErrorEvent, Event
 WORKER_SILENCE_S = 30.0  # far beyond a decode step of any model this runs on a CPU
 # A kept worker is replaced once it holds this much memory of its own. Its private pages grow while it lives,
 # and not only by its own writes: a page this process rewrites after the fork leaves the old copy to the worker
-# alone. Measured with gc.freeze (see _fork_worker): 21 MB after one question, 29 MB after 80; without it, one
-# garbage collection took a worker from 28 to 151 MB. A fresh fork costs ~60 ms, once.
+# alone. Python's garbage collector writes to every object it scans, so one full collection here copies most
+# of the heap: measured, a worker went from 27-28 MB to 150-151 MB at one question (the 15th and the 26th
+# in two runs) and grew by ~0.1 MB a question otherwise. gc.freeze() before the fork prevented that, but
+# would keep every object alive at the fork from ever being collected in a long-running app; this limit
+# bounds the cost instead. A fresh fork costs ~60 ms, once.
 WORKER_PRIVATE_LIMIT_MB = 96.0
 REPORT_WAIT_S = 5.0  # a worker's memory report follows its last event by ~10 ms
 _LANE_FINISHED = object()
@@ -198,8 +201,6 @@ class _Pool:
             self._idle = usable[count:]
         for worker in leaving:
             _retire(worker)
-        if any(worker.key != key for worker in leaving):
-            gc.unfreeze()  # models dropped since the last fork can be collected now; the next fork freezes anew
         return taken + [_fork_worker(key) for _ in range(count - len(taken))]
 
     def check_in(self, worker: _Worker) -> None:
@@ -216,10 +217,6 @@ _POOL = _Pool()
 
 
 def _fork_worker(key: object) -> _Worker:
-    # Python's garbage collector writes to every object it scans, and each page it writes is copied, for this
-    # process or the worker: one full collection once turned a worker's 28 MB of private memory into 151 MB.
-    # Frozen, the objects alive now (models, tokenizers, modules) are never scanned again, here or there.
-    gc.freeze()
     context = multiprocessing.get_context("fork")
     here, there = context.Pipe()
     process = context.Process(target=_worker_main, args=(there, here), daemon=True, name="fourpaths-lane")
@@ -242,6 +239,7 @@ def _worker_main(connection, parents_end) -> None:
     """In the worker: for each question, take units from the parent until none are left, sending back every
     event; then report its memory and wait for the next question, until told to exit or the parent is gone."""
     parents_end.close()  # so that this end reads EOF once the parent exits
+    _let_go_of_inherited_sockets(keep=connection.fileno())
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
     run_torch_on_one_thread()
     try:
@@ -253,6 +251,30 @@ def _worker_main(connection, parents_end) -> None:
             connection.send(("memory", private_memory_mb()))
     except (EOFError, OSError):  # the parent is gone
         pass
+
+
+def _let_go_of_inherited_sockets(keep: int) -> None:
+    """Point every socket the worker inherited, other than its own pipe, at /dev/null.
+
+    Why: a fork copies every descriptor the app's process holds, its web server's connections too. A kept
+    worker lives on, so a connection the server closes stays open in the kernel while a copy lives here: the
+    browser then sends its next request down a connection nobody reads. Seen as a Compare page whose metrics
+    and chart never appeared (their code is fetched after the answers), in about half the browser runs.
+    Pointed at /dev/null rather than closed, a number is never reused under an inherited socket object that
+    might close it later."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            descriptor = int(name)
+            if descriptor in (keep, null):
+                continue
+            try:
+                if stat.S_ISSOCK(os.fstat(descriptor).st_mode):
+                    os.dup2(null, descriptor)
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+    finally:
+        os.close(null)
 
 
 def _take(connection):

@@ -4,6 +4,7 @@ fails costs only its own columns."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -112,6 +113,20 @@ def test_a_worker_over_the_memory_limit_is_replaced(monkeypatch):
     first = _worker_pids("memory")
     monkeypatch.setattr(lanes, "WORKER_PRIVATE_LIMIT_MB", 0.0)
     assert _worker_pids("memory").isdisjoint(first)
+
+
+@linux_only
+def test_a_worker_holds_no_socket_of_the_app_open():
+    """A kept worker must not keep the app's connections alive: once the app closes its end, the other end
+    sees the close (the browser would otherwise wait on a connection nobody reads)."""
+    apps_end, browsers_end = socket.socketpair()
+    try:
+        _worker_pids(("sockets", id(apps_end)))  # a fresh worker, forked while both ends are open here
+        apps_end.close()
+        browsers_end.settimeout(10)
+        assert browsers_end.recv(1) == b"", "the close did not arrive"
+    finally:
+        browsers_end.close()
 
 
 def _alive(pid: int) -> bool:
