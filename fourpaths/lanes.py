@@ -243,10 +243,12 @@ def _worker_main(connection, parents_end) -> None:
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
     run_torch_on_one_thread()
     try:
-        while (lane := connection.recv()) is not None:
-            while (recipe := _take(connection)) is not None:
+        while (question := connection.recv()) is not None:
+            lane, recipe = question  # the first unit comes with the question, saving a round trip
+            while recipe is not None:
                 for event in recipe():
                     connection.send(("event", _labelled(event, lane)))
+                recipe = _take(connection)
             connection.send(("finished",))  # before measuring memory, which takes ~10 ms: the answers are in
             connection.send(("memory", private_memory_mb()))
     except (EOFError, OSError):  # the parent is gone
@@ -288,8 +290,16 @@ def _serve_worker(worker: _Worker, lane: int, units, recipe_of, dispenser: _Disp
     on, until it has finished (then it goes back to the pool) or failed (then it is stopped)."""
     unfinished: list[str] = []  # paths of the units it took that have not yet ended
     finished = False
+
+    def next_recipe():
+        index = dispenser.take(local=False)
+        if index is None:
+            return None
+        unfinished.extend(path_ids_of(units[index]))
+        return recipe_of(units[index])
+
     try:
-        worker.connection.send(lane)
+        worker.connection.send((lane, next_recipe()))
         while not finished:
             if not worker.connection.poll(WORKER_SILENCE_S):
                 _fail(events, unfinished, f"the lane worker was silent for {WORKER_SILENCE_S:.0f} s and was stopped")
@@ -302,10 +312,7 @@ def _serve_worker(worker: _Worker, lane: int, units, recipe_of, dispenser: _Disp
                 _fail(events, unfinished, f"the lane worker ended unexpectedly (exit code {worker.process.exitcode})")
                 return
             if message[0] == "take":
-                index = dispenser.take(local=False)
-                if index is not None:
-                    unfinished.extend(path_ids_of(units[index]))
-                worker.connection.send(recipe_of(units[index]) if index is not None else None)
+                worker.connection.send(next_recipe())
             elif message[0] == "event":
                 event = message[1]
                 if isinstance(event, (DoneEvent, ErrorEvent)) and event.path in unfinished:
