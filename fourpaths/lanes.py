@@ -239,6 +239,8 @@ def _worker_main(connection, parents_end) -> None:
     """In the worker: for each question, take units from the parent until none are left, sending back every
     event; then report its memory and wait for the next question, until told to exit or the parent is gone."""
     parents_end.close()  # so that this end reads EOF once the parent exits
+    for stop in (signal.SIGTERM, signal.SIGINT):  # the app's own handlers (Streamlit's graceful shutdown) came
+        signal.signal(stop, signal.SIG_DFL)       # with the fork; here they kept the worker, and so the app, alive
     _let_go_of_inherited_sockets(keep=connection.fileno())
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # see the module docstring
     run_torch_on_one_thread()

@@ -4,6 +4,7 @@ fails costs only its own columns."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -127,6 +128,25 @@ def test_a_worker_holds_no_socket_of_the_app_open():
         assert browsers_end.recv(1) == b"", "the close did not arrive"
     finally:
         browsers_end.close()
+
+
+@linux_only
+def test_a_worker_stops_on_sigterm_whatever_handler_the_app_had():
+    """The app stopping its kept worker must not wait on it: Streamlit's SIGTERM handler, inherited through
+    the fork, had kept a worker alive, and the server's shutdown waited for it."""
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: None)  # an app that handles SIGTERM itself
+    try:
+        pid = int(next(iter(_worker_pids(("sigterm", os.getpid())))))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survived = _alive(pid)
+    if survived:
+        os.kill(pid, signal.SIGKILL)  # or this test process, too, would wait on it forever as it exits
+    assert not survived
 
 
 def _alive(pid: int) -> bool:
