@@ -327,13 +327,13 @@ def _serve_worker(worker: _Worker, lane: int, units, recipe_of, dispenser: _Disp
     except Exception as error:  # noqa: BLE001 - a recipe that cannot be sent, say: its columns end, the app goes on
         _fail(events, unfinished, f"the lane worker failed: {type(error).__name__}: {error}")
     finally:
-        events.put(_LANE_FINISHED)
-        if finished:
+        if finished:  # back in the pool before this lane counts as finished, so the next ask finds it there
             worker.report_pending = True
             _POOL.check_in(worker)
         else:
             worker.process.kill()
             _retire(worker)
+        events.put(_LANE_FINISHED)
 
 
 def _stop_hung(worker) -> None:
