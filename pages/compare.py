@@ -128,4 +128,4 @@ if st.button("Ask", type="primary"):
         lanes = len({trace.facts.get("decode_lane", 0) for trace in traces.values()})
         st.caption(f"From Ask to the last answer, drawing included: {wall_ms:.0f} ms, decoded in {lanes} "
                    f"lane{'s' if lanes > 1 else ''} at once (each anatomy's decode_lane says which; lane 0 is "
-                   "this process, the others forked workers).")
+                   "this process, the others worker processes kept from question to question).")
