@@ -39,3 +39,18 @@ def test_a_variant_is_seeded_and_says_only_the_questions_words_or_their_neighbou
         assert variant.endswith("?")
         assert set(variant.rstrip("?").replace(":", "").split()) <= allowed, variant
     assert any("yearly" in variant or "annually" in variant for variant in variants)
+
+
+def test_answer_contexts_cut_the_answer_out_of_its_sentences_under_their_heading():
+    from pathlib import Path
+
+    from fourpaths.corpus import Document, QAItem
+    from fourpaths.training.team_data import answer_contexts
+
+    document = Document("leave.md", Path("leave.md"), "# Annual leave\n\n## How much leave you get\n\n"
+                        "Every full-time employee receives **27 days a year**. Part-timers get a share.\n\n"
+                        "## Carry-over\n\n- Limit: 27 days a year, never more.\n", "docs")
+    item = QAItem("t-1", "How much leave?", "27 days a year", "docs/leave.md", "train", 1)
+    assert answer_contexts(item, document) == ["How much leave you get: Every full-time employee receives",
+                                               "Carry-over: Limit: , never more"]  # a stray comma: noise
+    assert answer_contexts(QAItem("t-2", "?", "31 March", "docs/leave.md", "train", 2), document) == []

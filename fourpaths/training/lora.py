@@ -11,7 +11,7 @@ from fourpaths.errors import FourpathsError
 from fourpaths.models import load_causal_lm
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
-from fourpaths.training.team_data import train_on_team_data, write_summary
+from fourpaths.training.team_data import CONTEXT_SHARE, train_on_team_data, write_summary
 
 # The token embedding and the output projection take LoRA matrices too. Measured on the shipped base,
 # 200 steps on the train questions: with the seven projections alone the loss stalled (2.28 after 300 steps,
@@ -113,7 +113,9 @@ def _write_card(output: Path, settings: LoopSettings, summary: dict, command: st
                          f"{summary['tokens_trained']:,} tokens in all; never corpus/updates or the evaluation sets. "
                          f"{summary['reworded_share']:.0%} of the questions' appearances are reworded: words dropped, "
                          "swapped or replaced by their nearest neighbours in all-MiniLM-L6-v2's word-embedding table "
-                         "(fourpaths/training/question_variants.py)",
+                         "(fourpaths/training/question_variants.py); "
+                         f"{CONTEXT_SHARE:.0%} of the reworded ones start from the document's own sentence that holds "
+                         "the answer, the answer cut out, under its heading (team_data.answer_contexts)",
         "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
         "Final training loss": str(summary["final_train_loss"]),
