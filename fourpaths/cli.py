@@ -63,6 +63,8 @@ def _add_train_commands(subparsers) -> None:
     lora.add_argument("--steps", type=int, default=None)
     lora.add_argument("--seed", type=int, default=0)
     lora.add_argument("--recall-limit", type=int, default=None, help="measure recall on the first N questions")
+    lora.add_argument("--context-share", type=float, default=0.0,
+                      help="share of reworded questions that start from the answer's sentence in its document")
     lora.set_defaults(handler=_run_train_lora)
 
     scratch = recipes.add_parser("scratch", help="train the tiny model from random weights on the team's data")
@@ -102,7 +104,8 @@ def _run_train_lora(args) -> int:
     from fourpaths.training.lora import train_lora
 
     summary = train_lora(resolve_location(args.base), Path(args.corpus), Path(args.output), Path(args.run_dir),
-                         args.preset, args.seed, args.steps, args.recall_limit, base_name=args.base)
+                         args.preset, args.seed, args.steps, args.recall_limit, base_name=args.base,
+                         context_share=args.context_share)
     print(f"lora: rank {summary['rank']}, {summary['trainable_parameters']:,} trainable "
           f"({summary['trainable_share']:.1%}), {summary['steps']} steps, loss {summary['final_train_loss']}, "
           f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")

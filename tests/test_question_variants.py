@@ -54,3 +54,25 @@ def test_answer_contexts_cut_the_answer_out_of_its_sentences_under_their_heading
     assert answer_contexts(item, document) == ["How much leave you get: Every full-time employee receives",
                                                "Carry-over: Limit: , never more"]  # a stray comma: noise
     assert answer_contexts(QAItem("t-2", "?", "31 March", "docs/leave.md", "train", 2), document) == []
+
+
+def test_reworded_questions_start_from_document_contexts_only_when_asked():
+    from fourpaths.config import PROJECT_ROOT
+    from fourpaths.training import team_data
+
+    root = PROJECT_ROOT / "corpus"
+    _, questions = team_data.load_team_examples(root, short=True)
+    stream = team_data.epoch_stream(questions, 0)
+
+    def keeps_the_words(text, rng):  # a variant that changes nothing, so each text's origin shows
+        return text
+
+    def said(context_share):
+        reworded = team_data._reworded(stream, questions, root, 0, keeps_the_words, context_share)
+        return [reworded(index).messages[0]["content"] for index in range(300)]
+
+    asked = {example.messages[0]["content"] for example in questions}
+    assert set(said(0.0)) <= asked
+    from_documents = [text for text in said(1.0) if text not in asked]
+    assert len(from_documents) > 100  # ~70% of 300 are reworded, and nearly every answer has a context
+    assert all(":" in text for text in from_documents[:20])  # "Heading: sentence without the answer"

@@ -11,7 +11,7 @@ from fourpaths.errors import FourpathsError
 from fourpaths.models import load_causal_lm
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
-from fourpaths.training.team_data import CONTEXT_SHARE, train_on_team_data, write_summary
+from fourpaths.training.team_data import train_on_team_data, write_summary
 
 # The token embedding and the output projection take LoRA matrices too. Measured on the shipped base,
 # 200 steps on the train questions: with the seven projections alone the loss stalled (2.28 after 300 steps,
@@ -45,7 +45,7 @@ class LoraShape:
 
 
 RECIPE_DEFAULTS = {"base": "models/base", "corpus": "corpus", "output": "models/lora", "run_dir": "runs/lora",
-                   "preset": "default", "seed": 0}
+                   "preset": "default", "seed": 0, "context_share": 0.0}
 
 PRESETS = {
     "micro": (LoraShape(4, 8), LoopSettings(steps=4, batch_size=2, seq_len=256, learning_rate=3e-3,
@@ -58,12 +58,13 @@ PRESETS = {
 
 def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Path, preset: str = "default",
                seed: int = 0, steps: int | None = None, recall_limit: int | None = None, command: str = "",
-               base_name: str | None = None) -> dict:
-    """base_name is how the adapter's config names its base (as the user gave it: a relative folder or hub id)."""
+               base_name: str | None = None, context_share: float = 0.0) -> dict:
+    """base_name is how the adapter's config names its base (as the user gave it: a relative folder or hub id).
+    context_share: see team_data.train_on_team_data; off by default (the trade-off is in the README)."""
     shape, settings = PRESETS[preset]
     command = command or recipe_command("lora", {"base": base_name or base_location, "corpus": corpus_root,
                                                  "output": output, "run_dir": run_dir, "preset": preset, "seed": seed,
-                                                 "steps": steps}, RECIPE_DEFAULTS)
+                                                 "steps": steps, "context_share": context_share}, RECIPE_DEFAULTS)
     if steps is not None:
         settings = LoopSettings(**{**asdict(settings), "steps": steps})
     model, tokenizer = load_causal_lm(base_location)
@@ -73,7 +74,7 @@ def train_lora(base_location: str, corpus_root: Path, output: Path, run_dir: Pat
     peft_model = get_peft_model(model, config)
     variant = _question_variant(corpus_root)
     run = train_on_team_data(peft_model, tokenizer, corpus_root, settings, run_dir, seed, recall_limit, "lora",
-                             QUESTION_REPEATS, short_answers=True, variant=variant)
+                             QUESTION_REPEATS, short_answers=True, variant=variant, context_share=context_share)
     peft_model.peft_config["default"].base_model_name_or_path = base_name or base_location
     output.mkdir(parents=True, exist_ok=True)
     # The embedding and output layers stay frozen; only their LoRA matrices belong in the adapter, not a
@@ -113,9 +114,10 @@ def _write_card(output: Path, settings: LoopSettings, summary: dict, command: st
                          f"{summary['tokens_trained']:,} tokens in all; never corpus/updates or the evaluation sets. "
                          f"{summary['reworded_share']:.0%} of the questions' appearances are reworded: words dropped, "
                          "swapped or replaced by their nearest neighbours in all-MiniLM-L6-v2's word-embedding table "
-                         "(fourpaths/training/question_variants.py); "
-                         f"{CONTEXT_SHARE:.0%} of the reworded ones start from the document's own sentence that holds "
-                         "the answer, the answer cut out, under its heading (team_data.answer_contexts)",
+                         "(fourpaths/training/question_variants.py)"
+                         + (f"; {summary['context_share']:.0%} of the reworded ones start from the document's own "
+                            "sentence that holds the answer, the answer cut out, under its heading "
+                            "(team_data.answer_contexts)" if summary.get("context_share") else ""),
         "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
         "Final training loss": str(summary["final_train_loss"]),

@@ -105,19 +105,19 @@ def epoch_stream(examples: list, seed: int):
 
 
 REWORDED_SHARE = 0.7  # with variants, the share of a question's appearances that are reworded
-CONTEXT_SHARE = 0.35  # of the reworded ones, the share reworded from the document's words (answer_contexts)
 
 
 def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: Path, seed: int,
                        recall_limit: int | None, description: str, question_repeats: int = 2,
                        short_answers: bool = False,
-                       variant: Callable[[str, random.Random], str] | None = None) -> dict:
+                       variant: Callable[[str, random.Random], str] | None = None, context_share: float = 0.0) -> dict:
     """Train `model` on the team's statements and questions, then measure its closed-book recall.
 
     question_repeats: how often each question comes per epoch (questions are few beside the statements).
     variant: rewords a question (training.question_variants); given, REWORDED_SHARE of the questions' appearances
     are reworded, each by a generator seeded with (seed, position in the stream), so resuming stays exact.
-    Recall is measured on the questions as written.
+    context_share: of the reworded appearances, the share that starts from the document's words
+    (answer_contexts) instead of the question's. Recall is measured on the questions as written.
     """
     from fourpaths.training.encoding import encode
     from fourpaths.training.loop import train
@@ -126,7 +126,7 @@ def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: P
     statements, questions = load_team_examples(corpus_root, short_answers)
     stream_examples = epoch_stream(statements + questions * question_repeats, seed)
     if variant is not None:
-        stream_examples = _reworded(stream_examples, questions, corpus_root, seed, variant)
+        stream_examples = _reworded(stream_examples, questions, corpus_root, seed, variant, context_share)
     stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
     progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", description)
     model.eval()
@@ -135,15 +135,17 @@ def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: P
         "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
         "statements": len(statements), "questions": len(questions), "question_repeats": question_repeats,
         "short_answers": short_answers, "reworded_share": REWORDED_SHARE if variant else 0.0,
+        "context_share": context_share if variant else 0.0,
         "final_train_loss": progress.recent_loss(),
         "train_recall": closed_book_recall(model, tokenizer, recall_set), "recall_n": len(recall_set),
         "losses": progress.losses,
     }
 
 
-def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, seed: int, variant):
+def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, seed: int, variant,
+              context_share: float):
     """The stream with its question examples reworded at REWORDED_SHARE, each decided by its own position; at
-    CONTEXT_SHARE of those, the rewording starts from one of the answer's contexts in its document."""
+    `context_share` of those, the rewording starts from one of the answer's contexts in its document."""
     items = load_questions(corpus_root, "train")
     by_source = {document.source: document for document in load_documents(corpus_root, ("docs",))}
     asked = {id(example): item.question for example, item in zip(questions, items)}
@@ -158,7 +160,7 @@ def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, 
         if rng.random() >= REWORDED_SHARE:
             return chosen
         said = asked[id(chosen)]
-        if contexts[id(chosen)] and rng.random() < CONTEXT_SHARE:
+        if context_share and contexts[id(chosen)] and rng.random() < context_share:  # 0: no draw, as before it
             said = rng.choice(contexts[id(chosen)])
         return ChatExample(prompts.zero_shot(variant(said, rng)), chosen.response, chosen.expected)
 
