@@ -147,10 +147,12 @@ def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, 
     """The stream with its question examples reworded at REWORDED_SHARE, each decided by its own position; at
     `context_share` of those, the rewording starts from one of the answer's contexts in its document."""
     items = load_questions(corpus_root, "train")
-    by_source = {document.source: document for document in load_documents(corpus_root, ("docs",))}
     asked = {id(example): item.question for example, item in zip(questions, items)}
-    contexts = {id(example): answer_contexts(item, by_source[item.source]) if item.source in by_source else []
-                for example, item in zip(questions, items)}
+    contexts: dict[int, list[str]] = {}
+    if context_share:  # off by default: the documents are then not read again
+        by_source = {document.source: document for document in load_documents(corpus_root, ("docs",))}
+        contexts = {id(example): answer_contexts(item, by_source[item.source]) if item.source in by_source else []
+                    for example, item in zip(questions, items)}
 
     def example(index: int):
         chosen = stream_examples(index)
