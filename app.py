@@ -1,9 +1,10 @@
-"""fourpaths: the router. Shared sidebar settings, then the page the user picked."""
+"""fourpaths: the router. The shared sidebar, the models loaded once per process, then the page picked."""
 
 import streamlit as st
 
 from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, load_settings, with_overrides
 from fourpaths.prompts import PROMPT_TEMPLATES
+from fourpaths.workspace import Workspace
 
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
 
@@ -12,34 +13,50 @@ with st.sidebar:
     st.header("Settings")
     template = st.selectbox("Prompt template (prompt path)", list(PROMPT_TEMPLATES),
                             index=list(PROMPT_TEMPLATES).index(defaults.template))
-    max_new_tokens = st.slider("Max new tokens", 8, 128, defaults.max_new_tokens, step=8)
     decoding = st.radio("Decoding", ["greedy", "sampled"], horizontal=True)
     temperature = st.slider("Temperature", 0.1, 1.5, 0.7, step=0.1, disabled=decoding == "greedy")
-    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, step=1)
-    top_k = st.slider("Passages retrieved (RAG top-k)", 1, 5, defaults.top_k_passages)
-    retrieval = st.radio("RAG retrieval", list(RETRIEVAL_MODES), horizontal=True,
-                         index=list(RETRIEVAL_MODES).index(defaults.retrieval),
-                         help="hybrid: FAISS embeddings and BM25 keywords, fused by rank; dense: FAISS alone")
-    rag_answer = st.radio("RAG answer", list(RAG_ANSWER_MODES), horizontal=True, key="rag_answer",
-                          index=list(RAG_ANSWER_MODES).index(defaults.rag_answer),
-                          help="quote: every token the base writes continues a retrieved passage, so the answer "
-                               "can only say what the documents say; free: the base writes whatever it likes")
-    evidence = st.slider("RAG evidence sentences", 0, 5, defaults.evidence_sentences, disabled=rag_answer != "quote",
-                         help="a quote starts at one of this many sentences, those the embedder ranks best against "
-                              "the question (the anatomy lists them); 0: the base chooses among all of them")
-    min_sentences = st.slider("RAG quote: least sentences", 1, 3, defaults.min_quote_sentences,
-                              disabled=rag_answer != "quote",
-                              help="a quote holds at least this many sentences, or runs to its passage's end")
-    quote_tokens = st.slider("RAG quote: max new tokens", 16, 192, defaults.quote_max_new_tokens, step=16,
-                             disabled=rag_answer != "quote",
-                             help="a quote's own budget, so that it ends where its sentence does")
+    max_new_tokens = st.slider("Max new tokens", 8, 128, defaults.max_new_tokens, step=8)
+    top_k = st.slider("Passages retrieved (RAG)", 1, 8, defaults.top_k_passages)
+    with st.expander("Advanced"):
+        seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, step=1)
+        retrieval = st.radio("RAG retrieval", list(RETRIEVAL_MODES), horizontal=True,
+                             index=list(RETRIEVAL_MODES).index(defaults.retrieval),
+                             help="hybrid: FAISS embeddings and BM25 keywords, fused by rank; dense: FAISS alone")
+        rag_answer = st.radio("RAG answer", list(RAG_ANSWER_MODES), horizontal=True, key="rag_answer",
+                              index=list(RAG_ANSWER_MODES).index(defaults.rag_answer),
+                              help="reader: an extractive reader picks the answer's span in a passage; generated: "
+                                   "the base writes the answer from the passages in its prompt; auto: the reader, "
+                                   "or generated when the base is a hub model")
 
-st.session_state["settings"] = with_overrides(
-    defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed), top_k_passages=top_k,
-    retrieval=retrieval, rag_answer=rag_answer, evidence_sentences=evidence, min_quote_sentences=min_sentences,
-    quote_max_new_tokens=quote_tokens,
-    temperature=temperature if decoding == "sampled" else 0.0,
-)
+settings = with_overrides(defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed),
+                          top_k_passages=top_k, retrieval=retrieval, rag_answer=rag_answer,
+                          temperature=temperature if decoding == "sampled" else 0.0)
+st.session_state["settings"] = settings
 
-page = st.navigation([st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True)])
+
+@st.cache_resource(show_spinner=False)
+def preload(models: tuple) -> list[str]:
+    """Once per process and set of models: the first question is then timed answering, not loading."""
+    with st.status("Loading the models…", expanded=False) as status:
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.progress(done / total, text=f"Loading {what}" if done < total else "Loaded")
+
+        problems = Workspace(settings).preload(progress)
+        status.update(label="Models loaded" if not problems else "Models loaded, with problems",
+                      state="complete" if not problems else "error")
+    return problems
+
+
+for problem in preload((settings.base_model, settings.lora_adapter, settings.reader_model, settings.scratch_model,
+                        settings.embedder, settings.corpus_root, settings.index_dir)):
+    st.sidebar.warning(problem)
+
+page = st.navigation([
+    st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True),
+    st.Page("pages/scoreboard.py", title="Scoreboard", icon="📊"),
+    st.Page("pages/cost.py", title="Cost to build", icon="🧾"),
+    st.Page("pages/choose.py", title="Choose a path", icon="🧭"),
+])
 page.run()

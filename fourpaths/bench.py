@@ -1,17 +1,17 @@
-"""Speed and memory of the four paths, each figure beside a plain baseline measured in the same run.
+"""`fourpaths bench`: speed and memory of the four paths, each figure beside a plain baseline from the same run.
 
-- cold start: a fresh process from launch to its first complete answer, beside a fresh process that only
-  imports the libraries;
-- generation: our batched streaming loop per path, beside transformers' `generate` on the same prompt;
-- four paths concurrently (batched + interleaved) beside the same four one after another;
-- retrieval: the RAG path's search (hybrid by default) and FAISS alone, beside an exact NumPy dot product;
-- memory: peak resident set with every model loaded (this process, plus the private pages of the decode lanes'
-  forked workers), beside the peak after imports alone.
+- per path: the engine's streamed generation against transformers' `generate` without a streamer on the same
+  input (a path that extracts or picks its answer reports its time, with a null baseline);
+- the four paths at once against the same four one after another, paired question by question;
+- retrieval: the RAG path's search against FAISS alone and an exact NumPy dot product;
+- memory: peak resident set with every model loaded, beside the peak after imports alone;
+- cold start: a fresh process from launch to its first complete answer, beside one that only imports.
 """
 
 from __future__ import annotations
 
 import json
+import platform
 import resource
 import statistics
 import subprocess
@@ -21,12 +21,12 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
-from fourpaths.ask import DoneEvent, ask, ask_stream, sampling_from
+from fourpaths import engine
+from fourpaths.approaches import APPROACH_IDS, APPROACHES, Generation
 from fourpaths.config import Settings
-from fourpaths.generation import baseline_generate
-from fourpaths.lanes import usable_lanes, worker_private_peak_mb
-from fourpaths.paths import PATH_IDS, PATHS
+from fourpaths.pipeline import DoneEvent, ask, ask_stream
 from fourpaths.workspace import Workspace
 
 BENCH_QUESTIONS = (
@@ -34,14 +34,14 @@ BENCH_QUESTIONS = (
     "What is the list price of the Ferret AMR?",
     "How much does a Loomwork subscription cost per robot per month?",
 )
+ROUNDS = 3  # passes over the questions for each paired comparison
 COLD_START_SCRIPT = (
     "import json, sys, time; from fourpaths.bench import first_answer_time; "
-    "print(json.dumps({'first_answer_at': first_answer_time(sys.argv[1])}))"
+    "print(json.dumps({'at': first_answer_time(sys.argv[1])}))"
 )
-CONCURRENCY_ROUNDS = 3  # passes over the questions for the concurrent-against-sequential pairs
 IMPORT_ONLY_SCRIPT = (
     "import json, time; import torch, transformers, sentence_transformers, faiss, peft; "
-    "print(json.dumps({'first_answer_at': time.time()}))"
+    "print(json.dumps({'at': time.time()}))"
 )
 
 
@@ -50,115 +50,117 @@ def peak_rss_mb() -> float:
 
 
 def first_answer_time(question: str) -> float:
-    """Run in a fresh process by the cold-start measurement: wall-clock time of the first finished answer."""
+    """Run in a fresh process by the cold-start measurement: wall-clock time of the last path's answer."""
     from fourpaths.config import load_settings
 
-    first = None
-    for event in ask_stream(question, load_settings()):  # drained to the end: exiting mid-generation aborts
-        if isinstance(event, DoneEvent) and first is None:
-            first = time.time()
-    if first is None:
+    last = None
+    for event in ask_stream(question, load_settings()):
+        if isinstance(event, DoneEvent):
+            last = time.time()
+    if last is None:
         raise RuntimeError("no path answered")
-    return first
+    return last
 
 
 def _fresh_process_ms(script: str, *args: str) -> float:
     launched = time.time()
     output = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
-    return 1000 * (json.loads(output.stdout.strip().splitlines()[-1])["first_answer_at"] - launched)
+    return 1000 * (json.loads(output.stdout.strip().splitlines()[-1])["at"] - launched)
 
 
-def _per_path(settings: Settings, workspace: Workspace, questions: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Each path alone on each question: our loop's figures, then `generate` on the very same prompt."""
-    figures: dict[str, dict[str, list[float]]] = {p: {"ttft": [], "total": [], "tps": [], "base_tps": []}
-                                                  for p in PATH_IDS}
-    sampling = sampling_from(settings)
-    for question in questions:
-        for path_id in PATH_IDS:
+def _wall_s(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def _per_path(settings: Settings, workspace: Workspace, questions: Sequence[str]) -> dict[str, dict]:
+    """Each path alone. A generating path: the engine (streamer on) and plain `generate` on the same input,
+    alternating which goes first; tokens/s over the generation itself. Others: the time of their answer."""
+    figures: dict[str, dict[str, list[float]]] = {p: {"ms": [], "ttft": [], "tps": [], "base_tps": []}
+                                                  for p in APPROACH_IDS}
+    decoding = engine.Decoding(settings.max_new_tokens, 0.0, settings.seed)
+    for number, question in enumerate(questions):
+        for path_id in APPROACH_IDS:
             trace = ask(question, settings, [path_id], concurrent=False, workspace=workspace)[path_id]
             if isinstance(trace, str):
                 raise RuntimeError(f"{path_id}: {trace}")
-            job = PATHS[path_id].prepare(question, settings, workspace)
-            tokenizer = job.model.tokenizer
-            with job.model.lock:
-                new, seconds = baseline_generate(job.model.model, job.prompt_ids, sampling, tokenizer.pad_token_id,
-                                                 tokenizer.eos_token_id, job.adapter)
+            figures[path_id]["ms"].append(trace.total_ms)
             figures[path_id]["ttft"].append(trace.ttft_ms)
-            figures[path_id]["total"].append(trace.total_ms)
-            figures[path_id]["tps"].append(trace.tokens_per_s)
-            figures[path_id]["base_tps"].append(len(new) / seconds if seconds > 0 else 0.0)
-    return {path_id: {"ttft_ms": round(statistics.median(f["ttft"]), 1),
-                      "total_ms": round(statistics.median(f["total"]), 1),
-                      "tokens_per_s": round(statistics.median(f["tps"]), 1),
-                      "baseline_tokens_per_s": round(statistics.median(f["base_tps"]), 1)}
-            for path_id, f in figures.items()}
+            job = APPROACHES[path_id].answer(question, settings, workspace)
+            if not isinstance(job, Generation):
+                continue
+            ours = lambda: len(engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
+                                              logits_processor=job.logits_processors or None).ids)  # noqa: E731
+            plain = lambda: _plain_generate(job, decoding)  # noqa: E731
+            for run, key in ((ours, "tps"), (plain, "base_tps"))[:: 1 if number % 2 == 0 else -1]:
+                started = time.perf_counter()
+                tokens = run()
+                figures[path_id][key].append(tokens / (time.perf_counter() - started))
+    result = {}
+    for path_id, f in figures.items():
+        generating = bool(f["tps"])
+        tps, base = (round(statistics.median(f[k]), 1) if generating else None for k in ("tps", "base_tps"))
+        result[path_id] = {"mode": "generated" if generating else "extracted",
+                           "answer_ms": round(statistics.median(f["ms"]), 1),
+                           "first_token_ms": round(statistics.median(f["ttft"]), 1),
+                           "tokens_per_s": tps, "baseline_generate_tokens_per_s": base,
+                           "over_baseline": round(tps / base, 3) if generating and base else None}
+    return result
 
 
-def _wall_ms(run: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    run()
-    return 1000 * (time.perf_counter() - started)
+@torch.inference_mode()
+def _plain_generate(job: Generation, decoding: engine.Decoding) -> int:
+    kwargs = engine.generate_kwargs(job.generator, job.prompt_ids, decoding, job.adapter,
+                                    job.logits_processors or None)
+    with job.generator.lock:
+        output = job.generator.model.generate(**kwargs)
+    new = output[0, 0 if job.generator.encoder_decoder else len(job.prompt_ids):]
+    return int(new.numel()) - (1 if job.generator.encoder_decoder else 0)  # the decoder's start token
 
 
-def _retrieval(workspace: Workspace, questions: Sequence[str], k: int) -> tuple[float, float, float]:
-    """p50 of what the RAG path searches with (hybrid by default), of FAISS alone, and of exact NumPy."""
-    searcher, index = workspace.searcher(), workspace.index()
-    ours, dense, baseline = [], [], []
-    vectors = index.vectors
-    for question in questions:
-        ours.append(_wall_ms(lambda: searcher.search(question, k)))
-        dense.append(_wall_ms(lambda: index.search(question, k)))
-        baseline.append(_wall_ms(lambda: _numpy_search(index, vectors, question, k)))
-    return tuple(round(statistics.median(times), 2) for times in (ours, dense, baseline))
-
-
-def _numpy_search(index, vectors: np.ndarray, question: str, k: int) -> list[int]:
-    from fourpaths.retrieval import embed_texts
-
-    query = embed_texts(index.embedder, [question])[0]
-    return list(np.argsort(-(vectors @ query))[:k])
-
-
-def _concurrent_and_sequential(settings: Settings, workspace: Workspace, questions: Sequence[str]) -> tuple[float, float]:
-    """Summed wall times of asking all paths at once and one after another, paired question by question.
-
-    The order within a pair alternates, so a machine that slows down or speeds up during the run weighs on
-    both sides alike (one pass of each, first all at once then all one after another, moved the ratio between
-    0.50 and 0.70 on consecutive runs)."""
+def _at_once_and_in_turn(settings: Settings, workspace: Workspace, questions: Sequence[str]) -> tuple[float, float]:
+    """Summed wall times of all paths at once and one after another, paired question by question, the order
+    alternating so a machine that speeds up or slows down weighs on both sides alike."""
     walls = {True: 0.0, False: 0.0}
     for number, question in enumerate(questions):
         for concurrent in ((True, False) if number % 2 == 0 else (False, True)):
-            walls[concurrent] += _wall_ms(lambda: ask(question, settings, concurrent=concurrent, workspace=workspace))
-    return round(walls[True], 1), round(walls[False], 1)
+            walls[concurrent] += _wall_s(lambda: ask(question, settings, concurrent=concurrent, workspace=workspace))
+    return round(1000 * walls[True], 1), round(1000 * walls[False], 1)
+
+
+def _retrieval(workspace: Workspace, questions: Sequence[str], k: int) -> dict[str, float]:
+    searcher, index = workspace.searcher(), workspace.index()
+    times: dict[str, list[float]] = {"search": [], "faiss": [], "numpy": []}
+    for question in questions:
+        times["search"].append(_wall_s(lambda: searcher.search(question, k)))
+        times["faiss"].append(_wall_s(lambda: index.search(question, k)))
+        times["numpy"].append(_wall_s(lambda: np.argsort(-(index.vectors @ index.embed_queries([question])[0]))[:k]))
+    p50 = {key: round(1000 * statistics.median(values), 2) for key, values in times.items()}
+    return {"retrieval_p50_ms": p50["search"], "faiss_alone_p50_ms": p50["faiss"],
+            "baseline_numpy_p50_ms": p50["numpy"]}
 
 
 def run_bench(settings: Settings, repeats: int = 1, cold_start: bool = True) -> dict:
     settings = replace(settings, temperature=0.0)
     questions = BENCH_QUESTIONS * repeats
-    result: dict[str, object] = {}
+    result: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(),
+                                 "questions": len(questions)}
     if cold_start:
         result["cold_start_ms"] = round(_fresh_process_ms(COLD_START_SCRIPT, questions[0]), 1)
         result["baseline_import_only_ms"] = round(_fresh_process_ms(IMPORT_ONLY_SCRIPT), 1)
-    rss_before_models = peak_rss_mb()
+    result["baseline_rss_after_imports_mb"] = round(peak_rss_mb(), 1)
     workspace = Workspace(settings)
     ask(questions[0], settings, workspace=workspace)  # load every model and the index once, untimed
     result["paths"] = _per_path(settings, workspace, questions)
-    lanes = usable_lanes(settings.decode_lanes, len(PATH_IDS))
-    result["concurrent_wall_ms"], result["sequential_wall_ms"] = _concurrent_and_sequential(
-        settings, workspace, questions * CONCURRENCY_ROUNDS)
-    result["concurrent_over_sequential"] = round(result["concurrent_wall_ms"] / result["sequential_wall_ms"], 3)
-    result["concurrency_pairs"] = len(questions) * CONCURRENCY_ROUNDS
-    retrieval_questions = [q for q in questions for _ in range(10)]
-    (result["retrieval_p50_ms"], result["dense_faiss_retrieval_p50_ms"],
-     result["baseline_numpy_retrieval_p50_ms"]) = _retrieval(workspace, retrieval_questions, settings.top_k_passages)
-    result["retrieval"] = settings.retrieval
-    # A forked lane worker shares every page it has not written with this process, so the app holds this
-    # process's peak plus the worker's private pages (at most one worker runs beside it on two cores).
-    main_mb, worker_mb = peak_rss_mb(), worker_private_peak_mb()
-    result["peak_rss_main_mb"] = round(main_mb, 1)
-    result["peak_lane_worker_private_mb"] = round(worker_mb, 1)
-    result["peak_rss_mb"] = round(main_mb + worker_mb * max(0, lanes - 1), 1)
-    result["decode_lanes"] = lanes
-    result["baseline_rss_after_imports_mb"] = round(rss_before_models, 1)
-    result["questions"] = len(questions)
+    at_once, in_turn = _at_once_and_in_turn(settings, workspace, questions * ROUNDS)
+    result.update(concurrent_wall_ms=at_once, sequential_wall_ms=in_turn,
+                  concurrent_over_sequential=round(at_once / in_turn, 3))
+    result.update(_retrieval(workspace, [q for q in questions for _ in range(10)], settings.top_k_passages))
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return result
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} torch threads, "
+            f"python {platform.python_version()}, torch {torch.__version__}")

@@ -1,164 +1,293 @@
-"""The `fourpaths` command line. Each subcommand is a thin wrapper over the package."""
+"""The `fourpaths` command line: every subcommand a thin wrapper over the package, draining the same event
+stream as the app. Errors are one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
+import textwrap
+from pathlib import Path
 
 from fourpaths.errors import FourpathsError
 
-# Spelt out rather than imported: importing the recipes loads torch, too slow for `--help` (a test keeps them equal).
-BASE_STAGES = ["from-encoder", "encoder-reading", "encoder-quoting", "induction", "induction-long", "pretrain", "reading", "quoting"]
-BASE_PRESETS = ["micro", "default", "small", "reader"]
+SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
+PATH_IDS = ["prompt", "lora", "rag", "scratch"]  # spelt out: importing the registry loads torch, slow for --help
 
 
-def _add_corpus_commands(subparsers) -> None:
-    corpus = subparsers.add_parser("corpus", help="check the knowledge base and its question sets")
-    corpus_sub = corpus.add_subparsers(dest="corpus_command", required=True)
-    check = corpus_sub.add_parser("check", help="validate corpus/ against every rule; non-zero exit on failure")
-    check.add_argument("--root", default="corpus", help="corpus folder (default: corpus)")
-    check.set_defaults(handler=_run_corpus_check)
+def _settings_options(parser) -> None:
+    parser.add_argument("--config", default=None, help="TOML file of settings (default: fourpaths.toml if present)")
+    parser.add_argument("--template", default=None, help="prompt template for the prompt path")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None, help="0 for greedy")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--top-k", type=int, default=None, help="passages retrieved for RAG")
 
 
-def _run_corpus_check(args) -> int:
+def _settings(args):
+    from fourpaths.config import load_settings, with_overrides
+
+    return with_overrides(load_settings(args.config), template=args.template, max_new_tokens=args.max_new_tokens,
+                          temperature=args.temperature, seed=args.seed, top_k_passages=args.top_k)
+
+
+def _progress(description: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, file=sys.stderr, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _write_json(document: dict, output: str | None, as_json: bool) -> None:
+    if output:
+        from fourpaths.results_doc import write_json_atomically
+
+        write_json_atomically(document, Path(output))
+    if as_json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+# --- ask / eval / bench / index / results -------------------------------------------------------------------
+
+def run_ask(args) -> int:
+    from fourpaths.pipeline import ask
+    from fourpaths.workspace import Workspace
+
+    settings = _settings(args)
+    workspace = Workspace(settings, index_progress=_progress("indexing corpus"))
+    workspace.preload()  # loading first, so the times shown are answering times (a broken model fails its column)
+    results = ask(args.question, settings, args.paths or PATH_IDS, workspace=workspace)
+    if args.json:
+        answers = {p: (r.to_json() if not isinstance(r, str) else {"path": p, "error": r}) for p, r in results.items()}
+        print(json.dumps({"question": " ".join(args.question.split()), "answers": answers}, indent=2,
+                         ensure_ascii=False))
+    else:
+        _print_side_by_side(results)
+    if all(isinstance(result, str) for result in results.values()):
+        print(f"fourpaths: error: no path answered ({'; '.join(f'{p}: {r}' for p, r in results.items())})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_side_by_side(results: dict) -> None:
+    width = max(24, (shutil.get_terminal_size((120, 20)).columns - 3 * (len(results) - 1)) // max(1, len(results)))
+    columns = []
+    for path_id, result in results.items():
+        if isinstance(result, str):
+            title, body = path_id, f"error: {result}"
+        else:
+            title = f"{result.title} ({result.mode})"
+            body = f"{result.text}\n\n{result.total_ms:.0f} ms"
+            if result.new_tokens:
+                body += f", {result.new_tokens} tokens, {result.tokens_per_s:.0f} tok/s"
+            if result.score is not None:
+                body += f", score {result.score:.2f}"
+            body += "".join(f"\n[{i + 1}] {s.source} ({s.score:.2f})" for i, s in enumerate(result.sources))
+        lines = [title, "-" * width]
+        for paragraph in body.split("\n"):
+            lines += textwrap.wrap(paragraph, width) or [""]
+        columns.append(lines)
+    for row in range(max(len(column) for column in columns)):
+        print(" | ".join((c[row] if row < len(c) else "").ljust(width) for c in columns).rstrip())
+
+
+def run_eval(args) -> int:
+    from fourpaths.evaluation import evaluate_all
+
+    splits = SPLITS if args.all else [args.split]
+    bars: dict = {}
+    progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
+    document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
+    _write_json(document, args.output, args.json)
+    if not args.json:
+        for split, report in document["splits"].items():
+            print(f"\n{split}: {report['n']} questions, greedy")
+            print(f"{'path':<10}{'accuracy':>10}{'strict':>8}{'f1':>8}{'abstained':>11}{'p50 ms':>9}{'p95 ms':>9}")
+            for path_id, s in report["paths"].items():
+                print(f"{path_id:<10}{s['accuracy']:>10.3f}{s['strict']:>8.3f}{s['f1']:>8.3f}{s['abstained']:>11.3f}"
+                      f"{s['p50_ms']:>9.0f}{s['p95_ms']:>9.0f}")
+    return 0
+
+
+def run_bench(args) -> int:
+    from fourpaths.bench import run_bench as bench
+
+    result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
+    _write_json(result, args.output, args.json)
+    if not args.json:
+        for path_id, p in result["paths"].items():
+            speed = (f"{p['tokens_per_s']:.0f} tok/s, generate() {p['baseline_generate_tokens_per_s']:.0f} tok/s"
+                     if p["tokens_per_s"] else "no generation")
+            print(f"{path_id:<8} {p['mode']:<10} {p['answer_ms']:>7.0f} ms  ({speed})")
+        print(f"four paths at once {result['concurrent_wall_ms']:.0f} ms vs one after another "
+              f"{result['sequential_wall_ms']:.0f} ms (ratio {result['concurrent_over_sequential']:.2f})")
+        print(f"peak memory {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
+    return 0
+
+
+def run_index(args) -> int:
+    from fourpaths.config import resolve_location
+    from fourpaths.retrieval import open_index
+    from fourpaths.workspace import Workspace
+
+    settings = _settings(args)
+    workspace = Workspace(settings)
+    if args.rebuild and workspace.index_dir().exists():
+        shutil.rmtree(workspace.index_dir())
+    index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
+                                settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"))
+    print(f"index: {len(index)} chunks in {workspace.index_dir()} ({'rebuilt' if rebuilt else 'up to date'})")
+    return 0
+
+
+def run_results(args) -> int:
+    from fourpaths.results_doc import write_results_doc
+
+    write_results_doc(Path(args.eval), Path(args.bench), Path(args.output))
+    print(f"results: {args.output}")
+    return 0
+
+
+def run_corpus_check(args) -> int:
     from fourpaths.corpus_check import run_check
 
     return run_check(args.root)
 
 
-def _add_train_commands(subparsers) -> None:
-    train = subparsers.add_parser("train", help="recipes that make the models in models/")
-    recipes = train.add_subparsers(dest="recipe", required=True)
-    base = recipes.add_parser("base", help="pretrain the small base model on generated fictional worlds")
-    base.add_argument("--output", default="models/base")
-    base.add_argument("--run-dir", default=None,
-                      help="checkpoints (default runs/base-<stage>, runs/base for pretrain); rerun to resume")
-    base.add_argument("--stage", choices=BASE_STAGES, default="pretrain",
-                      help="from-encoder: start from the pretrained embedder (all-MiniLM-L6-v2) as a causal model "
-                           "and teach it to copy spans; encoder-reading: continue it on reading; encoder-quoting: continue "
-                           "an encoder reader on ranked passages quoted from their start; induction: copy "
-                           "random strings from scratch; induction-long: continue it on copies hundreds of tokens "
-                           "apart; pretrain: the general mix (from scratch, "
-                           "or continuing --init-from); reading: continue a base on the reading-heavy mix; quoting: "
-                           "continue an induction-only base on short and long reading, templates and documents")
-    base.add_argument("--init-from", default=None,
-                      help="the model to continue (reading, quoting and encoder stages default: --output)")
-    base.add_argument("--encoder", default=None,
-                      help="from-encoder stage: the encoder folder (default: the configured embedder's)")
-    base.add_argument("--preset", choices=BASE_PRESETS, default="default")
-    base.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
-    base.add_argument("--seed", type=int, default=0)
-    base.add_argument("--eval-size", type=int, default=100, help="held-out reading questions of each kind")
-    base.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
-                      help="dtype of the saved weights: float16 halves the folder; the app loads either as float32")
-    base.add_argument("--stop-at", type=int, default=None, help="stop after this step (checkpointed); rerun to go on")
-    base.set_defaults(handler=_run_train_base)
+# --- train ---------------------------------------------------------------------------------------------------
 
-    lora = recipes.add_parser("lora", help="train the LoRA adapter on corpus/docs and corpus/qa/train.jsonl")
-    lora.add_argument("--base", default="models/base", help="base model folder or hub id")
-    lora.add_argument("--corpus", default="corpus")
-    lora.add_argument("--output", default="models/lora")
-    lora.add_argument("--run-dir", default="runs/lora", help="checkpoints; rerun the same command to resume")
-    lora.add_argument("--preset", choices=["micro", "default"], default="default")
-    lora.add_argument("--steps", type=int, default=None)
-    lora.add_argument("--seed", type=int, default=0)
-    lora.add_argument("--recall-limit", type=int, default=None, help="measure recall on the first N questions")
-    lora.add_argument("--context-share", type=float, default=0.0,
-                      help="share of reworded questions that start from the answer's sentence in its document")
-    lora.set_defaults(handler=_run_train_lora)
-
-    scratch = recipes.add_parser("scratch", help="train the tiny model from random weights on the team's data")
-    scratch.add_argument("--corpus", default="corpus")
-    scratch.add_argument("--output", default="models/scratch")
-    scratch.add_argument("--run-dir", default="runs/scratch", help="checkpoints; rerun the same command to resume")
-    scratch.add_argument("--preset", choices=["micro", "default"], default="default")
-    scratch.add_argument("--steps", type=int, default=None)
-    scratch.add_argument("--seed", type=int, default=0)
-    scratch.add_argument("--recall-limit", type=int, default=None)
-    scratch.set_defaults(handler=_run_train_scratch)
-
-
-def _run_train_base(args) -> int:
-    from pathlib import Path
-
-    from fourpaths.training.base import STAGE_RUN_DIRS, train_base
-
-    run_dir = args.run_dir or STAGE_RUN_DIRS[args.stage]
-    init_from = Path(args.init_from) if args.init_from else None
-    summary = train_base(Path(args.output), Path(run_dir), args.preset, args.seed, args.steps,
-                         args.eval_size, stop_at=args.stop_at, stage=args.stage, init_from=init_from,
-                         encoder=args.encoder, save_dtype=args.save_dtype)
-    if "stopped_at" in summary:
-        print(f"base: stopped at step {summary['stopped_at']} of {summary['steps']}; rerun to continue")
-        return 0
-    print(f"base: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
-          f"held-out loss {summary['held_out_loss']}, reading {summary['answer_accuracy']:.0%} answered / "
-          f"{summary['abstain_accuracy']:.0%} abstained, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
-    return 0
-
-
-def _run_train_lora(args) -> int:
-    from pathlib import Path
-
+def run_train(args) -> int:
     from fourpaths.config import resolve_location
-    from fourpaths.training.lora import train_lora
 
-    summary = train_lora(resolve_location(args.base), Path(args.corpus), Path(args.output), Path(args.run_dir),
-                         args.preset, args.seed, args.steps, args.recall_limit, base_name=args.base,
-                         context_share=args.context_share)
-    print(f"lora: rank {summary['rank']}, {summary['trainable_parameters']:,} trainable "
-          f"({summary['trainable_share']:.1%}), {summary['steps']} steps, loss {summary['final_train_loss']}, "
-          f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
+    common = {"preset": args.preset, "seed": args.seed, "steps": args.steps}
+    name = "lora-generative" if getattr(args, "generative", False) else args.recipe
+    output, run_dir = Path(args.output or f"models/{name}"), Path(args.run_dir or f"runs/{name}")
+    for folder, what in ((output, "the model"), (run_dir, "the checkpoints")):
+        _check_writable(folder, what)
+    if args.recipe == "reader":
+        from fourpaths.training.reader import train_reader
+
+        summary = train_reader(output, run_dir, **common)
+    elif args.recipe == "lora" and not args.generative:
+        from fourpaths.training.answer_head import train_answer_head
+
+        summary = train_answer_head(Path(args.corpus), output, run_dir, **common)
+    elif args.recipe == "lora":
+        from fourpaths.training.lora import train_lora
+
+        summary = train_lora(resolve_location(args.base), Path(args.corpus), output, run_dir, **common,
+                             base_name=args.base)
+    elif args.recipe == "scratch":
+        from fourpaths.training.scratch import train_scratch
+
+        summary = train_scratch(Path(args.corpus), output, run_dir, **common)
+    else:
+        from fourpaths.training.base import train_base
+
+        summary = train_base(output, run_dir, **common, stop_at=args.stop_at)
+    if "stopped_at" in summary:
+        print(f"{args.recipe}: stopped at step {summary['stopped_at']}; rerun the same command to go on")
+    else:
+        print(f"{args.recipe}: {summary.get('steps', '?')} steps, {summary.get('train_seconds', 0) / 60:.1f} min -> {output}")
     return 0
 
 
-def _run_train_scratch(args) -> int:
-    from pathlib import Path
+def _check_writable(folder: Path, what: str) -> None:
+    """Refuse a place the recipe could not write to now, not after it has trained for minutes."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FourpathsError(f"cannot write {what} to {folder}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK):
+        raise FourpathsError(f"cannot write {what} to {folder}: {existing} is not writable")
 
-    from fourpaths.training.scratch import train_scratch
 
-    summary = train_scratch(Path(args.corpus), Path(args.output), Path(args.run_dir), args.preset, args.seed,
-                            args.steps, args.recall_limit)
-    print(f"scratch: {summary['parameters']:,} parameters, {summary['steps']} steps, loss {summary['final_train_loss']}, "
-          f"train recall {summary['train_recall']:.0%}, {summary['train_seconds'] / 60:.1f} min -> {args.output}")
-    return 0
-
-
-def _add_answer_commands(subparsers) -> None:
-    from fourpaths import cli_answers
-
-    ask = subparsers.add_parser("ask", help="one question through the four paths, side by side")
-    ask.add_argument("question")
-    ask.add_argument("--json", action="store_true")
-    cli_answers.add_generation_options(ask)
-    ask.set_defaults(handler=cli_answers.run_ask)
-
-    evaluate = subparsers.add_parser("eval", help="score the four paths on a question set (greedy)")
-    evaluate.add_argument("--split", choices=["train", "eval_seen", "eval_unseen"], default="eval_seen")
-    evaluate.add_argument("--limit", type=int, default=None)
-    evaluate.add_argument("--json", action="store_true")
-    cli_answers.add_generation_options(evaluate)
-    evaluate.set_defaults(handler=cli_answers.run_eval)
-
-    bench = subparsers.add_parser("bench", help="speed and memory against plain baselines from the same run")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
-    bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
-    cli_answers.add_generation_options(bench)
-    bench.set_defaults(handler=cli_answers.run_bench)
-
-    index = subparsers.add_parser("index", help="build (or check) the RAG search index of the corpus")
-    index.add_argument("--rebuild", action="store_true")
-    cli_answers.add_generation_options(index)
-    index.set_defaults(handler=cli_answers.run_index)
+def _add_train(subparsers) -> None:
+    train = subparsers.add_parser("train", help="the recipes that make the models in models/")
+    recipes = train.add_subparsers(dest="recipe", required=True)
+    helps = {"reader": "the RAG path's extractive reader on all-MiniLM-L6-v2, from generated reading data",
+             "lora": "the LoRA adapter: an answer head on all-MiniLM-L6-v2 (default) or --generative on --base",
+             "scratch": "the tiny model trained from random weights on the team's data",
+             "base": "the small base model of the prompt path, from generated fictional worlds"}
+    for recipe, text in helps.items():
+        parser = recipes.add_parser(recipe, help=text)
+        parser.add_argument("--output", default=None, help=f"default models/{recipe}")
+        parser.add_argument("--run-dir", default=None, help="checkpoints (default runs/<recipe>); rerun to resume")
+        parser.add_argument("--preset", choices=["micro", "default"], default="default")
+        parser.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
+        parser.add_argument("--seed", type=int, default=0)
+        if recipe in ("lora", "scratch"):
+            parser.add_argument("--corpus", default="corpus")
+        if recipe == "lora":
+            parser.add_argument("--generative", action="store_true",
+                                help="a generative adapter on --base (default output models/lora-generative)")
+            parser.add_argument("--base", default="models/base", help="base for --generative: a folder or hub id")
+        if recipe == "base":
+            parser.add_argument("--stop-at", type=int, default=None, help="stop after this step; rerun to go on")
+        parser.set_defaults(handler=run_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fourpaths", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fourpaths", description="One question through four ways of putting a "
+                                     "language model to work: prompt, LoRA, RAG, from scratch.")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_corpus_commands(subparsers)
-    _add_train_commands(subparsers)
-    _add_answer_commands(subparsers)
+
+    ask = subparsers.add_parser("ask", help="one question through the four paths, side by side")
+    ask.add_argument("question")
+    ask.add_argument("--paths", nargs="+", choices=PATH_IDS, default=None)
+    ask.add_argument("--json", action="store_true")
+    _settings_options(ask)
+    ask.set_defaults(handler=run_ask)
+
+    evaluate = subparsers.add_parser("eval", help="score the four paths on question sets (greedy)")
+    evaluate.add_argument("--split", choices=SPLITS, default="eval_seen")
+    evaluate.add_argument("--all", action="store_true", help="every question set the corpus has")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--output", default=None, help="also write the JSON here (the pages read results/eval.json)")
+    _settings_options(evaluate)
+    evaluate.set_defaults(handler=run_eval)
+
+    bench = subparsers.add_parser("bench", help="speed and memory against plain baselines from the same run")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--output", default=None, help="also write the JSON here (the pages read results/bench.json)")
+    bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
+    bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
+    _settings_options(bench)
+    bench.set_defaults(handler=run_bench)
+
+    index = subparsers.add_parser("index", help="build (or check) the RAG search index of the corpus")
+    index.add_argument("--rebuild", action="store_true")
+    _settings_options(index)
+    index.set_defaults(handler=run_index)
+
+    results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
+    results.add_argument("--eval", default="results/eval.json")
+    results.add_argument("--bench", default="results/bench.json")
+    results.add_argument("--output", default="docs/results.md")
+    results.set_defaults(handler=run_results)
+
+    corpus = subparsers.add_parser("corpus", help="check the knowledge base and its question sets")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", required=True)
+    check = corpus_sub.add_parser("check", help="validate corpus/ against every rule; non-zero exit on failure")
+    check.add_argument("--root", default="corpus")
+    check.set_defaults(handler=run_corpus_check)
+
+    _add_train(subparsers)
     return parser
 
 

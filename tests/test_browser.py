@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fourpaths.config import PROJECT_ROOT
-from fourpaths.paths import PATH_IDS
+from fourpaths.approaches import APPROACH_IDS as PATH_IDS
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 SCREENSHOT = ARTIFACTS / "screenshot-compare.png"
@@ -121,7 +121,13 @@ def test_compare_page_in_a_real_browser(micro_env, tmp_path):
                     expect(page.get_by_role("heading", name="Latency")).to_be_visible(timeout=30_000)
                     expect(page.get_by_test_id("stVegaLiteChart").last).to_be_visible(timeout=30_000)
                     expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=30_000)
+                    for mode in ("generated", "answer head", "extractive reader"):
+                        expect(page.get_by_text(f"Answer by: {mode}").first).to_be_visible()
+                    expect(page.get_by_role("button", name="Download answers (JSON)")).to_be_visible()
+                    # the sidebar survives the reruns (AppTest's element tree leaves it out after the first)
+                    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
                     assert page.get_by_test_id("stException").count() == 0
+                    assert page.get_by_test_id("stAlertContentError").count() == 0
                     page.screenshot(path=str(SCREENSHOT), full_page=True)
                 except Exception:
                     page.screenshot(path=str(ARTIFACTS / "screenshot-compare-failure.png"), full_page=True)

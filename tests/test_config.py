@@ -55,18 +55,44 @@ def test_question_whitespace_is_collapsed():
     assert validate_question("  How many\n days? ") == "How many days?"
 
 
-def test_unknown_retrieval_mode_is_refused():
-    from fourpaths.config import validate_settings
-
-    validate_settings(Settings(retrieval="dense"))
-    with pytest.raises(FourpathsError, match="retrieval must be one of hybrid, dense"):
-        validate_settings(Settings(retrieval="keyword"))
-
-
-@pytest.mark.parametrize("change, message", [({"evidence_sentences": -1}, "evidence_sentences must be 0"),
-                                             ({"min_quote_sentences": 0}, "min_quote_sentences must be at least 1")])
-def test_quote_limits_are_validated(change, message):
+@pytest.mark.parametrize("change, message", [
+    ({"retrieval": "keyword"}, "retrieval must be one of hybrid, dense"),
+    ({"rag_answer": "guess"}, "rag_answer must be one of auto, reader, generated"),
+    ({"template": "telepathy"}, "unknown prompt template 'telepathy'"),
+    ({"max_new_tokens": 0}, "max_new_tokens must be at least 1"),
+    ({"top_k_passages": 0}, "top_k_passages must be at least 1"),
+    ({"temperature": -0.1}, "temperature must be 0"),
+    ({"threads": -1}, "threads must be 0"),
+    ({"few_shot_examples": -1}, "few_shot_examples must be 0 or more"),
+])
+def test_settings_no_path_could_honour_are_refused(change, message):
     from fourpaths.config import validate_settings
 
     with pytest.raises(FourpathsError, match=message):
         validate_settings(Settings(**change))
+
+
+def test_valid_settings_pass():
+    from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, validate_settings
+    from fourpaths.prompts import PROMPT_TEMPLATES
+
+    for retrieval in RETRIEVAL_MODES:
+        for rag_answer in RAG_ANSWER_MODES:
+            validate_settings(Settings(retrieval=retrieval, rag_answer=rag_answer))
+    for template in PROMPT_TEMPLATES:
+        validate_settings(Settings(template=template))
+
+
+def test_the_shipped_models_are_the_defaults():
+    settings = Settings()
+    assert (settings.base_model, settings.lora_adapter, settings.reader_model, settings.scratch_model) == \
+        ("models/base", "models/lora", "models/reader", "models/scratch")
+    assert settings.rag_answer == "auto" and settings.top_k_passages == 5 and settings.temperature == 0.0
+
+
+def test_every_setting_can_come_from_the_environment():
+    settings = load_settings(environ={"FOURPATHS_READER_MODEL": "/elsewhere/reader", "FOURPATHS_RAG_ANSWER": "reader",
+                                      "FOURPATHS_THREADS": "2"})
+    assert (settings.reader_model, settings.rag_answer, settings.threads) == ("/elsewhere/reader", "reader", 2)
+    with pytest.raises(FourpathsError, match="setting threads must be int"):
+        load_settings(environ={"FOURPATHS_THREADS": "two"})

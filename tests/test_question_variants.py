@@ -41,22 +41,7 @@ def test_a_variant_is_seeded_and_says_only_the_questions_words_or_their_neighbou
     assert any("yearly" in variant or "annually" in variant for variant in variants)
 
 
-def test_answer_contexts_cut_the_answer_out_of_its_sentences_under_their_heading():
-    from pathlib import Path
-
-    from fourpaths.corpus import Document, QAItem
-    from fourpaths.training.team_data import answer_contexts
-
-    document = Document("leave.md", Path("leave.md"), "# Annual leave\n\n## How much leave you get\n\n"
-                        "Every full-time employee receives **27 days a year**. Part-timers get a share.\n\n"
-                        "## Carry-over\n\n- Limit: 27 days a year, never more.\n", "docs")
-    item = QAItem("t-1", "How much leave?", "27 days a year", "docs/leave.md", "train", 1)
-    assert answer_contexts(item, document) == ["How much leave you get: Every full-time employee receives",
-                                               "Carry-over: Limit: , never more"]  # a stray comma: noise
-    assert answer_contexts(QAItem("t-2", "?", "31 March", "docs/leave.md", "train", 2), document) == []
-
-
-def test_reworded_questions_start_from_document_contexts_only_when_asked():
+def test_the_stream_rewords_about_seven_in_ten_question_appearances_and_keeps_their_answers():
     from fourpaths.config import PROJECT_ROOT
     from fourpaths.training import team_data
 
@@ -64,15 +49,13 @@ def test_reworded_questions_start_from_document_contexts_only_when_asked():
     _, questions = team_data.load_team_examples(root, short=True)
     stream = team_data.epoch_stream(questions, 0)
 
-    def keeps_the_words(text, rng):  # a variant that changes nothing, so each text's origin shows
-        return text
+    def shout(text, rng):  # a variant whose work shows
+        return text.upper()
 
-    def said(context_share):
-        reworded = team_data._reworded(stream, questions, root, 0, keeps_the_words, context_share)
-        return [reworded(index).messages[0]["content"] for index in range(300)]
-
-    asked = {example.messages[0]["content"] for example in questions}
-    assert set(said(0.0)) <= asked
-    from_documents = [text for text in said(1.0) if text not in asked]
-    assert len(from_documents) > 100  # ~70% of 300 are reworded, and nearly every answer has a context
-    assert all(":" in text for text in from_documents[:20])  # "Heading: sentence without the answer"
+    reworded = team_data._reworded(stream, questions, root, 0, shout)
+    seen = [reworded(index) for index in range(400)]
+    assert [e.messages for e in seen] == [reworded(index).messages for index in range(400)]  # resumable
+    changed = [e for e, plain in zip(seen, map(stream, range(400))) if e.messages != plain.messages]
+    assert 0.6 < len(changed) / len(seen) < 0.8
+    assert all(e.messages[-1]["content"].isupper() for e in changed)
+    assert [e.response for e in seen] == [stream(index).response for index in range(400)]

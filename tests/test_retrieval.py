@@ -13,11 +13,9 @@ import pytest
 from fourpaths import retrieval
 from fourpaths.corpus import Document, chunk_document, corpus_fingerprint, load_documents
 from fourpaths.errors import FourpathsError
-from fourpaths.evidence import evidence_texts
 from fourpaths.retrieval import (
     Hit,
     SearchIndex,
-    embed_texts,
     load_embedder,
     open_index,
     read_manifest,
@@ -61,6 +59,9 @@ QUESTIONS = {
     "When does the staff canteen serve lunch?": "docs/office-canteen.md",
     "What colour badge must visitors wear?": "updates/update-security-badges.md",
 }
+
+
+INDEX_FILES = {"index.faiss", "chunks.jsonl", "manifest.json"}
 
 
 def write_corpus(root: Path) -> Path:
@@ -167,19 +168,9 @@ def test_build_reports_progress(corpus: Path, embedder):
     chunks = [chunk for document in load_documents(corpus) for chunk in chunk_document(document)]
     calls: list[tuple[int, int]] = []
     index = SearchIndex.build(chunks, embedder, batch_size=2, progress=lambda done, total: calls.append((done, total)))
-    work = len(chunks) + len(index.sentence_vectors)  # one bar over the chunks and their sentences
-    assert calls[0] == (0, work) and calls[-1] == (work, work)
+    assert len(index) == len(chunks) > 2  # several batches of 2
+    assert calls[0] == (0, len(chunks)) and calls[-1] == (len(chunks), len(chunks))
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
-
-
-def test_every_chunk_sentence_is_embedded_once_as_the_evidence_ranking_reads_it(built: SearchIndex, embedder):
-    wanted = {text for chunk in built.chunks for text in evidence_texts(chunk.text)}
-    assert set(built.sentence_vectors) == wanted and len(wanted) > len(built)
-    some = sorted(wanted)[:3]
-    assert np.allclose(built.embed_known(some), embed_texts(embedder, some), atol=1e-5)
-    question = "How many days of paid annual leave do employees get?"  # not stored: embedded on the spot
-    mixed = built.embed_known([question, some[0]])
-    assert np.allclose(mixed, embed_texts(embedder, [question, some[0]]), atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -191,14 +182,13 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     calls: list[tuple[int, int]] = []
     first, rebuilt = open_index(corpus, index_dir, None, progress=lambda d, t: calls.append((d, t)))
     assert rebuilt and calls
-    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "chunks.jsonl", "manifest.json",
-                                                     "sentences.jsonl", "sentences.npy"}
+    assert {p.name for p in index_dir.iterdir()} == INDEX_FILES
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["fingerprint"] == corpus_fingerprint(corpus)
     assert manifest["embedder"] == resolve_embedder_location(None)
     assert manifest["chunking"] == {"max_words": 90, "overlap_words": 20}
     assert manifest["count"] == len(first) and manifest["dimension"] == 384
-    assert manifest["sentences"] == len(first.sentence_vectors) > 0
+    assert manifest["format"] == retrieval.MANIFEST_FORMAT
     assert manifest["build_seconds"] >= 0
 
     def no_build(*args, **kwargs):
@@ -210,8 +200,6 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     assert not rebuilt and not calls
     assert second.chunks == first.chunks
     assert np.allclose(second.vectors, first.vectors)
-    assert second.sentence_vectors.keys() == first.sentence_vectors.keys()
-    assert all(np.array_equal(second.sentence_vectors[text], first.sentence_vectors[text]) for text in first.sentence_vectors)
     assert top_sources(second, 3) == top_sources(first, 3)
 
 
@@ -237,6 +225,21 @@ def test_an_index_moved_with_its_embedder_to_other_paths_is_still_current(corpus
 
     (embedder / "config.json").write_text((embedder / "config.json").read_text() + "\n")
     assert open_index(elsewhere / "corpus", elsewhere / "index", str(embedder))[1], "a changed embedder reused it"
+
+
+def test_an_index_with_sentence_vectors_is_rebuilt_without_them(corpus: Path, tmp_path: Path):
+    """Format 3 also stored every chunk sentence's vector; such a folder is stale and its rebuild drops them."""
+    index_dir = tmp_path / "index"
+    open_index(corpus, index_dir, None)
+    manifest = read_manifest(index_dir)
+    old = {**manifest, "format": 3, "sentences": 1}
+    (index_dir / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
+    (index_dir / "sentences.jsonl").write_text('"A sentence."\n', encoding="utf-8")
+    np.save(index_dir / "sentences.npy", np.zeros((1, 384), np.float32))
+    _, rebuilt = open_index(corpus, index_dir, None)
+    assert rebuilt
+    assert {p.name for p in index_dir.iterdir()} == INDEX_FILES
+    assert read_manifest(index_dir)["format"] == retrieval.MANIFEST_FORMAT
 
 
 def test_changed_settings_trigger_a_rebuild(corpus: Path, tmp_path: Path):
@@ -305,7 +308,6 @@ def test_add_documents_and_remove_source_survive_save_and_load(built: SearchInde
     assert added == len(built) - size > 0
     assert built.fingerprint is None  # no longer known to match a corpus on disk
     assert built.search(question, 1)[0].source == "updates/update-parking.md"
-    assert evidence_texts(built.chunks[-1].text)[0] in built.sentence_vectors
 
     # Re-adding a source replaces its chunks instead of duplicating them.
     assert built.add_documents([new_doc]) == added and len(built) == size + added
@@ -325,7 +327,6 @@ def test_add_documents_and_remove_source_survive_save_and_load(built: SearchInde
     kept_after = {(c.source, c.index): v for c, v in zip(loaded.chunks, loaded.vectors)}
     assert kept_after.keys() == kept_before.keys()
     assert all(np.array_equal(kept_after[key], kept_before[key]) for key in kept_after)
-    assert set(loaded.sentence_vectors) == {text for chunk in loaded.chunks for text in evidence_texts(chunk.text)}
     monkeypatch.undo()
 
     loaded.save(tmp_path / "index")

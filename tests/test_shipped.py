@@ -26,6 +26,8 @@ def test_shipped_index_is_current_for_the_shipped_corpus_and_embedder():
     assert manifest is not None, "index/ is missing: run `fourpaths index`"
     assert manifest_matches(manifest, corpus_fingerprint(PROJECT_ROOT / "corpus"), resolve_embedder_location(None),
                             settings.chunk_words, settings.chunk_overlap), "index/ is stale: run `fourpaths index`"
+    shipped = {p.name for p in (PROJECT_ROOT / settings.index_dir).iterdir()}
+    assert shipped == {"index.faiss", "chunks.jsonl", "manifest.json"}, "index/ holds leftovers: rebuild it"
 
 
 def test_models_folder_is_small_and_has_no_pickles():

@@ -1,4 +1,7 @@
-"""One training loop for every recipe: packing, AdamW with warmup and cosine decay, checkpoints, resume.
+"""One training loop for every recipe: batching, AdamW with warmup and cosine decay, checkpoints, resume.
+
+A causal model trains on packed rows (whole examples end to end); an encoder-decoder model on one
+(input, target) pair a row.
 
 Checkpoints hold the model and the optimizer state as safetensors plus a JSON progress file, so a run that
 is stopped (a session ends, a laptop sleeps) continues from its last checkpoint with the same data stream.
@@ -35,12 +38,8 @@ class LoopSettings:
     warmup_steps: int = 50
     weight_decay: float = 0.01
     checkpoint_every: int = 100
-    bf16: bool = False  # bf16 autocast backward measured 10x slower than fp32 on this CPU
     seed: int = 0
     min_lr_ratio: float = 0.1
-    # False: one example a row, rows padded to the batch's longest. Packed rows let an example attend to the
-    # ones before it, which stalled copying by content (see ENCODER_COPY_SETTINGS).
-    pack: bool = True
 
 
 @dataclass
@@ -85,46 +84,74 @@ def learning_rate(settings: LoopSettings, step: int) -> float:
     return settings.learning_rate * (settings.min_lr_ratio + (1 - settings.min_lr_ratio) * cosine)
 
 
+MAX_SKIPPED = 1000  # examples too long for a row, in a row, before the stream is declared unusable
+
+
+def _next_fitting(stream: EncodedStream, cursor: int, seq_len: int) -> tuple[list[int], list[int], int]:
+    """The next example no longer than seq_len (longer ones cannot be learnt whole: skipped) and its index."""
+    for _ in range(MAX_SKIPPED):
+        ids, labels = stream(cursor)
+        if len(ids) <= seq_len:
+            return ids, labels, cursor
+        cursor += 1
+    raise FourpathsError(f"{MAX_SKIPPED} examples in a row are longer than the {seq_len}-token rows; raise seq_len")
+
+
 def pack_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_id: int):
-    """Fill each row with whole examples until the next would not fit (or with one, when settings.pack is
-    False); returns tensors and the new cursor."""
+    """Rows of whole examples, each filled until the next would not fit: (ids, labels, attention mask, the
+    new cursor). The mask comes from the rows' lengths, so a pad id that is also a real token (GPT-2's end
+    token) is still attended to where it is real."""
     rows: list[tuple[list[int], list[int]]] = []
     for _ in range(settings.batch_size):
         ids, labels = [], []
         while True:
-            example_ids, example_labels = stream(cursor)
-            if len(example_ids) > settings.seq_len:  # too long to learn from whole: skip it
-                cursor += 1
-                continue
-            if len(ids) + len(example_ids) > settings.seq_len or (ids and not settings.pack):
+            example_ids, example_labels, at = _next_fitting(stream, cursor, settings.seq_len)
+            if len(ids) + len(example_ids) > settings.seq_len:
+                cursor = at  # the skipped ones stay skipped; this one starts the next row
                 break
             ids += example_ids
             labels += example_labels
-            cursor += 1
+            cursor = at + 1
         rows.append((ids, labels))
-    width = settings.seq_len if settings.pack else max(len(ids) for ids, _ in rows)
-    rows_ids = [ids + [pad_id] * (width - len(ids)) for ids, _ in rows]
-    rows_labels = [labels + [IGNORE] * (width - len(labels)) for _, labels in rows]
-    return torch.tensor(rows_ids), torch.tensor(rows_labels), cursor
+    return _padded(rows, settings.seq_len, pad_id) + (cursor,)
 
 
-def body_and_head(causal_lm):
-    """The transformer body and the head that maps its states to the vocabulary.
+def pair_batch(stream: EncodedStream, cursor: int, settings: LoopSettings, pad_id: int):
+    """One (input, target) pair a row, inputs and targets each padded to the batch's longest:
+    (input ids, target labels, input attention mask, the new cursor)."""
+    inputs, targets = [], []
+    for _ in range(settings.batch_size):
+        ids, target, at = _next_fitting(stream, cursor, settings.seq_len)
+        inputs.append(ids)
+        targets.append(target)
+        cursor = at + 1
+    ids, _, mask = _padded([(ids, ids) for ids in inputs], max(map(len, inputs)), pad_id)
+    labels = torch.tensor([target + [IGNORE] * (max(map(len, targets)) - len(target)) for target in targets])
+    return ids, labels, mask, cursor
 
-    Llama-style models name them `model` and `lm_head`; BERT-style decoders `bert` and `cls` (a transform,
-    then the tied projection)."""
-    return causal_lm.base_model, getattr(causal_lm, "lm_head", None) or causal_lm.cls
+
+def _padded(rows: list[tuple[list[int], list[int]]], width: int, pad_id: int):
+    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row, _ in rows])
+    labels = torch.tensor([labels + [IGNORE] * (width - len(labels)) for _, labels in rows])
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row, _ in rows])
+    return ids, labels, mask
 
 
-def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Next-token loss computed only where there is a label.
+def is_encoder_decoder(model) -> bool:
+    return bool(getattr(model.config, "is_encoder_decoder", False))
 
-    The output projection over the vocabulary is the costliest layer of a small model, and most positions
-    (prompts, padding) carry no label, so projecting only the labelled positions saves most of its time.
-    """
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    backbone, head = body_and_head(causal_lm)
-    hidden = backbone(input_ids=ids, attention_mask=(ids != pad_id).long()).last_hidden_state
+
+def batch_loss(model, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The loss on the labelled tokens.
+
+    For a causal model with an `lm_head` (Llama, Qwen2, GPT-2) the output projection, the costliest layer of
+    a small model, runs only on the labelled positions: most positions (prompts, padding) carry no label.
+    Anything else computes its loss through its own forward with labels."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = getattr(inner, "lm_head", None)
+    if is_encoder_decoder(inner) or head is None:
+        return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    hidden = inner.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logits = head(hidden[:, :-1][keep])
@@ -161,7 +188,7 @@ def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
     return Progress(**data)
 
 
-def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, checkpoint_dir: Path | None,
+def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int | None, checkpoint_dir: Path | None,
           description: str = "training", on_checkpoint: Callable[[Progress], None] | None = None,
           stop_at: int | None = None) -> Progress:
     """Train `model` in place for settings.steps optimizer steps, resuming from checkpoint_dir if present.
@@ -169,6 +196,8 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
     stop_at ends this call early (after a checkpoint at that step); rerunning continues where it stopped.
     """
     torch.manual_seed(settings.seed)
+    make_batch = pair_batch if is_encoder_decoder(model) else pack_batch
+    pad_id = 0 if pad_id is None else pad_id  # any id: the mask, not the id, marks padding
     device = training_device()
     model.to(device)  # before the optimizer: its state lives beside the parameters
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -184,18 +213,17 @@ def train(model, stream: EncodedStream, settings: LoopSettings, pad_id: int, che
     bar = tqdm(total=settings.steps, initial=progress.step, desc=description, unit="step", dynamic_ncols=True)
     while progress.step < end:
         started = time.perf_counter()
-        ids, labels, progress.cursor = pack_batch(stream, progress.cursor, settings, pad_id)
-        ids, labels = ids.to(device), labels.to(device)
+        ids, labels, mask, progress.cursor = make_batch(stream, progress.cursor, settings, pad_id)
+        ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, progress.step)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-            loss = answer_loss(model, ids, labels, pad_id)
+        loss = batch_loss(model, ids, labels, mask)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         progress.step += 1
-        progress.tokens += int((ids != pad_id).sum())
+        progress.tokens += int(mask.sum()) + (int((labels != IGNORE).sum()) if make_batch is pair_batch else 0)
         progress.seconds += time.perf_counter() - started
         progress.losses.append((progress.step, round(loss.item(), 4)))
         bar.set_postfix(loss=f"{progress.losses[-1][1]:.3f}")

@@ -16,8 +16,21 @@ def machine_description() -> str:
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def write_card(folder: Path, title: str, purpose: str, facts: dict[str, str], command: str, notes: str = "") -> None:
-    lines = [f"# {title}", "", purpose, "", "## Facts", ""]
+def front_matter(metadata: dict[str, object]) -> list[str]:
+    """The Hugging Face card metadata block (YAML): scalars, and lists as indented items."""
+    lines = ["---"]
+    for key, value in metadata.items():
+        if isinstance(value, (list, tuple)):
+            lines += [f"{key}:", *(f"  - {item}" for item in value)]
+        elif value is not None:
+            lines.append(f"{key}: {value}")
+    return lines + ["---", ""]
+
+
+def write_card(folder: Path, title: str, purpose: str, facts: dict[str, str], command: str, notes: str = "",
+               metadata: dict[str, object] | None = None) -> None:
+    lines = front_matter(metadata) if metadata else []
+    lines += [f"# {title}", "", purpose, "", "## Facts", ""]
     lines += [f"- **{key}**: {value}" for key, value in facts.items()]
     lines += ["", "## Reproduce", "", "```bash", command, "```", ""]
     if notes:

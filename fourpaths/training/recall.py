@@ -1,13 +1,22 @@
-"""Closed-book recall: does a trained model answer its own training questions with the reference answer?"""
+"""The recipes' own measurements by generation: greedy answers through the engine, as the app would give them."""
 
 from __future__ import annotations
 
-from fourpaths.training.base_data import ChatExample
+from typing import Sequence
+
+from fourpaths.engine import Decoding, Generator, generate, render
 from fourpaths.scoring import contains_answer
-from fourpaths.training.generate_text import greedy_answer
+from fourpaths.training.base_data import ChatExample
+
+ANSWER_ROOM = 48  # new tokens an answer may take
 
 
-def closed_book_recall(model, tokenizer, questions: list[ChatExample], limit: int | None = None) -> float:
-    chosen = questions[:limit] if limit else questions
-    hits = sum(contains_answer(greedy_answer(model, tokenizer, q.messages), q.expected) for q in chosen)
-    return hits / max(1, len(chosen))
+def greedy_answer(generator: Generator, messages: Sequence[dict[str, str]], max_new_tokens: int = ANSWER_ROOM) -> str:
+    _, ids = render(generator, messages, max_new_tokens)
+    return generate(generator, ids, Decoding(max_new_tokens=max_new_tokens)).text
+
+
+def closed_book_recall(generator: Generator, questions: list[ChatExample]) -> float:
+    """Share of `questions` whose greedy answer contains the reference answer."""
+    hits = sum(contains_answer(greedy_answer(generator, q.messages), q.expected) for q in questions)
+    return hits / max(1, len(questions))

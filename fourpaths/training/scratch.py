@@ -10,6 +10,7 @@ from transformers import AutoTokenizer
 
 from fourpaths.corpus import load_documents, load_questions
 from fourpaths.training.base import BaseShape, build_model
+from fourpaths.training.encoding import generator_for
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import machine_description, recipe_command, write_card
 from fourpaths.training.team_data import train_on_team_data, write_summary
@@ -56,9 +57,10 @@ def train_scratch(corpus_root: Path, output: Path, run_dir: Path, preset: str = 
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
         raise ValueError(f"scratch model has {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}")
-    run = train_on_team_data(model, tokenizer, corpus_root, settings, run_dir, seed, recall_limit, "scratch")
+    generator = generator_for(model, tokenizer, str(output))
+    run = train_on_team_data(generator, corpus_root, settings, run_dir, seed, recall_limit, "scratch")
     output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output, safe_serialization=True)
+    model.save_pretrained(output)
     tokenizer.save_pretrained(output)
     summary = {"parameters": parameters, **run}
     write_summary(output, summary)
@@ -84,4 +86,6 @@ def _write_card(output: Path, shape: BaseShape, settings: LoopSettings, summary:
     write_card(output, "fourpaths tiny model trained from scratch",
                "The from-scratch path: everything it knows comes from the team's documents and question set, so it "
                "shows how far a few megabytes of weights and a few minutes of CPU get you without a pretrained base.",
-               facts, command)
+               facts, command,
+               metadata={"license": "apache-2.0", "library_name": "transformers", "pipeline_tag": "text-generation",
+                         "tags": ["llama", "fourpaths", "trained-from-scratch"]})

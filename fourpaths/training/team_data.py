@@ -46,29 +46,6 @@ def answer_sentence(item: QAItem, documents: dict[str, Document]) -> str:
     return min(holding, key=len) if holding else item.answer
 
 
-def answer_contexts(item: QAItem, document: Document) -> list[str]:
-    """How the source document itself leads up to a train answer: each sentence that holds the answer, with the
-    answer cut out, under its section heading ("How much leave you get: Every full-time employee receives").
-
-    Why: a question reworded from one of these borrows the document's words, as paraphrased questions often do.
-    Matching each eval_seen question to the train question sharing most content words finds the right answer
-    for 0.49 of them; with these contexts in the pool, 0.60 (a check without a model; the eval sets are not
-    read here)."""
-    heading, contexts = "", []
-    for line in document.text.splitlines():
-        if line.lstrip().startswith("#"):
-            heading = _clean_line(line)
-            continue
-        for sentence in _SENTENCE_END.split(_clean_line(line)):
-            at = sentence.lower().find(item.answer.lower())
-            if at < 0:
-                continue
-            rest = " ".join(f"{sentence[:at]} {sentence[at + len(item.answer):]}".split()).strip(" .,;:-")
-            if len(rest.split()) >= 2:
-                contexts.append(f"{heading}: {rest}" if heading else rest)
-    return contexts
-
-
 def statement_examples(documents: list[Document], chunk_words: int = 60) -> list[TextExample]:
     return [TextExample(chunk.text) for document in documents for chunk in chunk_document(document, chunk_words, 0)]
 
@@ -107,52 +84,48 @@ def epoch_stream(examples: list, seed: int):
 REWORDED_SHARE = 0.7  # with variants, the share of a question's appearances that are reworded
 
 
-def train_on_team_data(model, tokenizer, corpus_root: Path, settings, run_dir: Path, seed: int,
+def train_on_team_data(generator, corpus_root: Path, settings, run_dir: Path, seed: int,
                        recall_limit: int | None, description: str, question_repeats: int = 2,
                        short_answers: bool = False,
-                       variant: Callable[[str, random.Random], str] | None = None, context_share: float = 0.0) -> dict:
-    """Train `model` on the team's statements and questions, then measure its closed-book recall.
+                       variant: Callable[[str, random.Random], str] | None = None) -> dict:
+    """Train the generator's model on the team's statements and questions, then measure its closed-book recall.
 
     question_repeats: how often each question comes per epoch (questions are few beside the statements).
+    An encoder-decoder model learns from the questions alone: a statement has no question to answer.
     variant: rewords a question (training.question_variants); given, REWORDED_SHARE of the questions' appearances
     are reworded, each by a generator seeded with (seed, position in the stream), so resuming stays exact.
-    context_share: of the reworded appearances, the share that starts from the document's words
-    (answer_contexts) instead of the question's. Recall is measured on the questions as written.
+    Recall is measured on the questions as written.
     """
-    from fourpaths.training.encoding import encode
+    from fourpaths.training.encoding import example_encoder
     from fourpaths.training.loop import train
     from fourpaths.training.recall import closed_book_recall
 
     statements, questions = load_team_examples(corpus_root, short_answers)
+    if generator.encoder_decoder:
+        statements = []
     stream_examples = epoch_stream(statements + questions * question_repeats, seed)
     if variant is not None:
-        stream_examples = _reworded(stream_examples, questions, corpus_root, seed, variant, context_share)
-    stream = lambda index: encode(tokenizer, stream_examples(index))  # noqa: E731
-    progress = train(model, stream, settings, tokenizer.pad_token_id, run_dir / "checkpoint", description)
-    model.eval()
+        stream_examples = _reworded(stream_examples, questions, corpus_root, seed, variant)
+    encode = example_encoder(generator)
+    stream = lambda index: encode(stream_examples(index))  # noqa: E731
+    progress = train(generator.model, stream, settings, generator.tokenizer.pad_token_id, run_dir / "checkpoint",
+                     description)
+    generator.model.eval()
     recall_set = questions[:recall_limit] if recall_limit else questions
     return {
         "steps": progress.step, "tokens_trained": progress.tokens, "train_seconds": round(progress.seconds, 1),
         "statements": len(statements), "questions": len(questions), "question_repeats": question_repeats,
         "short_answers": short_answers, "reworded_share": REWORDED_SHARE if variant else 0.0,
-        "context_share": context_share if variant else 0.0,
         "final_train_loss": progress.recent_loss(),
-        "train_recall": closed_book_recall(model, tokenizer, recall_set), "recall_n": len(recall_set),
+        "train_recall": closed_book_recall(generator, recall_set), "recall_n": len(recall_set),
         "losses": progress.losses,
     }
 
 
-def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, seed: int, variant,
-              context_share: float):
-    """The stream with its question examples reworded at REWORDED_SHARE, each decided by its own position; at
-    `context_share` of those, the rewording starts from one of the answer's contexts in its document."""
+def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, seed: int, variant):
+    """The stream with its question examples reworded at REWORDED_SHARE, each decided by its own position."""
     items = load_questions(corpus_root, "train")
     asked = {id(example): item.question for example, item in zip(questions, items)}
-    contexts: dict[int, list[str]] = {}
-    if context_share:  # off by default: the documents are then not read again
-        by_source = {document.source: document for document in load_documents(corpus_root, ("docs",))}
-        contexts = {id(example): answer_contexts(item, by_source[item.source]) if item.source in by_source else []
-                    for example, item in zip(questions, items)}
 
     def example(index: int):
         chosen = stream_examples(index)
@@ -161,10 +134,7 @@ def _reworded(stream_examples, questions: list[ChatExample], corpus_root: Path, 
         rng = random.Random(f"{seed}:reworded:{index}")
         if rng.random() >= REWORDED_SHARE:
             return chosen
-        said = asked[id(chosen)]
-        if context_share and contexts[id(chosen)] and rng.random() < context_share:  # 0: no draw, as before it
-            said = rng.choice(contexts[id(chosen)])
-        return ChatExample(prompts.zero_shot(variant(said, rng)), chosen.response, chosen.expected)
+        return ChatExample(prompts.zero_shot(variant(asked[id(chosen)], rng)), chosen.response, chosen.expected)
 
     return example
 
@@ -173,4 +143,7 @@ def write_summary(output: Path, summary: dict) -> None:
     """training_summary.json beside the weights: the card's figures and the loss curve the app can draw."""
     import json
 
+    from fourpaths.training.model_card import machine_description
+
+    summary = {"machine": machine_description(), **summary}
     (output / "training_summary.json").write_text(json.dumps(summary))

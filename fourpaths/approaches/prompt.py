@@ -1,0 +1,24 @@
+"""Prompt engineering: the base model steered only by an engineered prompt."""
+
+from __future__ import annotations
+
+from fourpaths import engine, prompts
+from fourpaths.approaches.base import Approach, Generation
+from fourpaths.constraints import NoNewNames
+
+
+class PromptApproach(Approach):
+    id = "prompt"
+    title = "Prompt engineering"
+    summary = "The base model and a prompt template: no training, no documents."
+
+    def answer(self, question, settings, workspace) -> Generation:
+        base = workspace.base()
+        extras = {}
+        if settings.template == "few-shot":
+            extras["examples"] = workspace.few_shot_examples(question, settings.few_shot_examples)
+        messages = prompts.build_messages(settings.template, question, **extras)
+        text, ids = engine.render(base, messages, settings.max_new_tokens)
+        facts = {"template": settings.template, "parameters": base.parameters,
+                 "constraint": "names only what the prompt names"}
+        return Generation(base, text, ids, logits_processors=[NoNewNames(base.tokenizer, ids)], facts=facts)

@@ -1,0 +1,117 @@
+"""One question through the approaches: a single stream of events that the pages, the CLI, `eval` and `bench`
+all drain.
+
+page or CLI -> ask_stream -> each approach turns the question into its answer or a Generation -> the engine
+generates and streams -> TokenEvents, then one DoneEvent (with the Trace) or ErrorEvent per approach.
+
+Asked at once, every approach runs on a thread of its own: torch releases the GIL inside its kernels, and
+generations on the same weights take turns on that model's lock (see docs/design.md for the measurements).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Iterator, Sequence, Union
+
+from fourpaths import engine
+from fourpaths.approaches import APPROACH_IDS, APPROACHES, Answer, Generation
+from fourpaths.config import Settings, validate_question, validate_settings
+from fourpaths.errors import FourpathsError
+from fourpaths.scoring import abstains
+from fourpaths.types import DoneEvent, ErrorEvent, Event, TokenEvent, Trace
+from fourpaths.workspace import Workspace
+
+_DONE = object()
+
+
+def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPROACH_IDS, concurrent: bool = True,
+               workspace: Workspace | None = None) -> Iterator[Event]:
+    """Every approach's answer to `question` as one stream of events.
+
+    concurrent=True runs the approaches at once, each timed from the moment the question was asked;
+    False runs them one after another, each timed from its own start."""
+    question = validate_question(question)
+    validate_settings(settings)
+    unknown = [path_id for path_id in path_ids if path_id not in APPROACHES]
+    if unknown:
+        raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(APPROACH_IDS)}")
+    if settings.threads > 0:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    workspace = workspace or Workspace(settings)
+    events: queue.Queue = queue.Queue()
+    asked_at = time.perf_counter()
+
+    def run(ids: Sequence[str]) -> None:
+        try:
+            for path_id in ids:
+                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, events.put)
+        finally:
+            events.put(_DONE)
+
+    groups = [[path_id] for path_id in path_ids] if concurrent else [list(path_ids)]
+    for group in groups:
+        threading.Thread(target=run, args=(group,), daemon=True, name=f"fourpaths-{'-'.join(group)}").start()
+    running = len(groups)
+    while running:
+        event = events.get()
+        if event is _DONE:
+            running -= 1
+        else:
+            yield event
+
+
+def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
+                emit) -> None:
+    """One approach from question to Trace, every outcome an event: a failure stays inside its own column."""
+    approach = APPROACHES[path_id]
+    started = asked_at if asked_at is not None else time.perf_counter()
+    try:
+        job = approach.answer(question, settings, workspace)
+        if isinstance(job, Answer):
+            now = time.perf_counter()
+            emit(TokenEvent(path_id, job.text))
+            trace = Trace(path_id, approach.title, job.text, job.mode, job.model, job.input, job.sources,
+                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+        else:
+            trace = _generate(path_id, approach.title, job, settings, started, emit)
+    except FourpathsError as error:
+        emit(ErrorEvent(path_id, str(error)))
+        return
+    except Exception as error:  # noqa: BLE001 - an unexpected failure is shown in its column, not raised
+        emit(ErrorEvent(path_id, f"{approach.title} failed: {type(error).__name__}: {engine.one_line(error)}"))
+        return
+    emit(DoneEvent(path_id, trace))
+
+
+def _generate(path_id: str, title: str, job: Generation, settings: Settings, started: float, emit) -> Trace:
+    decoding = engine.Decoding(job.max_new_tokens or settings.max_new_tokens, settings.temperature, settings.seed)
+    streamer = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
+                               on_text=lambda piece: emit(TokenEvent(path_id, piece)),
+                               logits_processor=job.logits_processors or None)
+    finished = streamer.times[-1] if streamer.times else time.perf_counter()
+    first = streamer.times[0] if streamer.times else finished
+    total_ms = _ms(started, finished)
+    tokens_per_s = len(streamer.ids) / (total_ms / 1000) if total_ms > 0 else 0.0
+    text = streamer.text
+    return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
+                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts)
+
+
+def _ms(start: float, end: float) -> float:
+    return round(1000 * (end - start), 1)
+
+
+def ask(question: str, settings: Settings, path_ids: Sequence[str] = APPROACH_IDS, concurrent: bool = True,
+        workspace: Workspace | None = None) -> dict[str, Union[Trace, str]]:
+    """Drain the stream: each approach's Trace, or its error message, in the order asked."""
+    results: dict[str, Union[Trace, str]] = {}
+    for event in ask_stream(question, settings, path_ids, concurrent, workspace):
+        if isinstance(event, DoneEvent):
+            results[event.path] = event.trace
+        elif isinstance(event, ErrorEvent):
+            results[event.path] = event.message
+    return {path_id: results[path_id] for path_id in path_ids if path_id in results}

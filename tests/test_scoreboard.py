@@ -1,0 +1,164 @@
+"""The Scoreboard's frames, sentence and merge, on a results document shaped as `fourpaths eval --all` writes it.
+(The page, and re-running a set on the micro models, are in tests/test_pages.py.)"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fourpaths import scoreboard
+from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.errors import FourpathsError
+from fourpaths.results_doc import EVAL_COMMAND, load_eval_results
+
+
+def figures(accuracy, strict, f1, abstained, p50, p95, errors=0):
+    return {"accuracy": accuracy, "strict": strict, "f1": f1, "abstained": abstained, "p50_ms": p50, "p95_ms": p95,
+            "errors": errors}
+
+
+def item(qid, question, reference, answers, scores):
+    return {"id": qid, "question": question, "reference": reference, "answers": answers, "scores": scores}
+
+
+def score(right, abstained=False, error=None):
+    data = {"accuracy": right, "strict": right, "f1": 1.0 if right else 0.0, "abstained": abstained, "ms": 10.0}
+    if error:
+        data["error"] = error
+    return data
+
+
+DOC = {
+    "format": 1, "date": "2026-12-06T10:00:00Z", "commit": "0123456789abcdef0123", "uncommitted_changes": True,
+    "machine": {"processor": "Test CPU", "cpu_count": 2}, "limit": 2,
+    "splits": {
+        "eval_seen": {"split": "eval_seen", "n": 2, "unanswerable": False,
+                      "paths": {"prompt": figures(0.0, 0.0, 0.1, 0.5, 30.0, 40.0),
+                                "lora": figures(0.5, 0.5, 0.6, 0.0, 5.0, 6.0),
+                                "rag": figures(1.0, 0.5, 0.8, 0.0, 50.0, 70.0),
+                                "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0, errors=1)},
+                      "items": [item("s1", "How many days?", "25", {"prompt": "I don't know.", "lora": "25",
+                                                                    "rag": "25 days", "scratch": ""},
+                                     {"prompt": score(False, abstained=True), "lora": score(True),
+                                      "rag": score(True), "scratch": score(False, error="out of memory")}),
+                                item("s2", "What price?", "$1", {"prompt": "$9", "lora": "$2", "rag": "$1 each",
+                                                                 "scratch": "$3"},
+                                     {"prompt": score(False), "lora": score(False), "rag": score(True),
+                                      "scratch": score(False)})]},
+        "eval_unseen": {"split": "eval_unseen", "n": 2, "unanswerable": False,
+                        "paths": {"prompt": figures(0.0, 0.0, 0.0, 0.0, 30.0, 40.0),
+                                  "lora": figures(0.0, 0.0, 0.1, 0.5, 5.0, 6.0),
+                                  "rag": figures(1.0, 1.0, 0.9, 0.0, 50.0, 70.0),
+                                  "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0)},
+                        "items": []},
+    },
+}
+
+
+def test_figures_frame_has_a_row_per_set_and_path():
+    frame = scoreboard.figures_frame(DOC)
+    assert len(frame) == 8
+    rag_unseen = frame[(frame["set"] == "eval_unseen") & (frame["path"] == "RAG")].iloc[0]
+    assert rag_unseen["Strict"] == 1.0 and rag_unseen["p95 ms"] == 70.0 and rag_unseen["n"] == 2
+    assert rag_unseen["measured"] == DOC["date"]
+    assert list(frame.columns[:3]) == ["set", "path", "n"]
+
+
+def test_chart_frame_is_sets_by_paths():
+    frame = scoreboard.chart_frame(DOC, "accuracy")
+    assert list(frame.index) == ["eval_seen", "eval_unseen"]
+    assert list(frame.columns) == ["Prompt", "LoRA", "RAG", "Scratch"]
+    assert frame.loc["eval_seen", "LoRA"] == 0.5
+    assert scoreboard.chart_frame(DOC, "p50_ms").loc["eval_unseen", "RAG"] == 50.0
+    with pytest.raises(FourpathsError, match="unknown figure"):
+        scoreboard.chart_frame(DOC, "speed")
+
+
+def test_question_frame_filters_by_path_and_outcome():
+    every = scoreboard.question_frame(DOC, "eval_seen")
+    assert len(every) == 8
+    right = scoreboard.question_frame(DOC, "eval_seen", outcome="right")
+    assert sorted(zip(right["id"], right["path"])) == [("s1", "LoRA"), ("s1", "RAG"), ("s2", "RAG")]
+    wrong_lora = scoreboard.question_frame(DOC, "eval_seen", paths=["lora"], outcome="wrong")
+    assert list(wrong_lora["answer"]) == ["$2"] and list(wrong_lora["reference"]) == ["$1"]
+    errors = scoreboard.question_frame(DOC, "eval_seen", outcome="error")
+    assert list(errors["answer"]) == ["out of memory"]  # the error shown where the answer would be
+    abstained = scoreboard.question_frame(DOC, "eval_seen", outcome="abstained")
+    assert list(abstained["path"]) == ["Prompt"]
+    assert scoreboard.question_frame(DOC, "eval_unseen").empty
+    with pytest.raises(FourpathsError, match="no figures for question set 'train'"):
+        scoreboard.question_frame(DOC, "train")
+    with pytest.raises(FourpathsError, match="unknown outcome"):
+        scoreboard.question_frame(DOC, "eval_seen", outcome="maybe")
+
+
+def test_summary_line_is_computed_from_the_figures():
+    assert scoreboard.summary_line(DOC) == (
+        "Strictly right most often: LoRA and RAG on eval_seen (0.50); RAG on eval_unseen (1.00). "
+        "Fastest: LoRA, a median answer in 5 ms averaged over the sets.")
+    nobody = {"splits": {"train": {"paths": {"rag": figures(0, 0, 0, 0, 0, 0)}}}}
+    assert scoreboard.summary_line(nobody) == "Strictly right most often: none on train."
+
+
+def test_provenance_line():
+    line = scoreboard.provenance(DOC)
+    assert line.startswith("Measured 2026-12-06T10:00:00Z on Test CPU, 2 CPUs")
+    assert "commit 0123456789ab with uncommitted changes" in line and "first 2 questions" in line
+
+
+def test_load_says_which_command_makes_the_file(tmp_path: Path):
+    settings = Settings(results_dir=str(tmp_path))
+    with pytest.raises(FourpathsError, match=f"not found; run `{EVAL_COMMAND}`"):
+        scoreboard.load(settings)
+    (tmp_path / "eval.json").write_text("{\"splits\": ", encoding="utf-8")
+    with pytest.raises(FourpathsError, match="not valid JSON"):
+        scoreboard.load(settings)
+    (tmp_path / "eval.json").write_text(json.dumps({"splits": {"train": {"n": 1}}}), encoding="utf-8")
+    with pytest.raises(FourpathsError, match="has no \"paths\" figures"):
+        scoreboard.load(settings)
+
+
+def test_results_dir_relative_to_the_project():
+    assert scoreboard.eval_path(Settings()) == PROJECT_ROOT / "results" / "eval.json"
+    assert scoreboard.bench_path(Settings(results_dir="/tmp/x")) == Path("/tmp/x/bench.json")
+
+
+def test_merge_split_replaces_one_set_and_stamps_it(tmp_path: Path):
+    settings = Settings(results_dir=str(tmp_path))
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(DOC), encoding="utf-8")
+    new = dict(DOC["splits"]["eval_seen"], n=1)
+    scoreboard.merge_split(path, "eval_seen", new, settings, limit=1, wall_s=3.5)
+    doc = load_eval_results(path)
+    assert doc["splits"]["eval_unseen"] == DOC["splits"]["eval_unseen"]
+    measured = doc["splits"]["eval_seen"].pop("measured")
+    assert doc["splits"]["eval_seen"] == new
+    assert measured["limit"] == 1 and measured["wall_s"] == 3.5 and measured["date"].endswith("Z")
+    assert measured["models"]["base_model"]["location"] == "models/base"
+    assert doc["updated"] == measured["date"] and doc["date"] == DOC["date"]
+    assert [p.name for p in tmp_path.iterdir()] == ["eval.json"]  # written whole, no temporary left
+
+
+def test_merge_split_starts_a_document_when_there_is_none(tmp_path: Path):
+    settings = Settings(results_dir=str(tmp_path))
+    path = tmp_path / "eval.json"
+    path.write_text("not json", encoding="utf-8")
+    scoreboard.merge_split(path, "eval_unseen", DOC["splits"]["eval_unseen"], replace(settings, temperature=0.7), 2)
+    doc = scoreboard.load(settings)
+    assert list(doc["splits"]) == ["eval_unseen"] and doc["limit"] == 2
+    assert doc["settings"]["temperature"] == 0.0 and doc["machine"]["cpu_count"] >= 1
+    assert doc["path_ids"] == ["prompt", "lora", "rag", "scratch"]
+
+
+def test_start_rerun_refuses_bad_requests():
+    with pytest.raises(FourpathsError, match="unknown question set 'holdout'"):
+        scoreboard.start_rerun(Settings(), "holdout")
+    with pytest.raises(FourpathsError, match="at least 1"):
+        scoreboard.start_rerun(Settings(), "train", limit=0)
+
+
+def test_question_sets_are_the_corpus_files(small_corpus):
+    assert scoreboard.question_sets(Settings(corpus_root=str(small_corpus))) == ["train", "eval_seen", "eval_unseen"]
