@@ -35,22 +35,26 @@ st.session_state["settings"] = settings
 
 
 @st.cache_resource(show_spinner=False)
-def preload(models: tuple) -> list[str]:
-    """Once per process and set of models: the first question is then timed answering, not loading."""
+def loaded_models(models: tuple) -> dict:
+    """What this process has loaded for this set of models: filled by the first session to start."""
+    return {"done": False, "problems": []}
+
+
+# The models load once per process, when the app starts, so the first question is timed answering, not loading.
+record = loaded_models((settings.base_model, settings.lora_adapter, settings.reader_model, settings.scratch_model,
+                        settings.embedder, settings.corpus_root, settings.index_dir))
+if not record["done"]:
     with st.status("Loading the models…", expanded=False) as status:
         bar = st.progress(0.0)
 
         def progress(done: int, total: int, what: str) -> None:
             bar.progress(done / total, text=f"Loading {what}" if done < total else "Loaded")
 
-        problems = Workspace(settings).preload(progress)
-        status.update(label="Models loaded" if not problems else "Models loaded, with problems",
-                      state="complete" if not problems else "error")
-    return problems
-
-
-for problem in preload((settings.base_model, settings.lora_adapter, settings.reader_model, settings.scratch_model,
-                        settings.embedder, settings.corpus_root, settings.index_dir)):
+        record["problems"] = Workspace(settings).preload(progress)
+        record["done"] = True
+        status.update(label="Models loaded" if not record["problems"] else "Models loaded, with problems",
+                      state="complete" if not record["problems"] else "error")
+for problem in record["problems"]:
     st.sidebar.warning(problem)
 
 page = st.navigation([
@@ -58,5 +62,6 @@ page = st.navigation([
     st.Page("pages/scoreboard.py", title="Scoreboard", icon="📊"),
     st.Page("pages/cost.py", title="Cost to build", icon="🧾"),
     st.Page("pages/choose.py", title="Choose a path", icon="🧭"),
+    st.Page("pages/fresh.py", title="Fresh knowledge", icon="🌱"),
 ])
 page.run()

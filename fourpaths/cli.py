@@ -66,7 +66,15 @@ def run_ask(args) -> int:
     from fourpaths.workspace import Workspace
 
     settings = _settings(args)
-    workspace = Workspace(settings, index_progress=_progress("indexing corpus"))
+    overlay = None
+    if args.add_document:
+        from fourpaths.fresh import Overlay, add_document_file
+
+        overlay = Overlay(settings)  # this run only: nothing is written to corpus/ or index/
+        for path in args.add_document:
+            added = add_document_file(overlay, path)
+            print(f"added {added.source}: {len(added.chunks)} chunks in {added.seconds:.2f} s", file=sys.stderr)
+    workspace = Workspace(settings, index_progress=_progress("indexing corpus"), overlay=overlay)
     workspace.preload()  # loading first, so the times shown are answering times (a broken model fails its column)
     results = ask(args.question, settings, args.paths or PATH_IDS, workspace=workspace)
     if args.json:
@@ -249,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = subparsers.add_parser("ask", help="one question through the four paths, side by side")
     ask.add_argument("question")
     ask.add_argument("--paths", nargs="+", choices=PATH_IDS, default=None)
+    ask.add_argument("--add-document", action="append", default=[], metavar="FILE",
+                     help="a .md or .txt file searched beside the corpus for this question only (repeatable)")
     ask.add_argument("--json", action="store_true")
     _settings_options(ask)
     ask.set_defaults(handler=run_ask)

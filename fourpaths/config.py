@@ -46,7 +46,7 @@ class Settings:
     max_new_tokens: int = 48
     temperature: float = 0.0  # 0 means greedy decoding
     seed: int = 0
-    threads: int = 0  # torch threads; 0 leaves torch's default (one per core)
+    threads: int = 1  # torch threads (docs/design.md says why one); 0 leaves torch's default, one per core
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:

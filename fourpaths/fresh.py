@@ -31,7 +31,7 @@ import numpy as np
 from fourpaths.config import Settings, resolve_location
 from fourpaths.corpus import Chunk, Document, chunk_document
 from fourpaths.errors import FourpathsError
-from fourpaths.retrieval import Hit, SearchIndex, embed_texts, load_embedder
+from fourpaths.retrieval import DEFAULT_BATCH_SIZE, Hit, SearchIndex, embed_texts, load_embedder
 from fourpaths.scoring import normalise
 
 MAX_DOCUMENT_BYTES = 200_000  # about 30,000 words: a long policy, not a book
@@ -41,7 +41,6 @@ MAX_ANSWER_CHARS = 200
 TEXT_EXTENSIONS = (".md", ".txt")
 COLLECTION = "added"  # added documents are cited as "added/<name>"
 DEFAULT_BUDGET_S = 120.0
-EMBED_BATCH = 8  # small batches: the progress bar moves during a one-page document
 CONTROL_SHARE = 0.05  # more control characters than this (tabs and newlines aside) is not text
 
 Progress = Callable[[int, int], None]
@@ -211,7 +210,8 @@ class Overlay:
         chunks = tuple(chunk_document(document, self.settings.chunk_words, self.settings.chunk_overlap))
         if not chunks:
             raise FourpathsError(f"{name}: no text to index")
-        vectors = embed_texts(self.embedder(), [chunk.text for chunk in chunks], EMBED_BATCH, progress)
+        # the index's batch size: batches of 8 took 3-4x as long on a busy 2-core machine
+        vectors = embed_texts(self.embedder(), [chunk.text for chunk in chunks], DEFAULT_BATCH_SIZE, progress)
         added = Added(document, chunks, vectors, round(time.perf_counter() - started, 3), digest)
         with self._lock:
             self._refuse_duplicate(document, digest)  # another thread may have added it meanwhile
@@ -221,7 +221,8 @@ class Overlay:
 
     def _refuse_duplicate(self, document: Document, digest: str) -> None:
         if len(self._added) >= MAX_DOCUMENTS:
-            raise FourpathsError(f"{document.name}: a session holds at most {MAX_DOCUMENTS} documents; remove one first")
+            raise FourpathsError(f"{document.name}: a session holds at most {MAX_DOCUMENTS} documents; "
+                                 "remove one first")
         for other in self._added.values():
             if other.digest == digest:
                 raise FourpathsError(f"{document.name}: a duplicate of {other.source}, already added")
@@ -470,7 +471,8 @@ _KINDS = (
     ("quantity", re.compile(_NUMBER + r"\s+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*))?")),
     ("code", re.compile(r"\b[A-Z]{2,}-?\d[A-Za-z0-9-]*\b")),
     ("name", re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
-                        r"(?:\s+(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|of|de|van))*\s+[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\b")),
+                        r"(?:\s+(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|of|de|van))*"
+                        r"\s+[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\b")),
     ("number", re.compile(_NUMBER + r"\b")),
 )
 _OPENERS = frozenset("The A An This That These Those Our Your Each Every All From In On For If When At By Some Any "

@@ -4,8 +4,10 @@ all drain.
 page or CLI -> ask_stream -> each approach turns the question into its answer or a Generation -> the engine
 generates and streams -> TokenEvents, then one DoneEvent (with the Trace) or ErrorEvent per approach.
 
-Asked at once, every approach runs on a thread of its own: torch releases the GIL inside its kernels, and
-generations on the same weights take turns on that model's lock (see docs/design.md for the measurements).
+Asked at once, every approach runs on a thread of its own, so retrieval, the reader and the answer head (work
+done inside torch's kernels, which release the GIL) overlap with generation; the generations themselves take
+turns, because a small model's generate loop is bound by Python and two of them on threads only trade the GIL
+(docs/design.md has the measurements).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPR
     workspace = workspace or Workspace(settings)
     events: queue.Queue = queue.Queue()
     asked_at = time.perf_counter()
+    generating = threading.Lock()  # this question's generations take turns
 
     def run(ids: Sequence[str]) -> None:
         try:
             for path_id in ids:
-                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, events.put)
+                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, events.put,
+                            generating)
         finally:
             events.put(_DONE)
 
@@ -65,7 +69,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPR
 
 
 def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
-                emit) -> None:
+                emit, generating: threading.Lock) -> None:
     """One approach from question to Trace, every outcome an event: a failure stays inside its own column."""
     approach = APPROACHES[path_id]
     started = asked_at if asked_at is not None else time.perf_counter()
@@ -77,7 +81,8 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
             trace = Trace(path_id, approach.title, job.text, job.mode, job.model, job.input, job.sources,
                           _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
         else:
-            trace = _generate(path_id, approach.title, job, settings, started, emit)
+            with generating:
+                trace = _generate(path_id, approach.title, job, settings, started, emit)
     except FourpathsError as error:
         emit(ErrorEvent(path_id, str(error)))
         return

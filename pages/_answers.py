@@ -12,6 +12,7 @@ from fourpaths.approaches import APPROACH_IDS as PATH_IDS, APPROACHES as PATHS
 from fourpaths.errors import FourpathsError
 from fourpaths.export import answers_json, answers_markdown
 from fourpaths.pipeline import ask_stream
+from fourpaths.results_doc import PATH_TITLES
 from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent
 
 # A column is redrawn at most this often while it streams (and once more when it is done): each redraw is a
@@ -87,7 +88,7 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
             row.metric("Score", f"{trace.score:.2f}", width="content")
         with column.expander("Anatomy"):
             st.markdown("**Input, exactly as the model saw it**")
-            st.code(trace.input, language=None)
+            st.code(trace.input, language=None, wrap_lines=True)  # a quarter-width column cuts long lines
             if trace.sources:
                 show_scored_texts("**Retrieved passages**", [
                     (f"[{number}] {s.source}", f"[{number}] {s.source}", s.score, s.text)
@@ -96,10 +97,12 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
             st.json(trace.facts)
     if traces:
         st.subheader("Latency")
-        frame = pd.DataFrame({"time to first token (ms)": [t.ttft_ms for t in traces.values()],
-                              "total (ms)": [t.total_ms for t in traces.values()]},
-                             index=[PATHS[p].title for p in traces])
-        st.bar_chart(frame, stack=False)
+        answered = [path_id for path_id in PATH_IDS if path_id in traces]  # the columns' order, not the finishing one
+        frame = pd.DataFrame({"time to first token (ms)": [traces[p].ttft_ms for p in answered],
+                              "total (ms)": [traces[p].total_ms for p in answered]},
+                             index=[PATH_TITLES.get(p, p) for p in answered])
+        # horizontal, short names: upright labels under the bars were cut to "Trained from scra…"
+        st.bar_chart(frame, stack=False, horizontal=True, sort=False, x_label="", y_label="ms")
         st.caption(f"From Ask to the last answer, drawing included: {wall_ms:.0f} ms; the four paths run at once, "
                    "each on a thread of its own.")
         results = {path_id: traces.get(path_id, errors.get(path_id, "no answer")) for path_id in PATH_IDS}

@@ -21,7 +21,7 @@ except FourpathsError as error:
 
 st.subheader("Side by side")
 table = costs.display_table(costs.cost_table(path_costs, bench))
-st.dataframe(table, height=36 * (len(table) + 1) + 2)  # every row, no inner scrolling
+st.dataframe(table, height=35 * (len(table) + 1) + 3)  # every row (35 px each), no inner scrolling
 
 st.subheader("Each path")
 for row in (list(path_costs.values())[:2], list(path_costs.values())[2:]):

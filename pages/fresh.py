@@ -135,7 +135,8 @@ else:
                                             columns=PAIR_COLUMNS)
         state["fresh_pairs_version"] = state.get("fresh_pairs_version", 0) + 1  # a fresh table, edits dropped
     table = state.get("fresh_pairs", pd.DataFrame(columns=PAIR_COLUMNS))
-    edited = st.data_editor(table, num_rows="dynamic", width="stretch", key=f"pairs-{state.get('fresh_pairs_version', 0)}",
+    edited = st.data_editor(table, num_rows="dynamic", width="stretch",
+                            key=f"pairs-{state.get('fresh_pairs_version', 0)}",
                             column_config={"question": st.column_config.TextColumn("Question", required=True),
                                            "answer": st.column_config.TextColumn("Answer (as the document says it)",
                                                                                  required=True),

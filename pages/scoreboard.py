@@ -30,7 +30,8 @@ if doc is not None:
     st.bar_chart(scoreboard.chart_frame(doc, metric), stack=False, horizontal=True, sort=False,
                  x_label="", y_label=scoreboard.METRICS[metric])  # horizontal: y_label names the value axis
     st.markdown(scoreboard.summary_line(doc))
-    st.dataframe(scoreboard.figures_frame(doc), hide_index=True)
+    figures = scoreboard.figures_frame(doc)
+    st.dataframe(figures, hide_index=True, height=35 * (len(figures) + 1) + 3)  # every row, no inner scrolling
     with st.expander("Each set in words"):
         for split, sentence in scoreboard.split_sentences(doc).items():
             st.markdown(f"**{split}**: {scoreboard.split_note(split) or 'a further question set'}. {sentence}")

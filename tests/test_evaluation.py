@@ -124,7 +124,7 @@ def test_evaluate_eval_seen(oracle, settings):
     assert (lora["accuracy"], lora["abstained"]) == (0.0, 1.0)
     assert prompt["invented_entity_share"] == 1.0 and "invented_entity_share" not in rag
     assert scratch["errors"] == 4 and scratch["accuracy"] == 0.0 and scratch["p50_ms"] == 0.0
-    assert report["retrieval"] == {"k": settings.top_k_passages, "n": 4, "hit_at_k": 1.0}
+    assert report["retrieval"] == {"k": settings.top_k_passages, "n": 4, "hit_at_k": 1.0, "hit_at_3": 1.0}
     first = load_questions(CORPUS, "eval_seen")[0]
     row = report["items"][0]
     assert (row["id"], row["question"], row["reference"]) == (first.id, first.question, first.answer)
@@ -142,7 +142,7 @@ def test_evaluate_eval_unanswerable(oracle, settings):
     assert report["paths"]["rag"]["strict"] == 1.0 and report["paths"]["rag"]["abstained"] == 1.0
     assert report["paths"]["lora"]["accuracy"] == 1.0
     assert report["paths"]["prompt"]["strict"] == 0.0
-    assert report["retrieval"] == {"k": settings.top_k_passages, "n": 0, "hit_at_k": None}
+    assert report["retrieval"] == {"k": settings.top_k_passages, "n": 0, "hit_at_k": None, "hit_at_3": None}
     assert all(row["reference"] == "" for row in report["items"])
 
 

@@ -221,7 +221,8 @@ def test_cancelling_stops_teaching_and_keeps_the_adapter_in_use(overlay):
     pairs = propose_pairs(overlay.documents()[0].document, limit=4)
     steps = []
     with pytest.raises(TeachingCancelled, match="teaching cancelled at step 2; the previous adapter stays in use"):
-        overlay.teach(pairs, budget_s=60, progress=lambda step, loss: steps.append(step), cancel=lambda: len(steps) >= 2)
+        overlay.teach(pairs, budget_s=60, progress=lambda step, loss: steps.append(step),
+                      cancel=lambda: len(steps) >= 2)
     assert steps == [1, 2] and overlay.adapter_location is None
     assert not list(overlay.folder().glob("adapter-*"))
 

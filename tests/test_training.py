@@ -47,17 +47,17 @@ def test_recipe_output_loads_and_generates(micro_models, name):
 
 
 def test_generative_lora_output_loads_with_peft_and_generates(micro_models):
-    config = json.loads((micro_models["lora"] / "adapter_config.json").read_text())
+    config = json.loads((micro_models["lora-generative"] / "adapter_config.json").read_text())
     assert config["task_type"] == "CAUSAL_LM" and config["base_model_name_or_path"] == str(micro_models["base"])
-    model = AutoPeftModelForCausalLM.from_pretrained(micro_models["lora"])  # finds its base by the saved name
+    model = AutoPeftModelForCausalLM.from_pretrained(micro_models["lora-generative"])  # finds its base by the saved name
     assert isinstance(_generate(model, AutoTokenizer.from_pretrained(micro_models["base"])), str)
-    assert (micro_models["lora"] / "adapter_model.safetensors").exists()
+    assert (micro_models["lora-generative"] / "adapter_model.safetensors").exists()
 
 
 @pytest.mark.parametrize("name, words", [
     ("base", ["Parameters", "Training data", "Wall time", "Final training loss", "Held-out loss",
               "Reading, answerable", "Reading, answer absent", "fourpaths train base ", "--preset micro"]),
-    ("lora", ["rank", "CAUSAL_LM", "Trainable parameters", "Steps", "Wall time", "Final training loss",
+    ("lora-generative", ["rank", "CAUSAL_LM", "Trainable parameters", "Steps", "Wall time", "Final training loss",
               "Closed-book recall", "fourpaths train lora --generative"]),
     ("scratch", ["Parameters", "Training data", "Wall time", "Final training loss", "Closed-book recall"]),
 ])
@@ -67,10 +67,10 @@ def test_model_cards_state_the_facts_under_a_metadata_block(micro_models, name, 
         assert word in card
     metadata = _front_matter(card)
     assert metadata["license"] == "apache-2.0" and "fourpaths" in metadata["tags"]
-    assert metadata["library_name"] == ("peft" if name == "lora" else "transformers")
+    assert metadata["library_name"] == ("peft" if name == "lora-generative" else "transformers")
 
 
-@pytest.mark.parametrize("name", ["base", "lora", "scratch"])
+@pytest.mark.parametrize("name", ["base", "lora-generative", "scratch"])
 def test_training_summaries_hold_every_steps_loss(micro_models, name):
     summary = json.loads((micro_models[name] / "training_summary.json").read_text())
     assert [step for step, _ in summary["losses"]] == list(range(1, summary["steps"] + 1))
@@ -132,18 +132,18 @@ def test_adapter_for_another_base_is_refused_with_a_clear_message(micro_models):
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     other = build_model(BaseShape(512, 48, 2, 2, 1, 64, 512), tokenizer, seed=0)
     with pytest.raises(FourpathsError, match="does not fit"):
-        engine.check_adapter_fits(other, str(micro_models["lora"]))
+        engine.check_adapter_fits(other, str(micro_models["lora-generative"]))
     with pytest.raises(FourpathsError, match="does not fit"):
-        engine.attach_adapter(other, str(micro_models["lora"]))
+        engine.attach_adapter(other, str(micro_models["lora-generative"]))
 
 
 def test_adapter_adapts_the_embedding_and_output_layers_and_fits_its_base(micro_models):
-    with safe_open(str(micro_models["lora"] / "adapter_model.safetensors"), framework="pt") as tensors:
+    with safe_open(str(micro_models["lora-generative"] / "adapter_model.safetensors"), framework="pt") as tensors:
         keys = list(tensors.keys())
     assert any("embed_tokens.lora_embedding_A" in key for key in keys)
     assert any("lm_head.lora_A" in key for key in keys)
     assert not any(key.endswith("embed_tokens.weight") for key in keys), "no second copy of the vocabulary table"
-    engine.check_adapter_fits(AutoModelForCausalLM.from_pretrained(micro_models["base"]), str(micro_models["lora"]))
+    engine.check_adapter_fits(AutoModelForCausalLM.from_pretrained(micro_models["base"]), str(micro_models["lora-generative"]))
 
 
 def test_adapter_for_a_base_with_another_vocabulary_is_refused(micro_models):
@@ -151,7 +151,7 @@ def test_adapter_for_a_base_with_another_vocabulary_is_refused(micro_models):
     other = build_model(PRESETS["micro"][0], tokenizer, seed=0)
     other.resize_token_embeddings(len(tokenizer) + 64)
     with pytest.raises(FourpathsError, match="(embed_tokens|lm_head) is 576 wide in the base but 512"):
-        engine.check_adapter_fits(other, str(micro_models["lora"]))
+        engine.check_adapter_fits(other, str(micro_models["lora-generative"]))
 
 
 def test_lora_on_a_missing_base_is_one_clear_error(tmp_path, small_corpus):

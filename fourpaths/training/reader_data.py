@@ -471,11 +471,11 @@ def doc_remote(world: World, make: FactMaker):
                          "How long must someone work at {co} before they can work from home?"],
                         v=w.pick(["once probation is passed", f"after {w.n(1, 6)} months' service", "from the first day"]))
     s.append(Section("How much remote work", [Block(w.pick(["p", "ul"]), [days, core, anchor, eligible])]))
-    allowance = make.say(["New home workers receive {v} towards a desk and chair.",
-                          "Home office allowance: {v}."],
+    allowance = make.say(["New home workers receive a one-off {v} towards a desk and chair.",
+                          "Home office allowance: {v}, paid once."],
                          ["How much money is given for setting up a home office?",
                           "What budget do staff get for home furniture?"],
-                         v=f"a one-off {w.money(150, 600, 10)}")
+                         v=w.money(150, 600, 10))
     abroad = make.say(["Working from another country is allowed for {v}.", "Work abroad: {v}, approved in advance."],
                       ["How long may an employee work from abroad?", "What is the limit on working outside the country?"],
                       v=f"up to {w.n(10, 30)} working days a year")
@@ -1089,9 +1089,16 @@ def _week_bands(w: World) -> list[str]:
     return [f"weeks 1 to {a}", f"weeks {a + 1} to {b}", f"weeks {b + 1} to 52"]
 
 
+_ALLOWANCES = [("Team lunch", "per person"), ("Client dinner", "per guest"), ("Professional membership", "a year"),
+               ("Mobile phone", "a month"), ("Conference travel", "per trip"), ("Childcare vouchers", "a week"),
+               ("Home broadband", "a month"), ("Eye test", "per test"), ("Taxi after 22:00", "per journey"),
+               ("Language lessons", "a term"), ("Gym membership", "a month"), ("Relocation", "per move"),
+               ("Overnight parking", "a night"), ("Working lunch", "per head"), ("Rail card", "a year")]
+
+
 def conditional_section(world: World, make: FactMaker) -> Section:
     w = world
-    kind = w.pick(["office", "duration", "tier", "service", "weeks", "role", "variant"])
+    kind = w.pick(["office", "duration", "tier", "service", "weeks", "role", "variant", "allowance", "allowance"])
     layout = w.pick(["ul", "ul", "p", "table"])
     items = []
     if kind == "office":
@@ -1147,6 +1154,15 @@ def conditional_section(world: World, make: FactMaker) -> Section:
                                   ["What is the notice period for {r}?", "How much notice must {r} give?"],
                                   v=f"{w.n(1, 6)} {w.pick(['months', 'weeks'])}", r=role))
         heading = "Notice after probation"
+    elif kind == "allowance":
+        # Prices keep their unit in the answer ("£75 per person"), as the reference answers do.
+        for item, unit in w.rng.sample(_ALLOWANCES, 4):
+            limit = w.pick(["", "", "up to "])
+            items.append(make.say(["{i}: {v}", "{i} is reimbursed at {v}", "For {il}, the limit is {v}"],
+                                  ["How much can be claimed for {il}?", "What is the limit for {il}?",
+                                   "What does {co} pay towards {il}?", "What is the allowance for {il}?"],
+                                  v=f"{limit}{w.money(5, 900)} {unit}", i=item, il=item.lower()))
+        heading = w.pick(["Allowances", "What you can claim", "Benefits at a glance"])
     else:
         base = w.brand()
         for suffix in w.rng.sample(["Standard", "Cold", "Max", "Lite", "Mk II", "XL"], 3):
