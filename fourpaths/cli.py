@@ -33,6 +33,12 @@ def _settings(args):
                           temperature=args.temperature, seed=args.seed, top_k_passages=args.top_k)
 
 
+def _results_dir(args) -> Path:
+    from fourpaths.config import resolve_location
+
+    return Path(resolve_location(_settings(args).results_dir))
+
+
 def _progress(description: str):
     from tqdm import tqdm
 
@@ -119,7 +125,10 @@ def run_eval(args) -> int:
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
     document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
-    _write_json(document, args.output, args.json)
+    output = args.output or (str(_results_dir(args) / "eval.json") if args.all else None)
+    _write_json(document, output, args.json)
+    if output:
+        print(f"wrote {output}", file=sys.stderr)
     if not args.json:
         for split, report in document["splits"].items():
             print(f"\n{split}: {report['n']} questions, greedy")
@@ -134,7 +143,7 @@ def run_bench(args) -> int:
     from fourpaths.bench import run_bench as bench
 
     result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
-    _write_json(result, args.output, args.json)
+    _write_json(result, args.output or str(_results_dir(args) / "bench.json"), args.json)
     if not args.json:
         for path_id, p in result["paths"].items():
             speed = (f"{p['tokens_per_s']:.0f} tok/s, generate() {p['baseline_generate_tokens_per_s']:.0f} tok/s"
@@ -268,13 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--all", action="store_true", help="every question set the corpus has")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--output", default=None, help="also write the JSON here (the pages read results/eval.json)")
+    evaluate.add_argument("--output", default=None,
+                          help="write the JSON here (with --all the default is results/eval.json, which the pages read)")
     _settings_options(evaluate)
     evaluate.set_defaults(handler=run_eval)
 
     bench = subparsers.add_parser("bench", help="speed and memory against plain baselines from the same run")
     bench.add_argument("--json", action="store_true")
-    bench.add_argument("--output", default=None, help="also write the JSON here (the pages read results/bench.json)")
+    bench.add_argument("--output", default=None, help="write the JSON here (default results/bench.json, which the pages read)")
     bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
     bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
     _settings_options(bench)

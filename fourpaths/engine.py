@@ -119,6 +119,12 @@ def _load_now(location: str, adapter_location: str | None) -> Generator:
     return loaded
 
 
+def use_threads(count: int) -> None:
+    """The settings' torch threads (0: torch's default), applied before any torch work that they should govern."""
+    if count > 0:
+        torch.set_num_threads(count)
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()

@@ -195,6 +195,9 @@ def evaluate_all(settings: Settings, splits: Iterable[str] | None = None, limit:
     """Every question set (or `splits`), each on its first `limit` questions, in one document: date, machine,
     commit, settings, model identities and {"splits": {split: evaluate(...)}}. progress(split, done, total)."""
     settings = replace(settings, temperature=0.0)
+    from fourpaths.engine import use_threads
+
+    use_threads(settings.threads)  # before the machine is described: it records torch's threads
     workspace = Workspace(settings)
     root = workspace.corpus_root()
     chosen = tuple(splits) if splits else available_splits(root)

@@ -39,10 +39,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPR
     unknown = [path_id for path_id in path_ids if path_id not in APPROACHES]
     if unknown:
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(APPROACH_IDS)}")
-    if settings.threads > 0:
-        import torch
-
-        torch.set_num_threads(settings.threads)
+    engine.use_threads(settings.threads)
     workspace = workspace or Workspace(settings)
     events: queue.Queue = queue.Queue()
     asked_at = time.perf_counter()

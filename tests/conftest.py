@@ -78,11 +78,13 @@ def warm_index(micro_settings) -> None:
 
 
 @pytest.fixture
-def micro_env(micro_settings, warm_index, monkeypatch) -> Settings:
-    """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses)."""
+def micro_env(micro_settings, warm_index, monkeypatch, tmp_path) -> Settings:
+    """The same settings as environment variables, for code that reads them itself (CLI, app, subprocesses);
+    results go to a folder of the test's own, never the shipped results/."""
     for name in ("base_model", "lora_adapter", "reader_model", "scratch_model", "corpus_root", "index_dir",
                  "max_new_tokens"):
         monkeypatch.setenv(f"FOURPATHS_{name.upper()}", str(getattr(micro_settings, name)))
+    monkeypatch.setenv("FOURPATHS_RESULTS_DIR", str(tmp_path / "results"))
     return micro_settings
 
 
