@@ -158,23 +158,17 @@ def batch_loss(model, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tenso
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
-def _save_checkpoint(folder: Path, model, optimizer, progress: Progress) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
-    save_file(trainable, folder / "trainable.safetensors")
+def optimizer_moments(optimizer) -> dict[str, torch.Tensor]:
+    """The optimizer's state as flat tensors, for a safetensors checkpoint (no pickles)."""
     moments = {}
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
             value = value.detach().cpu()
             moments[f"{index}.{key}"] = value.reshape(-1).contiguous() if value.dim() == 0 else value.contiguous()
-    save_file(moments, folder / "optimizer.safetensors")
-    (folder / "progress.json").write_text(json.dumps(asdict(progress)))
+    return moments
 
 
-def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
-    trainable = load_file(folder / "trainable.safetensors")
-    model.load_state_dict(trainable, strict=False)
-    moments = load_file(folder / "optimizer.safetensors")
+def restore_optimizer(optimizer, moments: dict[str, torch.Tensor]) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in moments.items():
         index, name = key.split(".", 1)
@@ -182,6 +176,20 @@ def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
     optimizer_state = optimizer.state_dict()
     optimizer_state["state"] = state
     optimizer.load_state_dict(optimizer_state)
+
+
+def _save_checkpoint(folder: Path, model, optimizer, progress: Progress) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    save_file(trainable, folder / "trainable.safetensors")
+    save_file(optimizer_moments(optimizer), folder / "optimizer.safetensors")
+    (folder / "progress.json").write_text(json.dumps(asdict(progress)))
+
+
+def _load_checkpoint(folder: Path, model, optimizer) -> Progress:
+    trainable = load_file(folder / "trainable.safetensors")
+    model.load_state_dict(trainable, strict=False)
+    restore_optimizer(optimizer, load_file(folder / "optimizer.safetensors"))
     data = json.loads((folder / "progress.json").read_text())
     data["losses"] = [tuple(pair) for pair in data["losses"]]
     data["segments"] = [tuple(segment) for segment in data.get("segments", [])]

@@ -32,6 +32,7 @@ from fourpaths.errors import FourpathsError
 from fourpaths.reader import CONFIG_FILE, MAX_LENGTH, MAX_ANSWER_TOKENS, Reader
 from fourpaths.scoring import normalise, strict, token_f1
 from fourpaths.training import reader_data
+from fourpaths.training.loop import optimizer_moments, restore_optimizer
 
 TOP_K = 5  # passages the reader reads per question (issue 17: top-5 holds the reference more often than top-3)
 
@@ -223,12 +224,7 @@ def _schedule(preset: ReaderPreset, step: int) -> float:
 def _save(folder: Path, model, optimizer, state: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors.tmp")
-    moments = {}
-    for index, values in optimizer.state_dict()["state"].items():
-        for key, value in values.items():
-            value = value.detach()
-            moments[f"{index}.{key}"] = value.reshape(-1).contiguous() if value.dim() == 0 else value.contiguous()
-    save_file(moments, folder / "optimizer.safetensors.tmp")
+    save_file(optimizer_moments(optimizer), folder / "optimizer.safetensors.tmp")
     (folder / "state.json.tmp").write_text(json.dumps(state), encoding="utf-8")
     for name in ("model.safetensors", "optimizer.safetensors", "state.json"):  # all three replaced together
         os.replace(folder / f"{name}.tmp", folder / name)
@@ -236,14 +232,7 @@ def _save(folder: Path, model, optimizer, state: dict) -> None:
 
 def _load(folder: Path, model, optimizer) -> dict:
     model.load_state_dict(load_file(folder / "model.safetensors"))
-    moments = load_file(folder / "optimizer.safetensors")
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in moments.items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value.reshape(()) if name == "step" else value
-    optimizer_state = optimizer.state_dict()
-    optimizer_state["state"] = state
-    optimizer.load_state_dict(optimizer_state)
+    restore_optimizer(optimizer, load_file(folder / "optimizer.safetensors"))
     return json.loads((folder / "state.json").read_text(encoding="utf-8"))
 
 
