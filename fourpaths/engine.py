@@ -21,7 +21,7 @@ from transformers.generation import BaseStreamer
 from transformers.utils import logging as transformers_logging
 
 from fourpaths.config import is_local
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 transformers_logging.disable_progress_bar()  # a bar per model load would bury the CLI's one-line messages
 
@@ -54,11 +54,6 @@ LOADING = threading.RLock()
 # Held by every sampled generation: they all draw from torch's one default generator, so two at once on two
 # threads would take each other's draws and a seed would no longer give the same answers.
 SAMPLING = threading.Lock()
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def check_weights(location: str, what: str) -> None:

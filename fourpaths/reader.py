@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 CONFIG_FILE = "reader_config.json"
 MAX_LENGTH = 384
@@ -73,8 +73,7 @@ class Reader:
                                                                   dtype=torch.float32)  # shipped as float16
             tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except Exception as error:  # transformers raises OSError, ValueError, safetensors errors...
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise FourpathsError(f"cannot load the reader in {location}: {reason}") from None
+            raise FourpathsError(f"cannot load the reader in {location}: {one_line(error)}") from None
         if not getattr(tokenizer, "is_fast", False):
             raise FourpathsError(f"reader folder {location} needs a fast tokenizer (tokenizer.json) for offsets")
         return cls(model, tokenizer, settings.get("threshold", 0.0),
