@@ -91,3 +91,31 @@ class NoNewNames(LogitsProcessor):
                 [i for i, spaced, run in zip(self.pieces.ids, self.pieces.spaced, self.pieces.run)
                  if run and not spaced and word + run not in self.prefixes], dtype=torch.long)
         return self.continuing[word]
+
+
+class OneSentence(LogitsProcessor):
+    """Ends the answer with its first sentence: once the text ends in ".", "!" or "?", every piece that would
+    open a new sentence (one that begins with whitespace or a line break) gives its probability to the end of
+    the answer instead. A decimal point goes on ("£1.50"), a second sentence does not: the small base says
+    what it knows, or that it does not know, and then tends to ramble into fragments."""
+
+    def __init__(self, tokenizer, end_id: int) -> None:
+        self.tokenizer = tokenizer
+        pieces = _pieces_of(tokenizer)
+        self.opening = torch.tensor([i for i, spaced in zip(pieces.ids, pieces.spaced) if spaced and i != end_id],
+                                    dtype=torch.long)
+        self.end_id = end_id
+        self.answer_starts: int | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.answer_starts is None:
+            self.answer_starts = input_ids.shape[1]
+        scores = scores.clone()
+        for row in range(input_ids.shape[0]):
+            tail = self.tokenizer.decode(input_ids[row, self.answer_starts:][-4:], skip_special_tokens=True)
+            if not tail.rstrip().endswith((".", "!", "?")) or tail != tail.rstrip():
+                continue
+            moved = torch.cat([scores[row, self.opening], scores[row, self.end_id:self.end_id + 1]])
+            scores[row, self.end_id] = torch.logsumexp(moved, dim=0)
+            scores[row, self.opening] = float("-inf")
+        return scores

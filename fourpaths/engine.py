@@ -276,7 +276,7 @@ def generate_kwargs(generator: Generator, prompt_ids: list[int], decoding: Decod
     plain call, so the two differ only by the streamer."""
     tokenizer, config = generator.tokenizer, generator.model.generation_config
     ids = torch.tensor([prompt_ids])
-    stops = {token for token in _as_list(config.eos_token_id) + _as_list(tokenizer.eos_token_id) if token is not None}
+    stops = end_ids(generator)
     pad = config.pad_token_id if config.pad_token_id is not None else tokenizer.pad_token_id
     kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "max_new_tokens": decoding.max_new_tokens,
               "eos_token_id": sorted(stops) or None, "pad_token_id": pad if pad is not None else min(stops, default=0),
@@ -292,6 +292,13 @@ def generate_kwargs(generator: Generator, prompt_ids: list[int], decoding: Decod
     if generator.adapter_location:  # a PEFT model: choose the adapter for this call (public per-call API)
         kwargs["adapter_names"] = [adapter or NO_ADAPTER]
     return kwargs
+
+
+def end_ids(generator: Generator) -> list[int]:
+    """The ids that end an answer: the generation config's and the tokenizer's end-of-sequence tokens."""
+    config, tokenizer = generator.model.generation_config, generator.tokenizer
+    return sorted({token for token in _as_list(config.eos_token_id) + _as_list(tokenizer.eos_token_id)
+                   if token is not None})
 
 
 def _as_list(value) -> list:

@@ -185,11 +185,11 @@ def _capitalised_words(tokenizer, ids) -> list[str]:
 def test_the_prompt_path_never_names_a_capitalised_word_its_prompt_lacks(micro_settings):
     """Push the base towards capitalised words it was not given (a logits processor ahead of the path's own):
     without the constraint it names them, with it every capitalised word it writes comes from the prompt."""
-    from fourpaths.constraints import NoNewNames
+    from fourpaths.constraints import NoNewNames, OneSentence
 
     workspace = Workspace(micro_settings)
     job = APPROACHES["prompt"].answer(QUESTION, micro_settings, workspace)
-    assert [type(p) for p in job.logits_processors] == [NoNewNames]
+    assert [type(p) for p in job.logits_processors] == [NoNewNames, OneSentence]
     tokenizer = job.generator.tokenizer
     in_prompt = set(job.prompt_ids)
     vocabulary = range(len(tokenizer))
@@ -230,6 +230,29 @@ def test_characters_that_are_not_capitalised_words_are_never_banned(micro_models
         assert not set(tokenizer(text, add_special_tokens=False)["input_ids"]) & banned, text
     assert tokenizer("Zorblat", add_special_tokens=False)["input_ids"][0] in banned  # a name it was not given
     assert not set(prompt) & banned
+
+
+def test_the_prompt_path_stops_after_its_first_sentence(micro_settings):
+    """Push the base to write a sentence, then another (a logits processor ahead of the path's own): with the
+    constraint the answer ends where the first sentence does, and a decimal point does not end it."""
+    workspace = Workspace(micro_settings)
+    job = APPROACHES["prompt"].answer(QUESTION, micro_settings, workspace)
+    tokenizer = job.generator.tokenizer
+    script = tokenizer("It costs 1.50 a day. Then more words follow here.", add_special_tokens=False)["input_ids"]
+
+    def recite(input_ids, scores):
+        position = input_ids.shape[1] - len(job.prompt_ids)
+        scores = scores.clone()
+        if position < len(script):
+            scores[:, script[position]] += 1000.0
+        return scores
+
+    decoding = engine.Decoding(max_new_tokens=len(script) + 4)
+    free = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter, logits_processor=[recite])
+    assert free.text.startswith("It costs 1.50 a day. Then")
+    held = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
+                           logits_processor=[recite, job.logits_processors[1]])
+    assert held.text.strip() == "It costs 1.50 a day."
 
 
 # --- RAG with the extractive reader -------------------------------------------------------------------------

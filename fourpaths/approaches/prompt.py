@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fourpaths import engine, prompts
 from fourpaths.approaches.base import Approach, Generation
-from fourpaths.constraints import NoNewNames
+from fourpaths.constraints import NoNewNames, OneSentence
 
 
 class PromptApproach(Approach):
@@ -19,6 +19,10 @@ class PromptApproach(Approach):
             extras["examples"] = workspace.few_shot_examples(question, settings.few_shot_examples)
         messages = prompts.build_messages(settings.template, question, **extras)
         text, ids = engine.render(base, messages, settings.max_new_tokens)
+        constraints = [NoNewNames(base.tokenizer, ids)]
+        ends = engine.end_ids(base)
+        if ends:
+            constraints.append(OneSentence(base.tokenizer, ends[0]))
         facts = {"template": settings.template, "parameters": base.parameters,
-                 "constraint": "names only what the prompt names"}
-        return Generation(base, text, ids, logits_processors=[NoNewNames(base.tokenizer, ids)], facts=facts)
+                 "constraint": "names only what the prompt names; one sentence"}
+        return Generation(base, text, ids, logits_processors=constraints, facts=facts)
