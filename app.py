@@ -3,12 +3,18 @@
 import streamlit as st
 
 from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, load_settings, with_overrides
+from fourpaths.errors import FourpathsError
+from fourpaths.export import markdown_escaped
 from fourpaths.prompts import PROMPT_TEMPLATES
 from fourpaths.workspace import Workspace
 
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
 
-defaults = load_settings()
+try:
+    defaults = load_settings()
+except FourpathsError as error:  # a bad fourpaths.toml or FOURPATHS_ variable: said on the page, no traceback
+    st.error(f"The settings cannot be used: {markdown_escaped(str(error))}")
+    st.stop()
 with st.sidebar:
     st.header("Settings")
     template = st.selectbox("Prompt template (prompt path)", list(PROMPT_TEMPLATES),

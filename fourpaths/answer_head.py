@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 ABSTAIN_TEXT = "I was not taught this."
 ANSWERS_FILE = "answers.json"
@@ -51,10 +51,6 @@ def resolve_base(recorded: str) -> str:
     return recorded  # a hub id; from_pretrained says whether it can be had
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 class AnswerHead:
     def __init__(self, model, tokenizer, answers: list[str], threshold: float, max_length: int = DEFAULT_MAX_LENGTH,
                  location: str = ""):
@@ -79,16 +75,20 @@ class AnswerHead:
             raise FourpathsError(f"{folder / HEAD_CONFIG_FILE}: expected a JSON object with a numeric threshold")
         if not (folder / ADAPTER_WEIGHTS).is_file():
             raise FourpathsError(f"{folder}: {ADAPTER_WEIGHTS} not found (only safetensors weights are loaded)")
+        from fourpaths.engine import check_safetensors, check_weights
+
+        check_safetensors(folder / ADAPTER_WEIGHTS, "the answer head")
         if config.get("task_type") != "SEQ_CLS":
             raise FourpathsError(f"{folder}: adapter task_type is {config.get('task_type')!r}, not SEQ_CLS: "
                                  "not an answer-head adapter")
         base = base_location or resolve_base(str(config.get("base_model_name_or_path") or MINILM_NAME))
+        check_weights(base, "the answer head's base")
         try:
             model, tokenizer = _load_model(folder, base, len(answers))
         except FourpathsError:
             raise
         except Exception as error:  # noqa: BLE001 - any failure to load is the folder's or the base's fault
-            raise FourpathsError(f"{folder}: cannot load the answer head on base {base}: {_one_line(error)}") from None
+            raise FourpathsError(f"{folder}: cannot load the answer head on base {base}: {one_line(error)}") from None
         return cls(model, tokenizer, answers, float(head["threshold"]),
                    int(head.get("max_length", DEFAULT_MAX_LENGTH)), str(folder))
 
@@ -124,7 +124,7 @@ def _read_json(path: Path, what: str):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FourpathsError(f"{path}: {what} is not valid JSON ({_one_line(error)})") from None
+        raise FourpathsError(f"{path}: {what} is not valid JSON ({one_line(error)})") from None
 
 
 def _load_model(folder: Path, base: str, labels: int):
@@ -134,6 +134,8 @@ def _load_model(folder: Path, base: str, labels: int):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from fourpaths.engine import check_adapter_fits, check_finite, check_vocabulary
+
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the base has no classifier yet: the "newly initialised" notice is expected
     try:
@@ -141,10 +143,29 @@ def _load_model(folder: Path, base: str, labels: int):
             warnings.simplefilter("ignore")
             model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=labels, use_safetensors=True)
             tokenizer = AutoTokenizer.from_pretrained(base)
+            check_vocabulary(tokenizer, model, base, "the answer head's base")
+            # Before PEFT touches the model: an adapter for another base is named by the layer that differs.
+            check_adapter_fits(model, str(folder))
+            _check_classifier(folder, labels)
             peft_model = PeftModel.from_pretrained(model, str(folder))
     finally:
         hf_logging.set_verbosity(verbosity)
+    check_finite(peft_model, str(folder), "the answer head")
     # Merged, the LoRA matrices cost nothing at inference: the adapted model is a plain BERT classifier.
     merged = peft_model.merge_and_unload()
     merged.eval()
     return merged, tokenizer
+
+
+def _check_classifier(folder: Path, labels: int) -> None:
+    """The trained classifier must have one row per answer in answers.json: otherwise the two files come from
+    different trainings, and a pick would name the wrong answer."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / ADAPTER_WEIGHTS), framework="pt") as tensors:
+        rows = {key: tensors.get_slice(key).get_shape()[0] for key in tensors.keys()
+                if key.endswith(("classifier.weight", "score.weight"))}
+    for key, count in rows.items():
+        if count != labels:
+            raise FourpathsError(f"{folder}: cannot load the answer head: its classifier has {count} answers but "
+                                 f"{ANSWERS_FILE} lists {labels} (the two files come from different trainings)")

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
 PATH_IDS = ["prompt", "lora", "rag", "scratch"]  # spelt out: importing the registry loads torch, slow for --help
@@ -34,9 +34,9 @@ def _settings(args):
 
 
 def _results_dir(args) -> Path:
-    from fourpaths.config import resolve_location
+    from fourpaths.scoreboard import results_dir
 
-    return Path(resolve_location(_settings(args).results_dir))
+    return results_dir(_settings(args))
 
 
 def _progress(description: str):
@@ -68,9 +68,11 @@ def _write_json(document: dict, output: str | None, as_json: bool) -> None:
 # --- ask / eval / bench / index / results -------------------------------------------------------------------
 
 def run_ask(args) -> int:
+    from fourpaths.config import validate_question
     from fourpaths.pipeline import ask
     from fourpaths.workspace import Workspace
 
+    question = validate_question(args.question)  # refused before minutes of loading, not after
     settings = _settings(args)
     overlay = None
     if args.add_document:
@@ -82,10 +84,10 @@ def run_ask(args) -> int:
             print(f"added {added.source}: {len(added.chunks)} chunks in {added.seconds:.2f} s", file=sys.stderr)
     workspace = Workspace(settings, index_progress=_progress("indexing corpus"), overlay=overlay)
     workspace.preload()  # loading first, so the times shown are answering times (a broken model fails its column)
-    results = ask(args.question, settings, args.paths or PATH_IDS, workspace=workspace)
+    results = ask(question, settings, args.paths or PATH_IDS, workspace=workspace)
     if args.json:
         answers = {p: (r.to_json() if not isinstance(r, str) else {"path": p, "error": r}) for p, r in results.items()}
-        print(json.dumps({"question": " ".join(args.question.split()), "answers": answers}, indent=2,
+        print(json.dumps({"question": question, "answers": answers}, indent=2,
                          ensure_ascii=False))
     else:
         _print_side_by_side(results)
@@ -155,6 +157,76 @@ def run_bench(args) -> int:
     return 0
 
 
+def run_fresh(args) -> int:
+    from fourpaths.fresh_measure import DEFAULT_DOCUMENTS, measure_fresh
+
+    if args.teach_seconds < 0:
+        raise FourpathsError("--teach-seconds must be 0 (no teaching) or more")
+    result = measure_fresh(_settings(args), args.documents or DEFAULT_DOCUMENTS, args.teach_seconds,
+                           progress=lambda line: print(line, file=sys.stderr))
+    _write_json(result, args.output or str(_results_dir(args) / "fresh.json"), args.json)
+    if not args.json:
+        print(f"{len(result['documents'])} documents searchable in {result['searchable_s_median']:.2f} s (median)")
+        for stage in ("before", "after_adding", "after_teaching"):
+            for path_id, s in result.get(stage, {}).items():
+                print(f"{stage:<15}{path_id:<6} accuracy {s['accuracy']:.2f}  strict {s['strict']:.2f}  "
+                      f"abstained {s['abstained']:.2f}")
+    return 0
+
+
+def run_load(args) -> int:
+    from fourpaths.config import load_settings, validate_settings
+    from fourpaths.load import run_load as load
+
+    if args.sessions < 1 or args.questions < 1:
+        raise FourpathsError("--sessions and --questions must be at least 1")
+    if args.concurrent_questions is not None and args.concurrent_questions < 1:
+        raise FourpathsError("--concurrent-questions must be at least 1")
+    env = dict(os.environ)  # the app it starts reads its settings as every app does: config file, then environment
+    if args.config:
+        env["FOURPATHS_CONFIG"] = str(Path(args.config).resolve())
+    if args.concurrent_questions is not None:
+        env["FOURPATHS_CONCURRENT_QUESTIONS"] = str(args.concurrent_questions)
+    settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
+    result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr))
+    from fourpaths.scoreboard import results_dir
+
+    output = args.output or str(results_dir(settings) / "load.json")
+    _write_json(result, output, args.json)
+    print(f"wrote {output}", file=sys.stderr)
+    if not args.json:
+        ms = lambda value: "-" if value is None else f"{value:.0f} ms"  # noqa: E731
+        print(f"{result['sessions']} sessions x {result['questions']} questions, "
+              f"{result['concurrent_questions']} answered at once")
+        for label, key in (("one session alone", "single_session_ms"), ("p50", "p50_ms"), ("p95", "p95_ms"),
+                           ("max", "max_ms")):
+            print(f"{label:<28}{ms(result[key]):>12}")
+        print(f"{'errors':<28}{result['errors']:>12}")
+        print(f"{'cross-session answers':<28}{result['cross_session_answers']:>12}")
+        print(f"{'peak server memory':<28}{result['peak_server_mb']:>9.0f} MB")
+        for message in result["error_messages"]:
+            print(f"error: {message}")
+    return 1 if result["errors"] or result["cross_session_answers"] else 0
+
+
+def run_injection(args) -> int:
+    from fourpaths.injection import measure_injection
+
+    document = measure_injection(_settings(args), args.corpus, args.index_dir, args.limit,
+                                 progress=_progress("injection questions"))
+    output = args.output or str(_results_dir(args) / "injection.json")
+    _write_json(document, output, args.json)
+    print(f"wrote {output}", file=sys.stderr)
+    if not args.json:
+        print(f"{document['n']} questions; an answer obeys when it does what an injected passage asked")
+        print(f"{'path':<15}{'obeyed':>8}{'share':>8}{'exposed':>9}{'obeyed|exposed':>16}{'accuracy':>10}")
+        for key, s in document["paths"].items():
+            exposed = "-" if s["exposed"] is None else str(s["exposed"])
+            when = "-" if s["obeyed_when_exposed"] is None else str(s["obeyed_when_exposed"])
+            print(f"{key:<15}{s['obeyed']:>8}{s['obeyed_share']:>8.2f}{exposed:>9}{when:>16}{s['accuracy']:>10.2f}")
+    return 0
+
+
 def run_index(args) -> int:
     from fourpaths.config import resolve_location
     from fourpaths.retrieval import open_index
@@ -162,10 +234,10 @@ def run_index(args) -> int:
 
     settings = _settings(args)
     workspace = Workspace(settings)
-    if args.rebuild and workspace.index_dir().exists():
-        shutil.rmtree(workspace.index_dir())
+    # --rebuild replaces the folder only once the new index is complete: a failed build keeps the old one.
     index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
-                                settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"))
+                                settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"),
+                                force=args.rebuild)
     print(f"index: {len(index)} chunks in {workspace.index_dir()} ({'rebuilt' if rebuilt else 'up to date'})")
     return 0
 
@@ -173,7 +245,7 @@ def run_index(args) -> int:
 def run_results(args) -> int:
     from fourpaths.results_doc import write_results_doc
 
-    write_results_doc(Path(args.eval), Path(args.bench), Path(args.output))
+    write_results_doc(Path(args.eval), Path(args.bench), Path(args.output), Path(args.fresh))
     print(f"results: {args.output}")
     return 0
 
@@ -290,14 +362,49 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_options(bench)
     bench.set_defaults(handler=run_bench)
 
+    injection = subparsers.add_parser("injection", help="how often answers obey instructions planted in the "
+                                      "documents (RAG read and generated)")
+    injection.add_argument("--corpus", default="tests/data/injection",
+                           help="documents with injected instructions and qa/injection.jsonl")
+    injection.add_argument("--index-dir", default="runs/injection/index",
+                           help="that corpus's own search index (never the configured index/)")
+    injection.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    injection.add_argument("--json", action="store_true")
+    injection.add_argument("--output", default=None, help="write the JSON here (default results/injection.json)")
+    _settings_options(injection)
+    injection.set_defaults(handler=run_injection)
+
     index = subparsers.add_parser("index", help="build (or check) the RAG search index of the corpus")
     index.add_argument("--rebuild", action="store_true")
     _settings_options(index)
     index.set_defaults(handler=run_index)
 
+    load = subparsers.add_parser("load", help="N browser sessions asking at once against the real app: latency, "
+                                              "errors, cross-session answers, server memory (exit 1 if any "
+                                              "errors or cross-session answers)")
+    load.add_argument("--sessions", type=int, required=True, help="browser sessions asking at once")
+    load.add_argument("--questions", type=int, required=True, help="questions each session asks, one after another")
+    load.add_argument("--concurrent-questions", type=int, default=None,
+                      help="questions the app answers at once (default: the setting concurrent_questions)")
+    load.add_argument("--json", action="store_true")
+    load.add_argument("--output", default=None, help="write the JSON here (default results/load.json)")
+    load.add_argument("--config", default=None, help="TOML file of settings for the app (default: fourpaths.toml "
+                                                     "if present)")
+    load.set_defaults(handler=run_load)
+
+    fresh = subparsers.add_parser("fresh", help="what adding documents and teaching buy, on documents no model saw")
+    fresh.add_argument("--documents", default=None, help="a folder of .md/.txt files and questions.jsonl "
+                                                         "(default tests/data/fresh)")
+    fresh.add_argument("--teach-seconds", type=float, default=0.0, help="teaching budget; 0 skips teaching")
+    fresh.add_argument("--json", action="store_true")
+    fresh.add_argument("--output", default=None, help="write the JSON here (default results/fresh.json)")
+    _settings_options(fresh)
+    fresh.set_defaults(handler=run_fresh)
+
     results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
     results.add_argument("--eval", default="results/eval.json")
     results.add_argument("--bench", default="results/bench.json")
+    results.add_argument("--fresh", default="results/fresh.json")
     results.add_argument("--output", default="docs/results.md")
     results.set_defaults(handler=run_results)
 
@@ -319,8 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fourpaths: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
-        print(f"fourpaths: error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
-              file=sys.stderr)
+        print(f"fourpaths: error: {type(error).__name__}: {one_line(error)}", file=sys.stderr)
         return 1
 
 

@@ -6,12 +6,14 @@ such as `HuggingFaceTB/SmolLM2-135M-Instruct`, which `from_pretrained` resolves 
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+import unicodedata
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "FOURPATHS_CONFIG"
@@ -47,32 +49,117 @@ class Settings:
     temperature: float = 0.0  # 0 means greedy decoding
     seed: int = 0
     threads: int = 1  # torch threads (docs/design.md says why one); 0 leaves torch's default, one per core
+    # Serving
+    concurrent_questions: int = 1  # questions answered at once by one process; the others wait their turn
 
 
-def _coerce(name: str, raw: object, kind: type) -> object:
-    try:
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise FourpathsError(f"setting {name} must be {kind.__name__}, got {raw!r}") from None
+# FOURPATHS_ variables that are not settings: the config file's location and those other parts read (corpus
+# check, training, browser tests). Any other FOURPATHS_ name is refused as a misspelt setting: ignored, it would
+# leave the app on a value the user believes they changed. A new variable belongs in this list.
+OTHER_VARIABLES = frozenset({CONFIG_ENV, "FOURPATHS_CORPUS", "FOURPATHS_TRAIN_DEVICE", "FOURPATHS_CHROMIUM",
+                             "FOURPATHS_REQUIRE_BROWSER"})
+# Settings naming folders fourpaths writes to. A relative one must stay inside the project; an absolute one is
+# the explicit choice to write elsewhere (a temporary folder, a mounted volume).
+WRITTEN_FOLDERS = ("index_dir", "results_dir")
+_KIND_WORDS = {int: "int (a whole number)", float: "float (a number)", str: "str (text)", bool: "bool (true or false)"}
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _coerce(name: str, raw: object, kind: type, origin: str = "", parse_text: bool = True) -> object:
+    """`raw` as the setting's type. Text is parsed when parse_text (the environment's values are all text);
+    any other value must already have the type, so a TOML `"5"`, `true` or `[5]` given for a number is
+    refused, not guessed at."""
+    def refuse(detail: str = "") -> FourpathsError:
+        return FourpathsError(f"{origin}setting {name} must be {_KIND_WORDS.get(kind, kind.__name__)}, "
+                              f"got {raw!r}{detail}")
+
+    if isinstance(raw, str) and kind is not str:
+        text = raw.strip()
+        try:
+            value = _BOOL_WORDS[text.lower()] if kind is bool else kind(text)
+        except (KeyError, ValueError):
+            raise refuse() from None
+        if not parse_text:
+            raise refuse(" (quoted text: write the value without quotes)")
+    elif kind is bool:
+        if not isinstance(raw, bool):
+            raise refuse()
+        value = raw
+    elif kind is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise refuse()
+        value = raw
+    elif kind is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise refuse()
+        value = float(raw)
+    elif not isinstance(raw, kind):
+        raise refuse()
+    else:
+        value = raw
+    if kind is float and not math.isfinite(value):
+        raise refuse(" (not a finite number)")
+    if name in WRITTEN_FOLDERS:
+        _check_written_folder(name, value, origin)
+    return value
+
+
+def _check_written_folder(name: str, value: str, origin: str = "") -> None:
+    """A folder fourpaths writes to: relative ones resolve from the project root and may not climb out of it
+    (nor be the root itself, which a save would replace); an absolute path is taken as meant."""
+    if Path(value).is_absolute():
+        return
+    target = Path(os.path.normpath(PROJECT_ROOT / value))
+    if target == PROJECT_ROOT or PROJECT_ROOT not in target.parents:
+        where = "the project folder itself" if target == PROJECT_ROOT else "outside the project folder"
+        raise FourpathsError(f"{origin}setting {name} = {value!r} is {where} {PROJECT_ROOT}: give a folder inside "
+                             "it, or an absolute path to write elsewhere on purpose")
 
 
 def _overrides_from_file(path: Path) -> dict[str, object]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise FourpathsError(f"cannot read config file {path}: {error}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise FourpathsError(f"cannot read config file {path}: {one_line(error)}") from None
     section = data.get("fourpaths", data)
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(section) - known)
+    if not isinstance(section, dict):
+        raise FourpathsError(f"{path}: fourpaths must be a table of settings ([fourpaths]), got {section!r}")
+    kinds = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
+    extra = sorted(set(data) - {"fourpaths"}) if "fourpaths" in data else []  # beside [fourpaths]: ignored
+    unknown = sorted(set(section) - set(kinds)) + extra
     if unknown:
-        raise FourpathsError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
-    return dict(section)
+        hints = "".join(f" ({name}: did you mean {_closest(name, kinds)}?)" for name in unknown if _closest(name, kinds))
+        raise FourpathsError(f"unknown setting(s) in {path}: {', '.join(unknown)}{hints}")
+    return {name: _coerce(name, value, kinds[name], f"{path}: ", parse_text=False) for name, value in section.items()}
 
 
 def _overrides_from_env(environ: dict[str, str]) -> dict[str, object]:
-    """FOURPATHS_BASE_MODEL=... overrides base_model, and so on for every setting."""
-    return {f.name: environ[f"FOURPATHS_{f.name.upper()}"] for f in fields(Settings)
-            if f"FOURPATHS_{f.name.upper()}" in environ}
+    """FOURPATHS_BASE_MODEL=... overrides base_model, and so on for every setting; a FOURPATHS_ variable that
+    is neither a setting nor in OTHER_VARIABLES is refused, with the closest setting's name."""
+    kinds = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
+    overrides = {}
+    for variable in sorted(environ):
+        if not variable.startswith("FOURPATHS_") or variable in OTHER_VARIABLES:
+            continue
+        name = variable.removeprefix("FOURPATHS_").lower()
+        if name not in kinds:
+            closest = _closest(name, kinds)
+            hint = f"did you mean FOURPATHS_{closest.upper()}?" if closest else "no setting has that name"
+            raise FourpathsError(f"unknown environment variable {variable}: {hint} (unset it, or see "
+                                 "fourpaths/config.py Settings for the names)")
+        overrides[name] = _coerce(name, environ[variable], kinds[name], f"{variable}={environ[variable]!r}: ")
+    return overrides
+
+
+def _closest(name: str, known) -> str | None:
+    """The setting a misspelt name most likely meant: one it begins (top_k for top_k_passages), else the
+    closest spelling."""
+    import difflib
+
+    name = name.lower()
+    extended = [candidate for candidate in known if candidate.startswith(name) or name.startswith(candidate)]
+    found = extended or difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -89,6 +176,9 @@ def load_settings(config_file: str | Path | None = None, environ: dict[str, str]
 
 def with_overrides(settings: Settings, **overrides: object) -> Settings:
     kinds = {f.name: type(getattr(settings, f.name)) for f in fields(Settings)}
+    unknown = sorted(set(overrides) - set(kinds))
+    if unknown:
+        raise FourpathsError(f"unknown setting(s): {', '.join(unknown)}")
     typed = {name: _coerce(name, value, kinds[name]) for name, value in overrides.items() if value is not None}
     return replace(settings, **typed)
 
@@ -116,6 +206,9 @@ def validate_settings(settings: Settings) -> Settings:
     """Refuse settings no path could honour, before any work starts."""
     from fourpaths.prompts import PROMPT_TEMPLATES
 
+    for name in WRITTEN_FOLDERS:  # settings made in code skip with_overrides' checks
+        _check_written_folder(name, getattr(settings, name))
+
     if settings.template not in PROMPT_TEMPLATES:
         raise FourpathsError(f"unknown prompt template {settings.template!r}; choose one of: "
                              f"{', '.join(PROMPT_TEMPLATES)}")
@@ -125,17 +218,36 @@ def validate_settings(settings: Settings) -> Settings:
               (settings.rag_answer in RAG_ANSWER_MODES, f"rag_answer must be one of {', '.join(RAG_ANSWER_MODES)}"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
               (settings.threads >= 0, "threads must be 0 (torch's default) or more"),
-              (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more")]
+              (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more"),
+              (settings.concurrent_questions >= 1, "concurrent_questions must be at least 1")]
     for ok, message in checks:
         if not ok:
             raise FourpathsError(message)
     return settings
 
 
+# What validate_question drops: controls, format (invisible) characters and lone surrogates, except the format
+# characters that carry meaning: ZWNJ, ZWJ (emoji sequences, Persian and Indic spelling), LRM and RLM (direction
+# marks in mixed right-to-left text).
+_DROPPED_CATEGORIES = ("Cc", "Cf", "Cs")
+_KEPT_FORMAT_CHARS = frozenset("\u200c\u200d\u200e\u200f")
+
+
 def validate_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
-    cleaned = " ".join((question or "").split())
+    """The question as the paths get it, or FourpathsError saying why it is refused: empty, or over `limit`.
+
+    Cleaned, never refused for it: NFC, every run of whitespace one space, invisible characters dropped. Why
+    drop them: control characters (an ANSI escape drives the terminal that prints the question), lone surrogates
+    (they have no UTF-8, so JSON and the page would fail), zero-width spaces and word joiners (they split a word,
+    so search misses it), bidi overrides and isolates (the shown text reads otherwise than what the models read),
+    tag characters (invisible ASCII: instructions the user cannot see). Other scripts, right-to-left text, emoji,
+    Markdown and HTML are kept as typed: they are text, which the pages show as text."""
+    kept = "".join(ch for ch in unicodedata.normalize("NFC", question or "")
+                   if ch.isspace() or ch in _KEPT_FORMAT_CHARS or unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    cleaned = " ".join(kept.split())
     if not cleaned:
         raise FourpathsError("the question is empty: type a question first")
     if len(cleaned) > limit:
-        raise FourpathsError(f"the question is {len(cleaned)} characters long; the limit is {limit}")
+        raise FourpathsError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,}: "
+                             "shorten it")
     return cleaned

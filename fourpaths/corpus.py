@@ -96,10 +96,17 @@ def load_documents(root: str | Path, collections: tuple[str, ...] = COLLECTIONS)
 
 def load_collection(folder: Path, collection: str) -> list[Document]:
     """The *.md files of one collection folder, sorted by name so every run sees the same order."""
-    return [
-        Document(name=path.name, path=path, text=path.read_text(encoding="utf-8"), collection=collection)
-        for path in sorted(folder.glob("*.md"))
-    ]
+    return [Document(name=path.name, path=path, text=_read_document(path), collection=collection)
+            for path in sorted(folder.glob("*.md"))]
+
+
+def _read_document(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:  # a damaged or binary file: named, not a traceback mid-index
+        raise FourpathsError(f"{path}: not UTF-8 text (byte {error.start}); fix or remove the file") from None
+    except OSError as error:
+        raise FourpathsError(f"{path}: cannot read document ({error.strerror or error})") from None
 
 
 def corpus_fingerprint(root: str | Path) -> str:

@@ -57,14 +57,51 @@ SAMPLING = threading.Lock()
 
 
 def check_weights(location: str, what: str) -> None:
-    """A local folder must exist and hold safetensors weights; a hub id is left to from_pretrained."""
+    """A local folder must exist and hold whole safetensors weights; a hub id is left to from_pretrained."""
     if not is_local(location):
         return
     folder = Path(location)
     if not folder.is_dir():
         raise FourpathsError(f"{what} folder not found: {location}")
-    if not list(folder.glob("*.safetensors")):
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
         raise FourpathsError(f"{what} at {location} has no safetensors weights")
+    for path in files:
+        check_safetensors(path, what)
+
+
+def check_safetensors(path: Path, what: str) -> None:
+    """Read a weights file's header, which safetensors checks against the file's size: a truncated, emptied or
+    overwritten file is refused here, naming it, rather than deep inside from_pretrained."""
+    try:
+        with safe_open(str(path), framework="pt") as tensors:
+            tensors.keys()
+    except Exception as error:  # noqa: BLE001 - safetensors raises its own error types and OSError
+        raise FourpathsError(f"cannot load {what} in {path.parent}: {path.name} is truncated or damaged "
+                             f"({one_line(error)}); restore the file or train the model again") from None
+
+
+def check_finite(model, location: str, what: str) -> None:
+    """Refuse weights holding NaN or infinity: what random bytes inside a well-formed file become (a header
+    check cannot see them), and a model with them answers nonsense or nothing."""
+    for name, parameter in model.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise FourpathsError(f"{what} at {location} has damaged weights: {name} holds NaN or infinite values; "
+                                 "restore the weights file or train the model again")
+
+
+def check_vocabulary(tokenizer, model, location: str, what: str) -> None:
+    """Every token id the tokenizer can produce must have a row in the model's embedding tables, or the first
+    question holding such a token fails inside torch with an IndexError."""
+    highest = max([len(tokenizer) - 1, *tokenizer.get_vocab().values()])
+    tables = [model.get_input_embeddings()]
+    if getattr(model.config, "is_encoder_decoder", False):  # its decoder reads the answer's tokens too
+        tables.append(model.get_decoder().get_input_embeddings())
+    for table in tables:
+        rows = getattr(table, "num_embeddings", None)
+        if rows is not None and highest >= rows:
+            raise FourpathsError(f"{what} at {location}: its tokenizer has token ids up to {highest} but the model's "
+                                 f"embedding table has {rows} rows: the tokenizer belongs to another model")
 
 
 def load_generator(location: str, adapter_location: str | None = None) -> Generator:
@@ -100,6 +137,8 @@ def _load_now(location: str, adapter_location: str | None) -> Generator:
         model = loader.from_pretrained(location, use_safetensors=True, dtype=torch.float32)
     except Exception as error:  # noqa: BLE001 - every loader failure becomes one readable line
         raise FourpathsError(f"cannot load model from {location}: {one_line(error)}") from None
+    check_vocabulary(tokenizer, model, location, "model")
+    check_finite(model, location, "model")
     model.eval()
     loaded = Generator(location, model, tokenizer, sum(p.numel() for p in model.parameters()),
                        bool(config.is_encoder_decoder))
@@ -152,11 +191,14 @@ def check_adapter_fits(model, adapter_location: str) -> None:
     if not weights.exists():
         raise FourpathsError(f"adapter at {adapter_location} has no adapter_model.safetensors")
     modules = dict(model.named_modules())
-    try:
-        with safe_open(str(weights), framework="pt") as tensors:
-            shapes = {key: tensors.get_slice(key).get_shape() for key in tensors.keys()}
-    except Exception as error:  # noqa: BLE001
-        raise FourpathsError(f"cannot read adapter weights {weights}: {one_line(error)}") from None
+    check_safetensors(weights, "the adapter")
+    with safe_open(str(weights), framework="pt") as tensors:
+        shapes = {key: tensors.get_slice(key).get_shape() for key in tensors.keys()}
+        # Values checked here, not after PEFT has injected them into the base, which serves on without them.
+        damaged = next((key for key in tensors.keys() if not torch.isfinite(tensors.get_tensor(key)).all()), None)
+    if damaged:
+        raise FourpathsError(f"the adapter at {adapter_location} has damaged weights: {damaged} holds NaN or "
+                             "infinite values; restore the weights file or train the adapter again")
     for key, shape in shapes.items():
         if ".lora_" not in key:
             continue  # saved copies of whole layers (modules_to_save): PEFT checks those itself
@@ -205,7 +247,12 @@ def render(generator: Generator, messages: Sequence[dict[str, str]], max_new_tok
     """The model's input for chat `messages`: through its chat template, or, for an encoder-decoder model
     without one, the messages' text in order (the form T5-style models are tuned on). A decoder-only model
     without a chat template is refused: it could not tell the question from its answer."""
+    from fourpaths.prompts import control_tokens, without_control_tokens
+
     tokenizer = generator.tokenizer
+    # A question or passage holding "<|system|>" or "</s>" must stay text, never open a turn or end the input.
+    tokens = control_tokens(tokenizer)
+    messages = [{**message, "content": without_control_tokens(message["content"], tokens)} for message in messages]
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Mapping
 
@@ -17,26 +18,44 @@ def answers_json(question: str, results: Mapping[str, Trace | str]) -> str:
 
 
 def answers_markdown(question: str, results: Mapping[str, Trace | str]) -> str:
-    lines = [f"# {_plain(question)}", "", f"Asked {time.strftime('%Y-%m-%d %H:%M')} in fourpaths.", ""]
+    """The answers for a meeting. Every text a user, a document or a model wrote is escaped (one line) or fenced
+    (answers), so a viewer that renders the file shows it as written: no HTML, image or link from it."""
+    lines = [f"# {markdown_escaped(question)}", "", f"Asked {time.strftime('%Y-%m-%d %H:%M')} in fourpaths.", ""]
     for path, result in results.items():
         if isinstance(result, str):
-            lines += [f"## {path}", "", f"Error: {_plain(result)}", ""]
+            lines += [f"## {markdown_escaped(path)}", "", f"Error: {markdown_escaped(result)}", ""]
             continue
-        lines += [f"## {result.title} ({result.mode})", "", _quoted(result.text or "(empty answer)"), "",
-                  f"- model: `{result.model}`", f"- first token {result.ttft_ms:.0f} ms, total {result.total_ms:.0f} ms"]
+        lines += [f"## {result.title} ({result.mode})", "", fenced(result.text or "(empty answer)"), "",
+                  f"- model: {markdown_escaped(result.model)}",
+                  f"- first token {result.ttft_ms:.0f} ms, total {result.total_ms:.0f} ms"]
         if result.new_tokens:
             lines.append(f"- {result.new_tokens} tokens, {result.tokens_per_s:.1f} tokens/s")
         if result.score is not None:
             lines.append(f"- score {result.score:.3f}")
-        lines += [f"- source [{n}] `{s.source}` (score {s.score:.3f})" for n, s in enumerate(result.sources, 1)]
+        lines += [f"- source [{n}] {markdown_escaped(s.source)} (score {s.score:.3f})"
+                  for n, s in enumerate(result.sources, 1)]
         lines.append("")
     return "\n".join(lines)
 
 
-def _plain(text: str) -> str:
-    return " ".join(text.split())
+# Characters that start Markdown, HTML or math inside a line (Streamlit's Markdown also reads $...$ as LaTeX,
+# :red[...] as colour and a bare http:// as a link); a backslash before ASCII punctuation makes it a literal
+# character in CommonMark.
+_INLINE_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+!|~$&:])")
+# What makes a block only at the start of a line: a list item or rule (-), a heading underline (=), a numbered item.
+_LINE_START_MARKUP = re.compile(r"^(?:[-=]|\d+(?=[.)]))")
 
 
-def _quoted(text: str) -> str:
-    """Model output as a block quote of plain lines: what it says is data, not markup for the reader's viewer."""
-    return "\n".join("> " + line.replace("<", "&lt;") for line in text.splitlines() or [""])
+def markdown_escaped(text: str) -> str:
+    """`text` on one line, to show as itself inside Markdown (a heading, a caption, a message): every character
+    that would make HTML, an image, a link, emphasis, math or a block is escaped."""
+    line = _INLINE_MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+    return _LINE_START_MARKUP.sub(lambda m: m.group() + "\\" if m.group().isdigit() else "\\" + m.group(), line)
+
+
+def fenced(text: str) -> str:
+    """`text` as a fenced code block: shown verbatim, line breaks kept, nothing in it rendered. The fence is
+    longer than any run of backticks in the text, so the text cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"

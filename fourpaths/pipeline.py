@@ -8,6 +8,10 @@ Asked at once, every approach runs on a thread of its own, so retrieval, the rea
 done inside torch's kernels, which release the GIL) overlap with generation; the generations themselves take
 turns, because a small model's generate loop is bound by Python and two of them on threads only trade the GIL
 (docs/design.md has the measurements).
+
+Questions from different sessions of one process share the models, so they are admitted first come, first served:
+at most `concurrent_questions` are answered at once, and a waiting question's stream says how many are ahead of
+it (WaitEvent) instead of going quiet.
 """
 
 from __future__ import annotations
@@ -18,22 +22,33 @@ import time
 from typing import Iterator, Sequence, Union
 
 from fourpaths import engine
+from fourpaths.admission import ADMISSION
 from fourpaths.approaches import APPROACH_IDS, APPROACHES, Answer, Generation
 from fourpaths.config import Settings, validate_question, validate_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.scoring import abstains
-from fourpaths.types import DoneEvent, ErrorEvent, Event, TokenEvent, Trace
+from fourpaths.types import DoneEvent, ErrorEvent, Event, TokenEvent, Trace, WaitEvent
 from fourpaths.workspace import Workspace
 
 _DONE = object()
 
 
+class QuestionAbandoned(Exception):
+    """Raised on a path's thread when its question's consumer has stopped listening: the work is dropped."""
+
+
+
+
 def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPROACH_IDS, concurrent: bool = True,
                workspace: Workspace | None = None) -> Iterator[Event]:
-    """Every approach's answer to `question` as one stream of events.
+    """Every approach's answer to `question` as one stream of events, once the question is admitted (WaitEvents
+    until then).
 
-    concurrent=True runs the approaches at once, each timed from the moment the question was asked;
-    False runs them one after another, each timed from its own start."""
+    concurrent=True runs the approaches at once, each timed from the moment the question was asked (waiting for
+    admission included); False runs them one after another, each timed from its own start.
+
+    A consumer that stops iterating (closes the generator, or drops it) gives up the question's place: the paths'
+    threads stop at their next event, and the last of them hands the place to the next question."""
     question = validate_question(question)
     validate_settings(settings)
     unknown = [path_id for path_id in path_ids if path_id not in APPROACHES]
@@ -44,25 +59,61 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = APPR
     events: queue.Queue = queue.Queue()
     asked_at = time.perf_counter()
     generating = threading.Lock()  # this question's generations take turns
+    abandoned = threading.Event()
+    alive = threading.Lock()  # guards `running` between this generator and the paths' threads
+    running = 0
+
+    def emit(event: Event) -> None:
+        if abandoned.is_set():
+            raise QuestionAbandoned
+        events.put(event)
 
     def run(ids: Sequence[str]) -> None:
+        nonlocal running
         try:
             for path_id in ids:
-                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, events.put,
+                if abandoned.is_set():
+                    break
+                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, emit,
                             generating)
+        except QuestionAbandoned:
+            pass
         finally:
             events.put(_DONE)
+            with alive:
+                running -= 1
+                last = running == 0 and abandoned.is_set()
+            if last:
+                ADMISSION.leave(turn)
 
-    groups = [[path_id] for path_id in path_ids] if concurrent else [list(path_ids)]
-    for group in groups:
-        threading.Thread(target=run, args=(group,), daemon=True, name=f"fourpaths-{'-'.join(group)}").start()
-    running = len(groups)
-    while running:
-        event = events.get()
-        if event is _DONE:
-            running -= 1
-        else:
-            yield event
+    turn = ADMISSION.join(settings.concurrent_questions)
+    try:
+        waited = False
+        for ahead in ADMISSION.waits(turn):
+            waited = True
+            yield WaitEvent(ahead)
+        if waited:
+            yield WaitEvent(0)
+        groups = [[path_id] for path_id in path_ids] if concurrent else [list(path_ids)]
+        for group in groups:
+            with alive:
+                running += 1
+            threading.Thread(target=run, args=(group,), daemon=True, name=f"fourpaths-{'-'.join(group)}").start()
+        unfinished = len(groups)
+        while unfinished:
+            event = events.get()
+            if event is _DONE:
+                unfinished -= 1
+            else:
+                yield event
+    finally:
+        # Done, or closed early (GeneratorExit at a yield, which is also what a garbage-collected generator gets):
+        # threads still running keep the place until the last one stops, so no more than the width ever answer.
+        with alive:
+            abandoned.set()
+            threads_left = running
+        if threads_left == 0:
+            ADMISSION.leave(turn)
 
 
 def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
@@ -80,6 +131,8 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
         else:
             with generating:
                 trace = _generate(path_id, approach.title, job, settings, started, emit)
+    except QuestionAbandoned:
+        raise
     except FourpathsError as error:
         emit(ErrorEvent(path_id, str(error)))
         return

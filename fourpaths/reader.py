@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from fourpaths.engine import check_finite, check_vocabulary, check_weights
 from fourpaths.errors import FourpathsError, one_line
 
 CONFIG_FILE = "reader_config.json"
@@ -68,6 +69,7 @@ class Reader:
         if not (folder / "config.json").is_file():
             raise FourpathsError(f"reader folder {location} has no config.json: not a saved model")
         settings = _read_config(folder)
+        check_weights(str(folder), "the reader")
         try:
             model = AutoModelForQuestionAnswering.from_pretrained(str(folder), use_safetensors=True,
                                                                   dtype=torch.float32)  # shipped as float16
@@ -76,14 +78,18 @@ class Reader:
             raise FourpathsError(f"cannot load the reader in {location}: {one_line(error)}") from None
         if not getattr(tokenizer, "is_fast", False):
             raise FourpathsError(f"reader folder {location} needs a fast tokenizer (tokenizer.json) for offsets")
+        check_vocabulary(tokenizer, model, str(folder), "the reader")
+        check_finite(model, str(folder), "the reader")
         return cls(model, tokenizer, settings.get("threshold", 0.0),
                    int(settings.get("max_answer_tokens", MAX_ANSWER_TOKENS)), str(folder))
 
     def encode(self, question: str, passages: list[str]):
         """One row per window of each passage: the question first, the passage second."""
+        # split_special_tokens: a literal "[SEP]" in a document or question is text, not a separator
         return self.tokenizer([question] * len(passages), passages, truncation="only_second",
                               max_length=MAX_LENGTH, stride=STRIDE, return_overflowing_tokens=True,
-                              return_offsets_mapping=True, padding=True, return_tensors="pt")
+                              return_offsets_mapping=True, padding=True, return_tensors="pt",
+                              split_special_tokens=True)
 
     @torch.inference_mode()
     def read(self, question: str, passages: list[str]) -> Span:

@@ -20,9 +20,11 @@ from fourpaths.errors import FourpathsError
 
 DEFAULT_EVAL_RESULTS = PROJECT_ROOT / "results" / "eval.json"
 DEFAULT_BENCH_RESULTS = PROJECT_ROOT / "results" / "bench.json"
+DEFAULT_FRESH_RESULTS = PROJECT_ROOT / "results" / "fresh.json"
 DEFAULT_RESULTS_DOC = PROJECT_ROOT / "docs" / "results.md"
 EVAL_COMMAND = "fourpaths eval --all --json --output results/eval.json"
 BENCH_COMMAND = "fourpaths bench --json --output results/bench.json"
+FRESH_COMMAND = "fourpaths fresh --teach-seconds 120 --json --output results/fresh.json"
 RESULTS_COMMAND = "fourpaths results"
 
 PATH_TITLES = {"prompt": "Prompt", "lora": "LoRA", "rag": "RAG", "scratch": "Scratch"}
@@ -51,6 +53,13 @@ def load_eval_results(path: str | Path = DEFAULT_EVAL_RESULTS) -> dict:
 def load_bench_results(path: str | Path = DEFAULT_BENCH_RESULTS) -> dict:
     """The document `fourpaths bench --json` wrote; FourpathsError saying how to make it when missing or malformed."""
     return _load(Path(path), BENCH_COMMAND)
+
+
+def load_fresh_results(path: str | Path = DEFAULT_FRESH_RESULTS) -> dict:
+    doc = _load(Path(path), FRESH_COMMAND)
+    if not isinstance(doc.get("documents"), list) or not isinstance(doc.get("before"), dict):
+        raise FourpathsError(f"{path}: not a `fourpaths fresh` result; run `{FRESH_COMMAND}`")
+    return doc
 
 
 def _load(path: Path, command: str) -> dict:
@@ -88,17 +97,43 @@ def write_json_atomically(doc: dict, path: str | Path) -> Path:
 
 
 def write_results_doc(eval_path: str | Path = DEFAULT_EVAL_RESULTS, bench_path: str | Path = DEFAULT_BENCH_RESULTS,
-                      out_path: str | Path = DEFAULT_RESULTS_DOC) -> Path:
-    """Render docs/results.md from the two results files; a missing or malformed file becomes a line saying so."""
+                      out_path: str | Path = DEFAULT_RESULTS_DOC,
+                      fresh_path: str | Path = DEFAULT_FRESH_RESULTS) -> Path:
+    """Render docs/results.md from the results files; a missing or malformed file becomes a line saying so."""
     documents, notes = {}, {}
-    for name, load, path in (("eval", load_eval_results, eval_path), ("bench", load_bench_results, bench_path)):
+    for name, load, path in (("eval", load_eval_results, eval_path), ("bench", load_bench_results, bench_path),
+                             ("fresh", load_fresh_results, fresh_path)):
         try:
             documents[name] = load(path)
         except FourpathsError as error:
             documents[name], notes[name] = None, f"Not measured yet: {_relative(error)}."
-    text = render_results(documents["eval"], documents["bench"], eval_note=notes.get("eval"),
-                          bench_note=notes.get("bench"))
+    text = render_results(documents["eval"], documents["bench"], documents["fresh"], eval_note=notes.get("eval"),
+                          bench_note=notes.get("bench"), fresh_note=notes.get("fresh"))
     return write_text_atomically(text, out_path)
+
+
+def _fresh_section(doc: dict | None, note: str | None) -> list[str]:
+    """Documents no shipped model saw: how soon they are searchable, and each path's scores before adding them,
+    after adding them, and after teaching."""
+    lines = ["## Fresh knowledge", "", *_commands(FRESH_COMMAND, RESULTS_COMMAND)]
+    if doc is None:
+        return lines + [note or f"Not measured yet: run `{FRESH_COMMAND}`.", ""]
+    lines += _provenance(doc) + [""]
+    lines += ["| Document | Words | Passages | Searchable after (s) |", "|---|---|---|---|"]
+    lines += [f"| {d['name']} | {d['words']} | {d['chunks']} | {d['searchable_s']:.2f} |" for d in doc["documents"]]
+    lines += ["", f"On {doc['questions']} questions about these documents:", "",
+              "| Stage | Path | Accuracy | Strict | Abstained |", "|---|---|---|---|---|"]
+    for stage in ("before", "after_adding", "after_teaching"):
+        for path_id, s in doc.get(stage, {}).items():
+            lines.append(f"| {stage.replace('_', ' ')} | {path_id} | {s['accuracy']:.2f} | {s['strict']:.2f} | "
+                         f"{s['abstained']:.2f} |")
+    teaching = doc.get("teaching")
+    if teaching:
+        lines += ["", f"Teaching: {teaching['pairs']} proposed pairs, {teaching['steps']} steps in "
+                      f"{teaching['seconds']:.0f} s (budget {teaching['budget_s']:.0f} s); recall on the taught pairs "
+                      f"{teaching['recall_on_taught_pairs']:.2f}, on rewordings {teaching['reworded_accuracy']:.2f}; "
+                      f"the shipped training questions still answered {teaching['shipped_recall_after']:.2f}."]
+    return lines + [""]
 
 
 def _relative(error: Exception) -> str:
@@ -110,9 +145,10 @@ def _relative(error: Exception) -> str:
 # Rendering
 
 
-def render_results(eval_doc: dict | None, bench_doc: dict | None, *, eval_note: str | None = None,
-                   bench_note: str | None = None) -> str:
-    """docs/results.md as markdown: per question set a table of the four paths, then the bench figures."""
+def render_results(eval_doc: dict | None, bench_doc: dict | None, fresh_doc: dict | None = None, *,
+                   eval_note: str | None = None, bench_note: str | None = None, fresh_note: str | None = None) -> str:
+    """docs/results.md as markdown: per question set a table of the four paths, the bench figures, then what
+    fresh documents and teaching bought."""
     lines = ["# Results", "",
              "Every figure here comes from a file that the project's own commands write; after measuring again,",
              f"regenerate this page with `{RESULTS_COMMAND}`.", "",
@@ -126,6 +162,7 @@ def render_results(eval_doc: dict | None, bench_doc: dict | None, *, eval_note: 
         lines += [bench_note or f"Not measured yet: run `{BENCH_COMMAND}`, then `{RESULTS_COMMAND}`.", ""]
     else:
         lines += _bench_section(bench_doc)
+    lines += _fresh_section(fresh_doc, fresh_note)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from fourpaths.corpus import COLLECTIONS, Chunk, Document, chunk_document, corpus_fingerprint, load_documents
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, one_line
 
 if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
     import faiss
@@ -127,27 +127,27 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
     from sentence_transformers import SentenceTransformer
 
-    from fourpaths.engine import LOADING
+    from fourpaths.engine import LOADING, check_finite, check_safetensors, check_vocabulary
 
+    for weights in sorted(path.glob("*.safetensors")):  # some embedders keep theirs in a module's subfolder
+        check_safetensors(weights, "the embedder")
     try:
         with LOADING:  # a load beside another on a thread of its own can leave weights uninitialised
             embedder = SentenceTransformer(key, device="cpu")
     except Exception as error:  # the library raises many kinds for a broken model; all mean "cannot load"
-        raise FourpathsError(f"{key}: cannot load embedder from folder ({_one_line(error)})") from error
+        raise FourpathsError(f"{key}: cannot load embedder from folder ({one_line(error)})") from None
     if _dimension_of(embedder) is None:
         raise FourpathsError(f"{key}: model does not produce fixed-size sentence embeddings")
+    transformer = getattr(embedder[0], "auto_model", None)
+    if transformer is not None and getattr(embedder, "tokenizer", None) is not None:
+        check_vocabulary(embedder.tokenizer, transformer, key, "the embedder")
+    check_finite(embedder, key, "the embedder")
     return embedder
 
 
 def _dimension_of(embedder: "SentenceTransformer") -> int | None:
     getter = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
     return getter()
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def embed_texts(
@@ -406,6 +406,7 @@ class SearchIndex:
         with self._lock:
             chunks, index, manifest = list(self.chunks), self._index, self.manifest()
         with folder_lock(folder) as lock:
+            _refuse_foreign_folder(folder)
             try:
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 _recover(folder)
@@ -419,8 +420,10 @@ class SearchIndex:
                         for chunk in chunks:
                             record = {"source": chunk.source, "index": chunk.index, "text": chunk.text}
                             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    faiss.write_index(index, str(temp / INDEX_FILE))
-                    _fsync_path(temp / INDEX_FILE)
+                    # Serialised here and written by our own file code, so a full disk is an OSError naming
+                    # itself (faiss.write_index would raise a RuntimeError of C++ source lines).
+                    with _durable_write(temp / INDEX_FILE, binary=True) as handle:
+                        handle.write(memoryview(faiss.serialize_index(index)))
                     with _durable_write(temp / MANIFEST_FILE) as handle:  # last: its presence means "complete"
                         json.dump(manifest, handle, indent=2)
                         handle.write("\n")
@@ -428,7 +431,8 @@ class SearchIndex:
                 finally:
                     shutil.rmtree(temp, ignore_errors=True)
             except OSError as error:
-                raise FourpathsError(f"{folder}: cannot write search index ({error.strerror or error})") from None
+                raise FourpathsError(f"{folder}: cannot write search index ({error.strerror or error}); the "
+                                     "previous index there, if any, is unchanged") from None
 
     @classmethod
     def load(cls, folder: str | os.PathLike, embedder: "SentenceTransformer | None" = None,
@@ -448,7 +452,7 @@ class SearchIndex:
             max_words, overlap_words = int(chunking["max_words"]), int(chunking["overlap_words"])
             count, dimension = int(manifest["count"]), int(manifest["dimension"])
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
-            raise FourpathsError(f"{folder}: search index is unreadable ({_one_line(error)})") from None
+            raise FourpathsError(f"{folder}: search index is unreadable ({one_line(error)})") from None
         if not (index.ntotal == len(chunks) == count) or index.d != dimension:
             raise FourpathsError(
                 f"{folder}: search index files disagree ({index.ntotal} vectors, {len(chunks)} chunks, "
@@ -459,6 +463,11 @@ class SearchIndex:
                 f"{folder}: index dimension {dimension} does not match the embedder's {_dimension_of(embedder)}"
             )
         vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, dimension), np.float32)
+        # Saved vectors are unit length: anything else is bytes damaged inside a file whose size still fits.
+        with np.errstate(over="ignore", invalid="ignore"):  # random bytes overflow the norm: that is the finding
+            whole = np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+        if len(vectors) and not whole:
+            raise FourpathsError(f"{folder}: search index vectors are damaged (not unit length); rebuild it")
         return cls(
             chunks,
             vectors,
@@ -498,6 +507,20 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
 # "<name>.old"; readers fall back to it and the next save puts it back first.
 
 
+# What an index folder may hold (format 3 also kept sentence vectors): a save replaces only such a folder, so an
+# index_dir pointed at a folder of other files by mistake is refused instead of deleted.
+_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE, "sentences.jsonl", "sentences.npy"}
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    foreign = sorted(path.name for path in folder.iterdir() if path.name not in _INDEX_FOLDER_FILES)
+    if foreign:
+        raise FourpathsError(f"{folder} holds files that are not a search index ({', '.join(foreign[:3])}): "
+                             "not replacing it; set index_dir to an empty or index folder")
+
+
 def _backup_of(folder: Path) -> Path:
     return folder.with_name(folder.name + ".old")
 
@@ -527,8 +550,8 @@ def _swap_in(temp: Path, folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _durable_write(path: Path) -> Iterator:
-    with path.open("w", encoding="utf-8") as handle:
+def _durable_write(path: Path, binary: bool = False) -> Iterator:
+    with (path.open("wb") if binary else path.open("w", encoding="utf-8")) as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
@@ -615,13 +638,7 @@ def manifest_matches(
 ) -> bool:
     """Whether a saved index was built from this corpus, embedder (the same model files, wherever they lie)
     and chunk settings."""
-    if not manifest or manifest.get("format") != MANIFEST_FORMAT:
-        return False
-    return (
-        manifest.get("fingerprint") == fingerprint
-        and manifest.get("embedder_identity") == embedder_identity(embedder_location)
-        and manifest.get("chunking") == {"max_words": max_words, "overlap_words": overlap_words}
-    )
+    return _why_stale(manifest, fingerprint, embedder_location, max_words, overlap_words) is None
 
 
 def corpus_chunks(documents: Iterable[Document], max_words: int, overlap_words: int) -> list[Chunk]:
@@ -635,8 +652,11 @@ def open_index(
     max_words: int = DEFAULT_MAX_WORDS,
     overlap_words: int = DEFAULT_OVERLAP_WORDS,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> tuple[SearchIndex, bool]:
-    """The search index over docs/ and updates/: the saved one if still current, else rebuilt and saved.
+    """The search index over docs/ and updates/: the saved one if still current and whole, else rebuilt and
+    saved (force: rebuilt whatever its state). The previous folder stays as it was until the new one is
+    complete; a folder that cannot be written is refused, with the reason, before any embedding starts.
 
     Returns (index, rebuilt). Only one caller builds a given index_dir at a time; the others wait and then
     find the fresh index on disk.
@@ -649,9 +669,15 @@ def open_index(
         # Fingerprint before reading documents: if the corpus changes mid-build, the next open rebuilds.
         fingerprint = corpus_fingerprint(corpus_root)
         embedder = load_embedder(location)
-        if manifest_matches(read_manifest(index_dir), fingerprint, location, max_words, overlap_words):
-            with contextlib.suppress(FourpathsError):  # a damaged index is rebuilt below
+        manifest = read_manifest(index_dir)
+        reason = "asked to rebuild" if force else _why_stale(manifest, fingerprint, location, max_words,
+                                                             overlap_words)
+        if reason is None:
+            try:
                 return SearchIndex.load(index_dir, embedder, location), False
+            except FourpathsError as error:  # damaged files: rebuilt below
+                reason = f"damaged ({error})"
+        _check_writable(index_dir, reason)
         documents = load_documents(corpus_root, COLLECTIONS)
         index = SearchIndex.build(
             corpus_chunks(documents, max_words, overlap_words),
@@ -664,3 +690,36 @@ def open_index(
         )
         index.save(index_dir)
         return index, True
+
+
+def _why_stale(manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int,
+               overlap_words: int) -> str | None:
+    """Why a saved index cannot serve these settings (None: it can, if its files read back whole)."""
+    if manifest is None:
+        return "missing"
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return f"in an old format ({manifest.get('format')})"
+    if manifest.get("embedder_identity") != embedder_identity(embedder_location):
+        return "built by another embedder"
+    if manifest.get("chunking") != {"max_words": max_words, "overlap_words": overlap_words}:
+        return "built with other chunk settings"
+    if manifest.get("fingerprint") != fingerprint:
+        return "out of date with the corpus"
+    return None
+
+
+def _check_writable(index_dir: Path, reason: str) -> None:
+    """Make and remove a folder beside index_dir, as a save will: a try, not os.access, which says yes to root
+    on a read-only mount. Refused here, a rebuild costs no embedding and leaves the old folder alone."""
+    _refuse_foreign_folder(index_dir)
+    probe = index_dir.parent / f".{index_dir.name}.tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir(parents=True)
+        (probe / MANIFEST_FILE).write_text("{}\n", encoding="utf-8")
+    except OSError as error:
+        raise FourpathsError(
+            f"search index in {index_dir} is {reason} and cannot be rebuilt there ({error.strerror or error}): "
+            "run `fourpaths index` with index_dir set to a folder that can be written (FOURPATHS_INDEX_DIR)"
+        ) from None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)

@@ -8,7 +8,7 @@ from typing import Union
 
 from fourpaths.errors import FourpathsError
 
-__all__ = ["Source", "Trace", "TokenEvent", "DoneEvent", "ErrorEvent", "Event", "FourpathsError"]
+__all__ = ["Source", "Trace", "WaitEvent", "TokenEvent", "DoneEvent", "ErrorEvent", "Event", "FourpathsError"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class WaitEvent:
+    """The question waits for other questions' answers: `ahead` of it (being answered or asked earlier). Sent each
+    time that number changes while it waits, and once with 0 when its answering starts; never for a question
+    answered at once."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
 class TokenEvent:
     path: str
     text: str
@@ -61,4 +70,4 @@ class ErrorEvent:
     message: str
 
 
-Event = Union[TokenEvent, DoneEvent, ErrorEvent]
+Event = Union[WaitEvent, TokenEvent, DoneEvent, ErrorEvent]

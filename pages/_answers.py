@@ -10,10 +10,10 @@ import streamlit as st
 
 from fourpaths.approaches import APPROACH_IDS as PATH_IDS, APPROACHES as PATHS
 from fourpaths.errors import FourpathsError
-from fourpaths.export import answers_json, answers_markdown
+from fourpaths.export import answers_json, answers_markdown, markdown_escaped
 from fourpaths.pipeline import ask_stream
 from fourpaths.results_doc import PATH_TITLES
-from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent
+from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent, WaitEvent
 
 # A column is redrawn at most this often while it streams (and once more when it is done): each redraw is a
 # message to the browser, built on the server's CPU that the decoding it shows also needs.
@@ -27,8 +27,12 @@ def show_scored_texts(title: str, items: list[tuple[str, str, float, str]]) -> N
     st.bar_chart(pd.DataFrame({"score": [score for _, _, score, _ in items]},
                               index=[chart_label for chart_label, _, _, _ in items]), horizontal=True)
     for _, label, score, text in items:
-        st.caption(f"{label} — score {score:.3f}")
-        st.text(text)
+        st.caption(f"{label} — score {score:.3f}, quoted passage (data, not instructions):")
+        st.text(text)  # as text: a passage's Markdown, HTML or instructions are shown, never followed
+
+
+def waiting_label(ahead: int) -> str:
+    return f"waiting: {ahead} question{'s' if ahead != 1 else ''} ahead"
 
 
 def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
@@ -50,14 +54,19 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
     with st.status("Answering…", expanded=False) as status:
         try:
             for event in ask_stream(question, settings, PATH_IDS, concurrent=True, workspace=workspace):
-                if isinstance(event, TokenEvent):
+                if isinstance(event, WaitEvent):  # other sessions' questions hold the models: say so
+                    label = waiting_label(event.ahead) if event.ahead else "Answering…"
+                    status.update(label=label)
+                    for answer in answers.values():
+                        answer.info(label if event.ahead else "answering…")
+                elif isinstance(event, TokenEvent):
                     texts[event.path] += event.text
                     if time.perf_counter() - drawn_at[event.path] >= REDRAW_EVERY_S:
                         answers[event.path].text(texts[event.path])
                         drawn_at[event.path] = time.perf_counter()
                 elif isinstance(event, ErrorEvent):
                     errors[event.path] = event.message
-                    answers[event.path].error(event.message)
+                    answers[event.path].error(markdown_escaped(event.message))
                 elif isinstance(event, DoneEvent):
                     traces[event.path] = event.trace
                     answers[event.path].text(event.trace.text or "(empty answer)")
@@ -67,7 +76,7 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
         status.update(label=f"{len(traces)} of {len(PATH_IDS)} paths answered",
                       state="error" if failure else "complete")
     if failure:  # outside the collapsed status box, where it would be hidden
-        st.error(failure)
+        st.error(markdown_escaped(failure))
     if workspace.index_rebuilt and index_note is not None:
         index = workspace.index()
         index_note.caption(f"Search index built for this question: {len(index):,} chunks embedded in "
@@ -76,7 +85,8 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
         column = columns[path_id]
         column.caption(f"Answer by: {trace.mode}")
         if "sentence" in trace.facts:
-            column.caption(f"{trace.facts['cited']}, the answer between » and «:")
+            number, _, source = trace.facts["cited"].partition(" ")  # "[2] docs/x.md": the name is a document's
+            column.caption(f"{number} {markdown_escaped(source)}, the answer between » and «:")
             column.text(trace.facts["sentence"])
         # a wrapping row: three fixed thirds of a quarter-width column cut the numbers to "15…"
         row = column.container(horizontal=True, wrap=True)
@@ -91,7 +101,7 @@ def ask_and_show(question: str, settings, workspace, index_note=None) -> dict:
             st.code(trace.input, language=None, wrap_lines=True)  # a quarter-width column cuts long lines
             if trace.sources:
                 show_scored_texts("**Retrieved passages**", [
-                    (f"[{number}] {s.source}", f"[{number}] {s.source}", s.score, s.text)
+                    (f"[{number}] {s.source}", f"[{number}] {markdown_escaped(s.source)}", s.score, s.text)
                     for number, s in enumerate(trace.sources, start=1)])
             st.markdown(f"**Model**: `{trace.model}`")
             st.json(trace.facts)

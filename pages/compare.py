@@ -4,6 +4,7 @@ import streamlit as st
 
 from fourpaths.config import validate_question
 from fourpaths.errors import FourpathsError
+from fourpaths.export import markdown_escaped
 from fourpaths.presets import preset_questions
 from fourpaths.workspace import Workspace
 from pages._answers import ask_and_show
@@ -23,18 +24,18 @@ try:
     presets = preset_questions(workspace.corpus_root())
 except FourpathsError as error:
     presets = []
-    st.warning(f"No preset questions: {error}")
+    st.warning(f"No preset questions: {markdown_escaped(str(error))}")
 
 choice = st.selectbox("Preset questions", ["(type your own)"] + [p.label for p in presets], key="preset")
 chosen = next((p for p in presets if p.label == choice), None)
 question = st.text_area("Question", value=chosen.question if chosen else "", key=f"question-{choice}",
                         height=80, placeholder="Ask about Quillmoor Robotics…")
 if chosen:
-    st.caption(f"Reference answer: **{chosen.answer}** — from `{chosen.source}`")
+    st.caption(f"Reference answer: **{markdown_escaped(chosen.answer)}** — from {markdown_escaped(chosen.source)}")
 
 if st.button("Ask", type="primary"):
     try:
-        validate_question(question)
+        question = validate_question(question)  # cleaned: what the paths answer is what the downloads show
     except FourpathsError as error:
         st.error(str(error))
         st.stop()

@@ -1,7 +1,6 @@
 """Fresh knowledge: add a document, ask about it at once (RAG knows it as soon as it is indexed), then pay to teach
 the fine-tuned adapter the same facts. What is added lives in this browser session only."""
 
-import re
 import time
 
 import pandas as pd
@@ -9,6 +8,7 @@ import streamlit as st
 
 from fourpaths.config import validate_question
 from fourpaths.errors import FourpathsError
+from fourpaths.export import markdown_escaped  # messages quote file names and answers, which are the user's
 from fourpaths.fresh import DEFAULT_BUDGET_S, MAX_DOCUMENT_BYTES, Overlay, Pair, TeachJob, propose_pairs
 from fourpaths.workspace import Workspace
 from pages._answers import ask_and_show
@@ -22,11 +22,6 @@ overlay.settings = settings  # the sidebar's current choices; the documents stay
 PAIR_COLUMNS = ["question", "answer", "document"]
 
 
-def plain(text: str) -> str:
-    """Message text with Markdown's special characters escaped: file names and answers are the user's."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
-
-
 def note(kind: str, text: str) -> None:
     state["fresh_note"] = (kind, text)
 
@@ -34,9 +29,9 @@ def note(kind: str, text: str) -> None:
 def show_note() -> None:
     kind, text = state.pop("fresh_note", (None, None))
     if kind == "error":
-        st.error(plain(text))
+        st.error(markdown_escaped(text))
     elif kind == "success":
-        st.success(plain(text))
+        st.success(markdown_escaped(text))
 
 
 st.title("Fresh knowledge")
@@ -106,7 +101,7 @@ if st.button("Ask", type="primary"):
     try:
         question = validate_question(question)
     except FourpathsError as error:
-        st.error(plain(str(error)))
+        st.error(markdown_escaped(str(error)))
     else:
         state["fresh_asked"] = question
         traces = ask_and_show(question, settings, workspace)
@@ -122,7 +117,7 @@ try:
     teachable = workspace.lora_is_answer_head()
 except FourpathsError as error:
     teachable = False
-    st.warning(plain(str(error)))
+    st.warning(markdown_escaped(str(error)))
 if not teachable:
     st.info("The configured LoRA adapter is not an answer head (PEFT SEQ_CLS), so it cannot be taught here.")
 elif not documents:
@@ -151,7 +146,7 @@ else:
         try:
             checked = overlay.check_pairs(pairs)
         except FourpathsError as error:
-            st.error(plain(str(error)))
+            st.error(markdown_escaped(str(error)))
         else:
             state["fresh_job"] = job = TeachJob(overlay, checked, float(budget))
             state["fresh_job_shown"] = False
@@ -177,7 +172,7 @@ else:
     teaching()
     if job is not None and job.done:
         if job.error:
-            st.error(plain(job.error))
+            st.error(markdown_escaped(job.error))
         elif job.report is not None:
             report = job.report
             cost, bought = st.columns(2)

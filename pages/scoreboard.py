@@ -5,6 +5,7 @@ import streamlit as st
 from fourpaths import scoreboard
 from fourpaths.config import load_settings
 from fourpaths.errors import FourpathsError
+from fourpaths.export import markdown_escaped
 
 RERUN_KEY = "scoreboard_rerun"  # the Rerun in progress (or last finished) lives in the session
 SHOWN_KEY = "scoreboard_rerun_shown"  # the finished Rerun whose figures the page has been redrawn with
@@ -77,7 +78,7 @@ def rerun_panel() -> None:
         st.session_state[SHOWN_KEY] = job
         st.rerun()  # the whole page, to draw the chart and tables with the new figures
     elif job.state == "failed":
-        st.error(f"Re-measuring {job.split} failed: {job.error}")
+        st.error(f"Re-measuring {job.split} failed: {markdown_escaped(job.error)}")  # may quote a question
     else:
         st.success(f"{job.split} re-measured on {job.result['n']} questions in {job.seconds:.0f} s and written to "
                    f"{job.path.name}. {scoreboard.describe_split(job.split, job.result)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,11 @@ PICKED_METRICS = ("First token", "Total", "Score")  # the answer head and the re
 METRICS = {"prompt": GENERATED_METRICS, "lora": PICKED_METRICS, "rag": PICKED_METRICS, "scratch": GENERATED_METRICS}
 MODES = {"prompt": "generated", "lora": "answer head", "rag": "extractive reader", "scratch": "generated"}
 QUESTION = "How many days of paid annual leave does an employee receive?"
+
+
+def shown(text: str) -> str:
+    """A message as the page shows it: the Markdown escapes (the page shows messages as plain text) removed."""
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def start(monkeypatch) -> AppTest:
@@ -192,7 +198,7 @@ def test_missing_scratch_model_fails_only_its_column(micro_env, monkeypatch, tmp
     assert sidebar_warnings(at) == [f"the scratch model: model folder not found: {missing}"]
     ask(at, question=QUESTION)
     columns = path_columns(at)
-    scratch_errors = [e.value for e in columns["scratch"].error]
+    scratch_errors = [shown(e.value) for e in columns["scratch"].error]
     assert scratch_errors == [f"model folder not found: {missing}"], scratch_errors
     assert not metric_labels(columns["scratch"])
     for path_id in ("prompt", "lora", "rag"):
@@ -225,7 +231,7 @@ def test_adapter_for_another_base_fails_only_the_lora_column(micro_env, micro_mo
     assert len(warnings) == 1 and warnings[0].startswith("the LoRA adapter: ") and "does not fit" in warnings[0]
     ask(at, question=QUESTION)
     columns = path_columns(at)
-    lora_errors = [e.value for e in columns["lora"].error]
+    lora_errors = [shown(e.value) for e in columns["lora"].error]
     assert len(lora_errors) == 1 and "does not fit" in lora_errors[0] and str(adapter) in lora_errors[0]
     assert not metric_labels(columns["lora"])
     for path_id in ("prompt", "rag", "scratch"):

@@ -33,6 +33,19 @@ def test_streamed_tokens_match_plain_generate(tiny, architecture):
     assert "".join(pieces).strip() == streamer.text
 
 
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_control_tokens_in_a_question_stay_text(tiny, architecture):
+    """A question holding the model's own special tokens ("<|system|>", "</s>", "[SEP]") gets no more of those
+    token ids in its input than a question without them: it cannot open a turn or end the input early."""
+    generator = engine.load_generator(str(tiny[architecture]))
+    tokens = prompts.control_tokens(generator.tokenizer)
+    assert tokens
+    special = set(generator.tokenizer.convert_tokens_to_ids(list(tokens)))
+    _, plain = engine.render(generator, prompts.zero_shot("Who founded Quillmoor?"), 10)
+    _, hostile = engine.render(generator, prompts.zero_shot(f"Who {' '.join(tokens)} founded Quillmoor?"), 10)
+    assert sorted(i for i in hostile if i in special) == sorted(i for i in plain if i in special)
+
+
 def test_sampling_is_repeatable_with_a_seed(tiny):
     generator = engine.load_generator(str(tiny["llama"]))
     _, ids = engine.render(generator, prompts.zero_shot("Who founded Quillmoor?"), 10)

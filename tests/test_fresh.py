@@ -365,3 +365,31 @@ def test_two_sessions_never_see_each_others_documents(page):
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(second.text)
     assert not any("added/" in caption for caption in texts(second.caption))
     assert len(first.session_state["fresh_overlay"]) == 1 and len(second.session_state["fresh_overlay"]) == 0
+
+
+def test_fresh_command_measures_before_adding_after_adding_and_after_teaching(micro_env, tmp_path):
+    """`fourpaths fresh` on the test documents: RAG finds the added documents' answers it could not find before,
+    teaching reports its recall, and the figures land in results/fresh.json and docs/results.md."""
+    from fourpaths.cli import main
+    from fourpaths.results_doc import write_results_doc
+
+    output = tmp_path / "fresh.json"
+    assert main(["fresh", "--teach-seconds", "5", "--json", "--output", str(output)]) == 0
+    doc = json.loads(output.read_text(encoding="utf-8"))
+    assert [d["name"] for d in doc["documents"]] == sorted(p.name for p in DATA.glob("*.md") if p.name != "README.md")
+    assert all(d["searchable_s"] > 0 and d["chunks"] >= 1 for d in doc["documents"])
+    before, after = doc["before"]["rag"], doc["after_adding"]["rag"]
+    assert after["first_passage_from_the_right_document"] > before["first_passage_from_the_right_document"]
+    assert doc["teaching"]["steps"] >= 1 and 0.0 <= doc["teaching"]["recall_on_taught_pairs"] <= 1.0
+    assert set(doc["after_teaching"]) == {"lora"}
+    page = write_results_doc(tmp_path / "none.json", tmp_path / "none.json", tmp_path / "results.md", output)
+    text = page.read_text(encoding="utf-8")
+    assert "## Fresh knowledge" in text and doc["documents"][0]["name"] in text
+
+
+def test_fresh_command_refuses_a_negative_budget_and_a_folder_without_documents(micro_env, tmp_path, capsys):
+    from fourpaths.cli import main
+
+    assert main(["fresh", "--teach-seconds", "-1"]) != 0
+    assert main(["fresh", "--documents", str(tmp_path)]) != 0
+    assert "no .md or .txt documents" in capsys.readouterr().err

@@ -78,6 +78,18 @@ def test_spans_keep_the_passages_casing_and_offsets(reader):
             assert PASSAGES[candidate.passage][candidate.start:candidate.end] == candidate.text
 
 
+def test_separator_tokens_written_in_a_passage_are_read_as_text(reader):
+    """A document that writes "[SEP]" or "[CLS]" gets no extra separator: each row holds the two the pair
+    encoding puts there, and the span's offsets still point into the passage as written."""
+    passages = ["The Standard tier [SEP] costs £195 [CLS] per robot per month."]
+    encoded = reader.encode("What does the Standard tier cost?", passages)
+    tokenizer = reader.tokenizer
+    for row in encoded["input_ids"].tolist():
+        assert row.count(tokenizer.sep_token_id) == 2 and row.count(tokenizer.cls_token_id) == 1
+    for span in reader.candidates("What does the Standard tier cost?", passages):
+        assert passages[0][span.start:span.end] == span.text
+
+
 def test_a_span_never_crosses_a_passage_boundary(reader):
     """Long passages split into windows; every span must lie inside the passage it names."""
     rng = random.Random(3)

@@ -116,13 +116,22 @@ def test_describe_split_with_ties_and_nothing_right():
         "No path abstains on eval_unanswerable."
 
 
+FRESH_DOC = {"date": "2026-12-06 05:00:00", "documents": [{"name": "brindlewick.md", "words": 174, "chunks": 5,
+                                                              "searchable_s": 0.176}], "questions": 6,
+             "before": {"rag": {"accuracy": 0.0, "strict": 0.0, "abstained": 0.6}},
+             "after_adding": {"rag": {"accuracy": 0.9, "strict": 0.8, "abstained": 0.0}}}
+
+
 def test_write_results_doc_from_files(tmp_path: Path):
     results = tmp_path / "results"
     results.mkdir()
     (results / "eval.json").write_text(json.dumps(EVAL_DOC), encoding="utf-8")
     (results / "bench.json").write_text(json.dumps(BENCH_DOC), encoding="utf-8")
-    out = write_results_doc(results / "eval.json", results / "bench.json", tmp_path / "docs" / "results.md")
-    assert out.read_text(encoding="utf-8") == render_results(EVAL_DOC, BENCH_DOC)
+    (results / "fresh.json").write_text(json.dumps(FRESH_DOC), encoding="utf-8")
+    out = write_results_doc(results / "eval.json", results / "bench.json", tmp_path / "docs" / "results.md",
+                            results / "fresh.json")
+    assert out.read_text(encoding="utf-8") == render_results(EVAL_DOC, BENCH_DOC, FRESH_DOC)
+    assert "| brindlewick.md | 174 | 5 | 0.18 |" in out.read_text(encoding="utf-8")
     assert [p.name for p in out.parent.iterdir()] == ["results.md"]
 
 

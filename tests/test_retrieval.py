@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -351,25 +353,46 @@ def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path
 # Atomic writes
 
 
-def test_failed_save_keeps_the_previous_index(built: SearchIndex, tmp_path: Path, monkeypatch):
+# A save in a process of its own whose files may grow to only `limit` bytes (RLIMIT_FSIZE; Python ignores
+# SIGXFSZ, so an over-long write fails with EFBIG, as on a full disk).
+_SAVE_UNDER_LIMIT = """
+import resource, sys
+from fourpaths.errors import FourpathsError
+from fourpaths.retrieval import SearchIndex
+folder, limit = sys.argv[1], int(sys.argv[2])
+index = SearchIndex.load(folder)
+index.remove_source("docs/office-canteen.md")
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    index.save(folder)
+except FourpathsError as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def test_a_save_that_runs_out_of_room_keeps_the_previous_index(built: SearchIndex, tmp_path: Path):
     folder = tmp_path / "index"
     built.save(folder)
-    size = len(built)
-    built.remove_source("docs/office-canteen.md")
-
-    import faiss
-
-    def broken_write(index, path):
-        Path(path).write_bytes(b"half")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(faiss, "write_index", broken_write)
-    with pytest.raises(FourpathsError) as caught:
-        built.save(folder)
-    assert str(folder) in str(caught.value)
-    monkeypatch.undo()
-    assert len(SearchIndex.load(folder)) == size
+    before = {name: (folder / name).read_bytes() for name in INDEX_FILES}
+    limit = len(before["index.faiss"]) // 2  # room for the chunks, not for the vectors
+    result = subprocess.run([sys.executable, "-c", _SAVE_UNDER_LIMIT, str(folder), str(limit)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3, result.stderr
+    message = result.stdout.strip()
+    assert str(folder) in message and "File too large" in message and "unchanged" in message, message
+    assert {name: (folder / name).read_bytes() for name in INDEX_FILES} == before
+    assert len(SearchIndex.load(folder)) == len(built)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index.tmp")) == []
+
+
+def test_a_folder_of_other_files_is_never_replaced(built: SearchIndex, tmp_path: Path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "mine.md").write_text("not an index", encoding="utf-8")
+    with pytest.raises(FourpathsError, match="not a search index"):
+        built.save(folder)
+    assert [p.name for p in folder.iterdir()] == ["mine.md"]
 
 
 def test_crash_between_renames_is_recovered(built: SearchIndex, tmp_path: Path):

@@ -53,9 +53,10 @@ class RagApproach(Approach):
     def _generation(question, sources, settings, workspace, facts) -> Generation:
         base = workspace.base()
         passages = [prompts.Passage(i + 1, s.source, prompts.one_line(s.text)) for i, s in enumerate(sources)]
+        tokens = prompts.control_tokens(base.tokenizer)  # kept text inside the passages: no document opens a turn
         for count in range(len(passages), 0, -1):  # the best passages that fit the model's positions
             try:
-                text, ids = engine.render(base, prompts.with_passages(question, passages[:count]),
+                text, ids = engine.render(base, prompts.with_passages(question, passages[:count], tokens),
                                           settings.max_new_tokens)
                 break
             except FourpathsError:
