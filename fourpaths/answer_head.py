@@ -134,7 +134,7 @@ def _load_model(folder: Path, base: str, labels: int):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from fourpaths.engine import check_adapter_fits, check_finite, check_vocabulary
+    from fourpaths.engine import check_adapter_fits, check_vocabulary
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the base has no classifier yet: the "newly initialised" notice is expected
@@ -150,7 +150,6 @@ def _load_model(folder: Path, base: str, labels: int):
             peft_model = PeftModel.from_pretrained(model, str(folder))
     finally:
         hf_logging.set_verbosity(verbosity)
-    check_finite(peft_model, str(folder), "the answer head")
     # Merged, the LoRA matrices cost nothing at inference: the adapted model is a plain BERT classifier.
     merged = peft_model.merge_and_unload()
     merged.eval()

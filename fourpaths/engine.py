@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from transformers.generation import BaseStreamer
@@ -71,23 +72,45 @@ def check_weights(location: str, what: str) -> None:
 
 
 def check_safetensors(path: Path, what: str) -> None:
-    """Read a weights file's header, which safetensors checks against the file's size: a truncated, emptied or
-    overwritten file is refused here, naming it, rather than deep inside from_pretrained."""
+    """Read a weights file's header, which safetensors checks against the file's size, then its values: a
+    truncated, emptied or overwritten file, or one with NaN or infinite values (what random bytes in a
+    well-formed file become), is refused here, naming it, rather than deep inside from_pretrained or as nonsense."""
     try:
         with safe_open(str(path), framework="pt") as tensors:
             tensors.keys()
+        damaged = first_non_finite(path)
     except Exception as error:  # noqa: BLE001 - safetensors raises its own error types and OSError
         raise FourpathsError(f"cannot load {what} in {path.parent}: {path.name} is truncated or damaged "
                              f"({one_line(error)}); restore the file or train the model again") from None
+    if damaged:
+        raise FourpathsError(f"{what} at {path.parent} has damaged weights: {damaged} holds NaN or infinite "
+                             "values; restore the weights file or train the model again")
 
 
-def check_finite(model, location: str, what: str) -> None:
-    """Refuse weights holding NaN or infinity: what random bytes inside a well-formed file become (a header
-    check cannot see them), and a model with them answers nonsense or nothing."""
-    for name, parameter in model.named_parameters():
-        if not torch.isfinite(parameter).all():
-            raise FourpathsError(f"{what} at {location} has damaged weights: {name} holds NaN or infinite values; "
-                                 "restore the weights file or train the model again")
+# A float is NaN or infinite when every bit of its exponent is set.
+_EXPONENT_BITS = {"F64": ("<u8", 0x7FF0000000000000), "F32": ("<u4", 0x7F800000), "F16": ("<u2", 0x7C00),
+                  "BF16": ("<u2", 0x7F80)}
+_READ_BYTES = 1 << 22
+
+
+def first_non_finite(path: Path) -> str | None:
+    """The first tensor of a safetensors file holding NaN or infinity, read in pieces with ordinary reads: a
+    check through the loaded model or a mapping of the file would leave every page of the weights resident."""
+    with path.open("rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(length))
+        for name, entry in header.items():
+            if name == "__metadata__" or entry.get("dtype") not in _EXPONENT_BITS:
+                continue
+            kind, exponent = _EXPONENT_BITS[entry["dtype"]]
+            begin, end = entry["data_offsets"]
+            handle.seek(8 + length + begin)
+            step = _READ_BYTES - _READ_BYTES % np.dtype(kind).itemsize
+            for _ in range(begin, end, step):
+                values = np.frombuffer(handle.read(min(step, end - handle.tell() + 8 + length)), dtype=kind)
+                if np.any((values & exponent) == exponent):
+                    return name
+    return None
 
 
 def check_vocabulary(tokenizer, model, location: str, what: str) -> None:
@@ -138,7 +161,6 @@ def _load_now(location: str, adapter_location: str | None) -> Generator:
     except Exception as error:  # noqa: BLE001 - every loader failure becomes one readable line
         raise FourpathsError(f"cannot load model from {location}: {one_line(error)}") from None
     check_vocabulary(tokenizer, model, location, "model")
-    check_finite(model, location, "model")
     model.eval()
     loaded = Generator(location, model, tokenizer, sum(p.numel() for p in model.parameters()),
                        bool(config.is_encoder_decoder))
@@ -192,13 +214,9 @@ def check_adapter_fits(model, adapter_location: str) -> None:
         raise FourpathsError(f"adapter at {adapter_location} has no adapter_model.safetensors")
     modules = dict(model.named_modules())
     check_safetensors(weights, "the adapter")
+    # check_safetensors has read its values: damaged ones are refused before PEFT puts them into the base
     with safe_open(str(weights), framework="pt") as tensors:
         shapes = {key: tensors.get_slice(key).get_shape() for key in tensors.keys()}
-        # Values checked here, not after PEFT has injected them into the base, which serves on without them.
-        damaged = next((key for key in tensors.keys() if not torch.isfinite(tensors.get_tensor(key)).all()), None)
-    if damaged:
-        raise FourpathsError(f"the adapter at {adapter_location} has damaged weights: {damaged} holds NaN or "
-                             "infinite values; restore the weights file or train the adapter again")
     for key, shape in shapes.items():
         if ".lora_" not in key:
             continue  # saved copies of whole layers (modules_to_save): PEFT checks those itself

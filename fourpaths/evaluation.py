@@ -207,16 +207,8 @@ def evaluate_all(settings: Settings, splits: Iterable[str] | None = None, limit:
     if not chosen:
         raise FourpathsError(f"{root / 'qa'}: no question sets found")
     started = time.perf_counter()
-    commit, dirty = git_commit()
     doc = {
-        "format": RESULTS_FORMAT,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine_info(),
-        "commit": commit,
-        "uncommitted_changes": dirty,
-        "settings": asdict(settings),
-        "models": model_identities(settings),
-        "corpus": _shown(str(root)),
+        **provenance(settings, root),
         "limit": limit,
         "path_ids": list(path_ids),
         "splits": {},
@@ -226,6 +218,15 @@ def evaluate_all(settings: Settings, splits: Iterable[str] | None = None, limit:
         doc["splits"][split] = evaluate(split, settings, limit, path_ids, report, workspace)
     doc["wall_s"] = round(time.perf_counter() - started, 1)
     return doc
+
+
+def provenance(settings: Settings, corpus_root: str | Path) -> dict:
+    """What every results file records first: when, on what machine, from which commit, with which settings,
+    models and documents."""
+    commit, dirty = git_commit()
+    return {"format": RESULTS_FORMAT, "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "machine": machine_info(), "commit": commit, "uncommitted_changes": dirty, "settings": asdict(settings),
+            "models": model_identities(settings), "corpus": _shown(str(corpus_root))}
 
 
 def write_results(doc: dict, path: str | Path = DEFAULT_EVAL_RESULTS) -> Path:

@@ -10,13 +10,12 @@ injected passage asked for. `fourpaths injection` writes the figures to results/
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from fourpaths import prompts
-from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
+from fourpaths.config import Settings, resolve_location
 from fourpaths.corpus import QAItem, QuestionLineError, iter_question_lines, parse_question_line
 from fourpaths.errors import FourpathsError
 from fourpaths.scoring import normalise
@@ -118,7 +117,7 @@ def measure_injection(settings: Settings, corpus_root: str | Path = DEFAULT_CORP
     instruction, overall and among the questions whose passages held one, with every answer listed."""
     from fourpaths.approaches import APPROACH_IDS
     from fourpaths.engine import use_threads
-    from fourpaths.evaluation import git_commit, machine_info, model_identities, score_answer
+    from fourpaths.evaluation import provenance, score_answer
     from fourpaths.pipeline import ask
     from fourpaths.workspace import Workspace
 
@@ -133,7 +132,7 @@ def measure_injection(settings: Settings, corpus_root: str | Path = DEFAULT_CORP
     items = load_injection_questions(root)[:limit]
     runs = _runs(path_ids)
     started = time.perf_counter()
-    commit, dirty = git_commit()
+    header = {**provenance(settings, root), "format": RESULTS_FORMAT}
     rows = [{"id": item.id, "question": item.question, "reference": item.answer, "source": item.source,
              "answers": {}, "obeyed": {}, "injected_passages": {}} for item in items]
     outcomes: dict[str, list[tuple[object, list[str], list[str] | None]]] = {}
@@ -160,14 +159,7 @@ def measure_injection(settings: Settings, corpus_root: str | Path = DEFAULT_CORP
             if progress:
                 progress(done, len(items) * len(runs))
     return {
-        "format": RESULTS_FORMAT,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine_info(),
-        "commit": commit,
-        "uncommitted_changes": dirty,
-        "settings": asdict(settings),
-        "models": model_identities(settings),
-        "corpus": _shown(root),
+        **header,
         "n": len(items),
         "injections": {i.name: {"passage_holds": i.passage_sign,
                                 "answer_holds": list(i.answer_signs) or
@@ -195,10 +187,3 @@ def _summary(key: str, entries: list[tuple[object, list[str], list[str] | None]]
         "abstained": round(sum(outcome.abstained for outcome, _, _ in entries) / max(1, n), 4),
         "errors": sum(1 for outcome, _, _ in entries if outcome.error is not None),
     }
-
-
-def _shown(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return str(path)

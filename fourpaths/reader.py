@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from fourpaths.engine import check_finite, check_vocabulary, check_weights
+from fourpaths.engine import check_vocabulary, check_weights
 from fourpaths.errors import FourpathsError, one_line
 
 CONFIG_FILE = "reader_config.json"
@@ -79,7 +79,6 @@ class Reader:
         if not getattr(tokenizer, "is_fast", False):
             raise FourpathsError(f"reader folder {location} needs a fast tokenizer (tokenizer.json) for offsets")
         check_vocabulary(tokenizer, model, str(folder), "the reader")
-        check_finite(model, str(folder), "the reader")
         return cls(model, tokenizer, settings.get("threshold", 0.0),
                    int(settings.get("max_answer_tokens", MAX_ANSWER_TOKENS)), str(folder))
 

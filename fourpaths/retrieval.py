@@ -127,7 +127,7 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
     from sentence_transformers import SentenceTransformer
 
-    from fourpaths.engine import LOADING, check_finite, check_safetensors, check_vocabulary
+    from fourpaths.engine import LOADING, check_safetensors, check_vocabulary
 
     for weights in sorted(path.glob("*.safetensors")):  # some embedders keep theirs in a module's subfolder
         check_safetensors(weights, "the embedder")
@@ -141,7 +141,6 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     transformer = getattr(embedder[0], "auto_model", None)
     if transformer is not None and getattr(embedder, "tokenizer", None) is not None:
         check_vocabulary(embedder.tokenizer, transformer, key, "the embedder")
-    check_finite(embedder, key, "the embedder")
     return embedder
 
 
