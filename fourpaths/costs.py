@@ -6,7 +6,7 @@ write, never typed.
 - RAG: the reader's training_summary.json, the search index's manifest.json (chunks, build time) and the
   embedder's parameters, counted from its safetensors header;
 - scratch: its own training_summary.json;
-- time per answer, tokens/s and memory: results/bench.json (`fourpaths bench --json --output results/bench.json`).
+- time per answer, tokens/s and memory: results/bench.json (`fourpaths bench --repeats 3 --json --output results/bench.json`).
 
 Recipes record different keys (a base counts `examples_seen`, the reader `examples`, the answer head nests its
 data counts under `data`); `training_facts` reads them all into one shape. No streamlit here.

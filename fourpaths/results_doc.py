@@ -1,7 +1,7 @@
 """docs/results.md, regenerated from the files the project's own commands write (`fourpaths results`):
 
     fourpaths eval --all --json --output results/eval.json    answers: accuracy, strict, F1, abstained, latency
-    fourpaths bench --json --output results/bench.json        speed and memory, each figure beside its baseline
+    fourpaths bench --repeats 3 --json --output results/bench.json   speed and memory, each figure beside its baseline
 
 Also reads those files for the pages, with one clear message when a file is missing or malformed. Light on
 purpose: no torch, no models, so a page or the CLI can render results at once.
@@ -23,7 +23,7 @@ DEFAULT_BENCH_RESULTS = PROJECT_ROOT / "results" / "bench.json"
 DEFAULT_FRESH_RESULTS = PROJECT_ROOT / "results" / "fresh.json"
 DEFAULT_RESULTS_DOC = PROJECT_ROOT / "docs" / "results.md"
 EVAL_COMMAND = "fourpaths eval --all --json --output results/eval.json"
-BENCH_COMMAND = "fourpaths bench --json --output results/bench.json"
+BENCH_COMMAND = "fourpaths bench --repeats 3 --json --output results/bench.json"
 FRESH_COMMAND = "fourpaths fresh --teach-seconds 120 --json --output results/fresh.json"
 RESULTS_COMMAND = "fourpaths results"
 

@@ -165,7 +165,7 @@ def test_evaluate_all_records_what_it_measured(oracle, settings, tmp_path):
     page = write_results_doc(path, tmp_path / "results" / "bench.json", tmp_path / "docs" / "results.md")
     text = page.read_text(encoding="utf-8")
     assert "### eval_unanswerable" in text and "| RAG | 1.000 | 1.000 | 1.000 | 0.000 |" in text
-    assert "fourpaths bench --json --output results/bench.json" in text  # the missing bench says how to make it
+    assert "fourpaths bench --repeats 3 --json --output results/bench.json" in text  # the missing bench says how to make it
 
 
 def test_evaluate_all_rejects_an_unknown_split(settings):

@@ -81,7 +81,7 @@ def test_eval_tables_commands_and_provenance():
     # The unanswerable set has no retrieval line, and no invented-names column when no path reports it.
     unanswerable = text.split("### eval_unanswerable")[1].split("###")[0]
     assert "hit@" not in unanswerable and "Invented names" not in unanswerable
-    assert "Not measured yet: run `fourpaths bench --json --output results/bench.json`" in text
+    assert "Not measured yet: run `fourpaths bench --repeats 3 --json --output results/bench.json`" in text
 
 
 def test_bench_figures_beside_their_baselines():
