@@ -42,7 +42,9 @@ for row in (list(path_costs.values())[:2], list(path_costs.values())[2:]):
 
 if bench is not None:
     st.subheader("Per answer")
-    st.dataframe(costs.speed_frame(bench))
+    # a path that extracts its answer has no tokens/s: a dash, not "None"
+    st.dataframe(costs.speed_frame(bench).map(lambda v: "–" if v is None or v != v else
+                                              f"{v:,.1f}" if isinstance(v, float) else v))
     memory = costs.memory_figures(bench)
     if memory:
         row = st.container(horizontal=True, wrap=True)
