@@ -46,7 +46,9 @@ if doc is not None:
     outcome = right.selectbox("Outcome", scoreboard.OUTCOMES, key="questions_outcome")
     measure = far.radio("Right means", scoreboard.MEASURES, horizontal=True, key="questions_measure")
     st.dataframe(scoreboard.question_frame(doc, split, chosen, outcome, measure), hide_index=True,
-                 column_config={"answer": st.column_config.TextColumn(width="large")})
+                 column_config={"question": st.column_config.TextColumn(width="medium"),
+                                "reference": st.column_config.TextColumn(width="small"),
+                                "answer": st.column_config.TextColumn(width="large")})
 
 st.subheader("Run again")
 st.caption("Re-measures one question set with the current settings and writes its figures into the results "
