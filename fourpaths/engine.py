@@ -104,10 +104,10 @@ def first_non_finite(path: Path) -> str | None:
                 continue
             kind, exponent = _EXPONENT_BITS[entry["dtype"]]
             begin, end = entry["data_offsets"]
-            handle.seek(8 + length + begin)
+            handle.seek(8 + length + begin)  # offsets count from the end of the header
             step = _READ_BYTES - _READ_BYTES % np.dtype(kind).itemsize
-            for _ in range(begin, end, step):
-                values = np.frombuffer(handle.read(min(step, end - handle.tell() + 8 + length)), dtype=kind)
+            for start in range(begin, end, step):
+                values = np.frombuffer(handle.read(min(step, end - start)), dtype=kind)
                 if np.any((values & exponent) == exponent):
                     return name
     return None

@@ -17,7 +17,7 @@ from typing import Callable
 from fourpaths.config import PROJECT_ROOT, Settings
 from fourpaths.corpus import iter_question_lines, parse_question_line
 from fourpaths.errors import FourpathsError
-from fourpaths.evaluation import git_commit, machine_info, score_answer
+from fourpaths.evaluation import provenance, score_answer
 from fourpaths.fresh import Overlay, add_document_file, propose_pairs
 from fourpaths.pipeline import ask
 from fourpaths.workspace import Workspace
@@ -60,8 +60,7 @@ def measure_fresh(settings: Settings, folder: str | Path = DEFAULT_DOCUMENTS, te
     say = progress or (lambda _: None)
     shipped = Workspace(settings)
     say(f"before: {len(items)} questions on the shipped models")
-    result: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(),
-                    "commit": git_commit()[0], "documents": [], "questions": len(items),
+    result: dict = {**provenance(settings, folder), "documents": [], "questions": len(items),
                     "before": {path_id: _scores(settings, shipped, items, path_id) for path_id in ("rag", "lora")}}
     overlay = Overlay(settings)
     try:

@@ -23,7 +23,6 @@ import asyncio
 import datetime
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import Callable
 
 from fourpaths.browser import (APP_TITLE, CHROMIUM_ARGS, SERVER_START_TIMEOUT_S, require_chromium,
                                require_playwright, running_server)
-from fourpaths.config import PROJECT_ROOT, Settings, resolve_location, validate_question
+from fourpaths.config import Settings, resolve_location, validate_question
 from fourpaths.errors import FourpathsError, one_line
 
 QUESTION_SPLIT = "eval_seen"
@@ -396,14 +395,12 @@ def load_document(measured: LoadRun) -> dict:
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, python "
                    f"{platform.python_version()}",
-        "commit": _commit(),
+        **_commit(),
     }
 
 
-def _commit() -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
+def _commit() -> dict:
+    from fourpaths.evaluation import git_commit  # after the measuring: it imports the models' libraries
+
+    commit, dirty = git_commit()
+    return {"commit": commit, "uncommitted_changes": dirty}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -264,32 +263,21 @@ def merge_split(path: str | Path, split: str, result: dict, settings: Settings, 
                 wall_s: float | None = None) -> Path:
     """Put one set's new figures into the results document at `path`, stamped with when, where and on what
     models they were measured; the other sets stay as they were. A missing or unreadable file starts afresh."""
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
-    from fourpaths.evaluation import RESULTS_FORMAT, git_commit, machine_info, model_identities
+    from fourpaths.evaluation import provenance
 
     settings = replace(settings, temperature=0.0)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    commit, dirty = git_commit()
-    models = model_identities(settings)
+    header = provenance(settings, resolve_location(settings.corpus_root))
     with _merge_lock:
         try:
             doc = load_eval_results(path)
         except FourpathsError:
-            doc = {"format": RESULTS_FORMAT, "date": now, "machine": machine_info(), "commit": commit,
-                   "uncommitted_changes": dirty, "settings": asdict(settings), "models": models,
-                   "corpus": _shown(resolve_location(settings.corpus_root)), "limit": limit,
-                   "path_ids": list(result.get("paths", {})), "splits": {}}
+            doc = {**header, "limit": limit, "path_ids": list(result.get("paths", {})), "splits": {}}
         stamped = dict(result)
-        stamped["measured"] = {"date": now, "limit": limit, "machine": machine_info(), "commit": commit,
-                               "uncommitted_changes": dirty, "models": models, "wall_s": wall_s}
+        stamped["measured"] = {"date": header["date"], "limit": limit, "machine": header["machine"],
+                               "commit": header["commit"], "uncommitted_changes": header["uncommitted_changes"],
+                               "models": header["models"], "wall_s": wall_s}
         doc["splits"][split] = stamped
-        doc["updated"] = now
+        doc["updated"] = header["date"]
         return write_json_atomically(doc, path)
-
-
-def _shown(location: str) -> str:
-    try:
-        return Path(location).resolve().relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return location
