@@ -2,11 +2,16 @@
 
 import streamlit as st
 
-from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, load_settings, with_overrides
+from fourpaths.answering.prompts import PROMPT_TEMPLATES
+from fourpaths.answering.workspace import Workspace
+from fourpaths.config import (
+    RAG_ANSWER_MODES,
+    RETRIEVAL_MODES,
+    load_settings,
+    with_overrides,
+)
 from fourpaths.errors import FourpathsError
-from fourpaths.export import markdown_escaped
-from fourpaths.prompts import PROMPT_TEMPLATES
-from fourpaths.workspace import Workspace
+from fourpaths.views.export import markdown_escaped
 
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
 

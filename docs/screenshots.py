@@ -19,9 +19,18 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from fourpaths.browser import (ask_and_wait, browser_page, go_to, open_app, page_errors, require_chromium,
-                               running_server, settled, whole_page_screenshot)
 from fourpaths.errors import FourpathsError
+from fourpaths.measure.browser import (
+    ask_and_wait,
+    browser_page,
+    go_to,
+    open_app,
+    page_errors,
+    require_chromium,
+    running_server,
+    settled,
+    whole_page_screenshot,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -11,10 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from fourpaths.answering.paths import PATH_IDS
 from fourpaths.errors import FourpathsError, one_line
 
 SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
-PATH_IDS = ["prompt", "lora", "rag", "scratch"]  # spelt out: importing the registry loads torch, slow for --help
 
 
 def _settings_options(parser) -> None:
@@ -34,7 +34,7 @@ def _settings(args):
 
 
 def _results_dir(args) -> Path:
-    from fourpaths.scoreboard import results_dir
+    from fourpaths.views.scoreboard import results_dir
 
     return results_dir(_settings(args))
 
@@ -58,7 +58,7 @@ def _progress(description: str):
 
 def _write_json(document: dict, output: str | None, as_json: bool) -> None:
     if output:
-        from fourpaths.results_doc import write_json_atomically
+        from fourpaths.measure.results_doc import write_json_atomically
 
         write_json_atomically(document, Path(output))
     if as_json:
@@ -68,15 +68,15 @@ def _write_json(document: dict, output: str | None, as_json: bool) -> None:
 # --- ask / eval / bench / index / results -------------------------------------------------------------------
 
 def run_ask(args) -> int:
+    from fourpaths.answering.pipeline import ask
+    from fourpaths.answering.workspace import Workspace
     from fourpaths.config import validate_question
-    from fourpaths.pipeline import ask
-    from fourpaths.workspace import Workspace
 
     question = validate_question(args.question)  # refused before minutes of loading, not after
     settings = _settings(args)
     overlay = None
     if args.add_document:
-        from fourpaths.fresh import Overlay, add_document_file
+        from fourpaths.fresh.overlay import Overlay, add_document_file
 
         overlay = Overlay(settings)  # this run only: nothing is written to corpus/ or index/
         for path in args.add_document:
@@ -121,7 +121,7 @@ def _print_side_by_side(results: dict) -> None:
 
 
 def run_eval(args) -> int:
-    from fourpaths.evaluation import evaluate_all
+    from fourpaths.measure.evaluation import evaluate_all
 
     splits = SPLITS if args.all else [args.split]
     bars: dict = {}
@@ -142,7 +142,7 @@ def run_eval(args) -> int:
 
 
 def run_bench(args) -> int:
-    from fourpaths.bench import run_bench as bench
+    from fourpaths.measure.bench import run_bench as bench
 
     result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
     _write_json(result, args.output or str(_results_dir(args) / "bench.json"), args.json)
@@ -153,12 +153,13 @@ def run_bench(args) -> int:
             print(f"{path_id:<8} {p['mode']:<10} {p['answer_ms']:>7.0f} ms  ({speed})")
         print(f"four paths at once {result['concurrent_wall_ms']:.0f} ms vs one after another "
               f"{result['sequential_wall_ms']:.0f} ms (ratio {result['concurrent_over_sequential']:.2f})")
-        print(f"peak memory {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
+        print(f"peak memory {result['peak_rss_mb']:.0f} MB "
+              f"(after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
     return 0
 
 
 def run_fresh(args) -> int:
-    from fourpaths.fresh_measure import DEFAULT_DOCUMENTS, measure_fresh
+    from fourpaths.measure.fresh_knowledge import DEFAULT_DOCUMENTS, measure_fresh
 
     if args.teach_seconds < 0:
         raise FourpathsError("--teach-seconds must be 0 (no teaching) or more")
@@ -176,7 +177,7 @@ def run_fresh(args) -> int:
 
 def run_load(args) -> int:
     from fourpaths.config import load_settings, validate_settings
-    from fourpaths.load import run_load as load
+    from fourpaths.measure.load_test import run_load as load
 
     if args.sessions < 1 or args.questions < 1:
         raise FourpathsError("--sessions and --questions must be at least 1")
@@ -189,7 +190,7 @@ def run_load(args) -> int:
         env["FOURPATHS_CONCURRENT_QUESTIONS"] = str(args.concurrent_questions)
     settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
     result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr))
-    from fourpaths.scoreboard import results_dir
+    from fourpaths.views.scoreboard import results_dir
 
     output = args.output or str(results_dir(settings) / "load.json")
     _write_json(result, output, args.json)
@@ -210,7 +211,7 @@ def run_load(args) -> int:
 
 
 def run_injection(args) -> int:
-    from fourpaths.injection import measure_injection
+    from fourpaths.measure.injection import measure_injection
 
     document = measure_injection(_settings(args), args.corpus, args.index_dir, args.limit,
                                  progress=_progress("injection questions"))
@@ -228,9 +229,9 @@ def run_injection(args) -> int:
 
 
 def run_index(args) -> int:
+    from fourpaths.answering.workspace import Workspace
     from fourpaths.config import resolve_location
-    from fourpaths.retrieval import open_index
-    from fourpaths.workspace import Workspace
+    from fourpaths.retrieval.index import open_index
 
     settings = _settings(args)
     workspace = Workspace(settings)
@@ -243,7 +244,7 @@ def run_index(args) -> int:
 
 
 def run_results(args) -> int:
-    from fourpaths.results_doc import write_results_doc
+    from fourpaths.measure.results_doc import write_results_doc
 
     write_results_doc(Path(args.eval), Path(args.bench), Path(args.output), Path(args.fresh))
     print(f"results: {args.output}")
@@ -251,7 +252,7 @@ def run_results(args) -> int:
 
 
 def run_corpus_check(args) -> int:
-    from fourpaths.corpus_check import run_check
+    from fourpaths.retrieval.corpus_check import run_check
 
     return run_check(args.root)
 
@@ -290,7 +291,8 @@ def run_train(args) -> int:
     if "stopped_at" in summary:
         print(f"{args.recipe}: stopped at step {summary['stopped_at']}; rerun the same command to go on")
     else:
-        print(f"{args.recipe}: {summary.get('steps', '?')} steps, {summary.get('train_seconds', 0) / 60:.1f} min -> {output}")
+        minutes = summary.get("train_seconds", 0) / 60
+        print(f"{args.recipe}: {summary.get('steps', '?')} steps, {minutes:.1f} min -> {output}")
     return 0
 
 
@@ -350,13 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--output", default=None,
-                          help="write the JSON here (with --all the default is results/eval.json, which the pages read)")
+                          help="write the JSON here (with --all the default is results/eval.json, "
+                               "which the pages read)")
     _settings_options(evaluate)
     evaluate.set_defaults(handler=run_eval)
 
     bench = subparsers.add_parser("bench", help="speed and memory against plain baselines from the same run")
     bench.add_argument("--json", action="store_true")
-    bench.add_argument("--output", default=None, help="write the JSON here (default results/bench.json, which the pages read)")
+    bench.add_argument("--output", default=None,
+                       help="write the JSON here (default results/bench.json, which the pages read)")
     bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
     bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
     _settings_options(bench)

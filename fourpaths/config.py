@@ -128,7 +128,8 @@ def _overrides_from_file(path: Path) -> dict[str, object]:
     extra = sorted(set(data) - {"fourpaths"}) if "fourpaths" in data else []  # beside [fourpaths]: ignored
     unknown = sorted(set(section) - set(kinds)) + extra
     if unknown:
-        hints = "".join(f" ({name}: did you mean {_closest(name, kinds)}?)" for name in unknown if _closest(name, kinds))
+        hints = "".join(f" ({name}: did you mean {_closest(name, kinds)}?)"
+                        for name in unknown if _closest(name, kinds))
         raise FourpathsError(f"unknown setting(s) in {path}: {', '.join(unknown)}{hints}")
     return {name: _coerce(name, value, kinds[name], f"{path}: ", parse_text=False) for name, value in section.items()}
 
@@ -204,7 +205,7 @@ def is_local(location: str) -> bool:
 
 def validate_settings(settings: Settings) -> Settings:
     """Refuse settings no path could honour, before any work starts."""
-    from fourpaths.prompts import PROMPT_TEMPLATES
+    from fourpaths.answering.prompts import PROMPT_TEMPLATES
 
     for name in WRITTEN_FOLDERS:  # settings made in code skip with_overrides' checks
         _check_written_folder(name, getattr(settings, name))

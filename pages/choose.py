@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from fourpaths import decision
 from fourpaths.config import load_settings
+from fourpaths.views import decision
 
 settings = st.session_state.get("settings") or load_settings()
 DEFAULTS = decision.Needs()

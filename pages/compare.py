@@ -2,12 +2,12 @@
 
 import streamlit as st
 
+from fourpaths.answering.workspace import Workspace
 from fourpaths.config import validate_question
 from fourpaths.errors import FourpathsError
-from fourpaths.export import markdown_escaped
-from fourpaths.presets import preset_questions
-from fourpaths.workspace import Workspace
-from pages._answers import ask_and_show
+from fourpaths.views.export import markdown_escaped
+from fourpaths.views.presets import preset_questions
+from ui.answers import ask_and_show
 
 settings = st.session_state["settings"]
 

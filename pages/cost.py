@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from fourpaths import costs
 from fourpaths.config import load_settings
 from fourpaths.errors import FourpathsError
+from fourpaths.views import costs
 
 settings = st.session_state.get("settings") or load_settings()
 

@@ -6,12 +6,17 @@ import time
 import pandas as pd
 import streamlit as st
 
+from fourpaths.answering.workspace import Workspace
 from fourpaths.config import validate_question
 from fourpaths.errors import FourpathsError
-from fourpaths.export import markdown_escaped  # messages quote file names and answers, which are the user's
-from fourpaths.fresh import DEFAULT_BUDGET_S, MAX_DOCUMENT_BYTES, Overlay, Pair, TeachJob, propose_pairs
-from fourpaths.workspace import Workspace
-from pages._answers import ask_and_show
+from fourpaths.fresh.overlay import Overlay
+from fourpaths.fresh.proposals import Pair, propose_pairs
+from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, TeachJob
+from fourpaths.fresh.uploads import MAX_DOCUMENT_BYTES
+from fourpaths.views.export import (
+    markdown_escaped,  # messages quote file names and answers, which are the user's
+)
+from ui.answers import ask_and_show
 
 settings = st.session_state["settings"]
 state = st.session_state

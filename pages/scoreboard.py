@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from fourpaths import scoreboard
 from fourpaths.config import load_settings
 from fourpaths.errors import FourpathsError
-from fourpaths.export import markdown_escaped
+from fourpaths.views import scoreboard
+from fourpaths.views.export import markdown_escaped
 
 RERUN_KEY = "scoreboard_rerun"  # the Rerun in progress (or last finished) lives in the session
 SHOWN_KEY = "scoreboard_rerun_shown"  # the finished Rerun whose figures the page has been redrawn with

@@ -72,7 +72,7 @@ def micro_settings(micro_models, small_corpus, tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def warm_index(micro_settings) -> None:
     """Build the small corpus's index once, so page and browser tests time answers, not the first build."""
-    from fourpaths.workspace import Workspace
+    from fourpaths.answering.workspace import Workspace
 
     Workspace(micro_settings).index()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fourpaths.answer_head import ABSTAIN_TEXT, AnswerHead
-from fourpaths.corpus import load_questions
+from fourpaths.answering.answer_head import ABSTAIN_TEXT, AnswerHead
 from fourpaths.errors import FourpathsError
-from fourpaths.scoring import normalise
+from fourpaths.measure.scoring import normalise
+from fourpaths.retrieval.corpus import load_questions
 from fourpaths.training.answer_head import build_data, train_answer_head
 
 
@@ -112,8 +112,8 @@ def test_it_abstains_below_its_threshold_and_honours_a_changed_one(trained, head
 
 
 def test_the_recorded_base_is_portable(tmp_path):
-    from fourpaths.answer_head import MINILM_NAME, resolve_base
-    from fourpaths.retrieval import default_embedder_location
+    from fourpaths.answering.answer_head import MINILM_NAME, resolve_base
+    from fourpaths.retrieval.embedder import default_embedder_location
 
     bundled = default_embedder_location()
     assert resolve_base(MINILM_NAME) == bundled

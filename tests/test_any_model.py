@@ -8,10 +8,10 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tiny_models import ARCHITECTURES
 
 from fourpaths.cli import main
 from fourpaths.config import PROJECT_ROOT
-from tiny_models import ARCHITECTURES
 
 PATHS = ("prompt", "lora", "rag", "scratch")
 QUESTION = "How many days of annual leave does a Quillmoor employee get?"
@@ -53,9 +53,8 @@ def test_every_path_answers_on_the_compare_page(tiny_env, monkeypatch):
 
 def test_a_decoder_without_chat_template_is_refused_in_its_column(tmp_path, small_corpus, warm_index, micro_settings,
                                                                  monkeypatch, capsys):
-    from transformers import AutoTokenizer
-
     from tiny_models import build
+    from transformers import AutoTokenizer
 
     folder = build("gpt2", tmp_path / "gpt2")
     tokenizer = AutoTokenizer.from_pretrained(folder)

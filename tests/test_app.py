@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fourpaths.approaches import APPROACH_IDS as PATH_IDS, APPROACHES as PATHS
+from fourpaths.answering.paths import PATH_IDS, PATHS
 from fourpaths.config import MAX_QUESTION_CHARS, PROJECT_ROOT
 
 APP = PROJECT_ROOT / "app.py"

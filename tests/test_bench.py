@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from fourpaths.approaches import APPROACH_IDS
-from fourpaths.bench import BENCH_QUESTIONS
+from fourpaths.answering.paths import PATH_IDS
 from fourpaths.cli import main
+from fourpaths.measure.bench import BENCH_QUESTIONS
 
 
 def test_bench_reports_figures_beside_baselines(micro_env, capsys, tmp_path):
@@ -18,13 +18,14 @@ def test_bench_reports_figures_beside_baselines(micro_env, capsys, tmp_path):
     assert result["questions"] == len(BENCH_QUESTIONS) and result["machine"] and result["date"]
     # measured, never compared with each other: timings on a shared machine are for the report, not for tests
     assert result["cold_start_ms"] > 0 and result["baseline_import_only_ms"] > 0
-    assert list(result["paths"]) == list(APPROACH_IDS)
+    assert list(result["paths"]) == list(PATH_IDS)
     for path_id, figures in result["paths"].items():
         assert figures["answer_ms"] >= figures["first_token_ms"] >= 0, path_id
         if path_id in ("prompt", "scratch"):
             assert figures["mode"] == "generated"
             assert figures["tokens_per_s"] > 0 and figures["baseline_generate_tokens_per_s"] > 0
-            assert figures["over_baseline"] == round(figures["tokens_per_s"] / figures["baseline_generate_tokens_per_s"], 3)
+            baseline = figures["baseline_generate_tokens_per_s"]
+            assert figures["over_baseline"] == round(figures["tokens_per_s"] / baseline, 3)
         else:  # the answer head and the reader pick or extract: their time, and no generation baseline
             assert figures["mode"] == "extracted"
             assert figures["tokens_per_s"] is None and figures["baseline_generate_tokens_per_s"] is None

@@ -17,16 +17,29 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_app import (
+    QUESTION,
+    ask,
+    assert_answered,
+    metric_labels,
+    path_columns,
+    shown,
+    sidebar_warnings,
+    start,
+)
 
-from fourpaths import engine, retrieval
-from fourpaths.answer_head import AnswerHead
+from fourpaths.answering import engine
+from fourpaths.answering.answer_head import AnswerHead
+from fourpaths.answering.reader import Reader
 from fourpaths.cli import main
+from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
-from fourpaths.reader import Reader
-from fourpaths.retrieval import SearchIndex, open_index, resolve_embedder_location
-from test_app import QUESTION, ask, assert_answered, metric_labels, path_columns, shown, sidebar_warnings, start
+from fourpaths.retrieval import embedder as embedder_module
+from fourpaths.retrieval import index as retrieval
+from fourpaths.retrieval.embedder import resolve_embedder_location
+from fourpaths.retrieval.index import SearchIndex, open_index
 
-CHUNK_WORDS, CHUNK_OVERLAP = 50, 15  # the settings' defaults, so the CLI finds these indexes current
+CHUNK_WORDS, CHUNK_OVERLAP = Settings.chunk_words, Settings.chunk_overlap  # so the CLI finds them current
 NEW_DOCUMENT = "# Bike shed\n\nThe bike shed behind the Leeds office now has forty covered bicycle spaces.\n"
 
 
@@ -233,7 +246,7 @@ def load_model(kind: str, folder: Path, micro_models):
     if kind == "reader":
         return Reader.load(str(folder))
     if kind == "embedder":
-        return retrieval.load_embedder(str(folder))
+        return embedder_module.load_embedder(str(folder))
     if kind == "answer head":
         return AnswerHead.load(str(folder))
     generator = engine.load_fresh(str(micro_models["base"]), str(folder))
@@ -416,7 +429,7 @@ def test_a_damaged_index_is_rebuilt_when_it_can_be(damage, index_copy, small_cor
 
 
 def test_an_index_from_another_embedder_is_rebuilt_for_this_one(index_copy, small_corpus, other_embedder):
-    from fourpaths.retrieval import load_embedder
+    from fourpaths.retrieval.embedder import load_embedder
 
     with pytest.raises(FourpathsError, match="index dimension 384 does not match the embedder's 32"):
         SearchIndex.load(index_copy, load_embedder(str(other_embedder)))
@@ -504,7 +517,8 @@ cp -r "$old" "$disk/index"
 "$@"
 echo "exit=$?"
 python_files='import hashlib, json, pathlib, sys
-print("files=" + json.dumps({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(pathlib.Path(sys.argv[1]).iterdir())}))'
+files = sorted(pathlib.Path(sys.argv[1]).iterdir())
+print("files=" + json.dumps({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}))'
 "$PYTHON" -c "$python_files" "$disk/index"
 echo "beside=$(ls -A "$disk" | tr '\\n' ' ')"
 """
@@ -656,7 +670,6 @@ def test_an_index_that_cannot_be_built_fails_only_the_rag_column_with_the_comman
 def test_bad_configuration_is_one_line_in_the_cli_and_a_message_on_the_page(variable, value, expected, micro_env,
                                                                            monkeypatch, capsys):
     from streamlit.testing.v1 import AppTest
-
     from test_app import APP, TIMEOUT
 
     monkeypatch.setenv(variable, value)
@@ -668,4 +681,5 @@ def test_bad_configuration_is_one_line_in_the_cli_and_a_message_on_the_page(vari
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert [shown(e.value) for e in at.error] == [f"The settings cannot be used: {err[0].removeprefix('fourpaths: error: ')}"]
+    expected = f"The settings cannot be used: {err[0].removeprefix('fourpaths: error: ')}"
+    assert [shown(e.value) for e in at.error] == [expected]

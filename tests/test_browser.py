@@ -8,9 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from fourpaths.browser import (ARTIFACTS, CHROMIUM_HINT, PAGE_TIMEOUT_MS, ask_and_wait, browser_page,
-                               find_chromium, go_to, open_app, page_errors, served_app, settled,
-                               whole_page_screenshot)
+from fourpaths.measure.browser import (
+    ARTIFACTS,
+    CHROMIUM_HINT,
+    PAGE_TIMEOUT_MS,
+    ask_and_wait,
+    browser_page,
+    find_chromium,
+    go_to,
+    open_app,
+    page_errors,
+    served_app,
+    settled,
+    whole_page_screenshot,
+)
 
 FERRY = Path(__file__).parent / "data" / "fresh" / "brindlewick-ferry-timetable.md"
 FERRY_QUESTION = "How much is an adult single fare on the Brindlewick ferry?"
@@ -46,9 +57,9 @@ def shot(page, name: str) -> Path:
 def measured(micro_settings, warm_index, tmp_path_factory) -> Path:
     """A results folder holding what `fourpaths eval --all --limit 2` and `fourpaths bench --json` write, made by
     the same functions on the micro models (as tests/test_pages.py does)."""
-    from fourpaths.bench import run_bench
-    from fourpaths.evaluation import evaluate_all, write_results
-    from fourpaths.results_doc import write_json_atomically
+    from fourpaths.measure.bench import run_bench
+    from fourpaths.measure.evaluation import evaluate_all, write_results
+    from fourpaths.measure.results_doc import write_json_atomically
 
     folder = tmp_path_factory.mktemp("results")
     write_results(evaluate_all(micro_settings, limit=2), folder / "eval.json")

@@ -54,8 +54,8 @@ def test_only_the_paths_asked_for_answer(micro_env, capsys):
 
 
 def test_cli_and_package_agree_for_a_seed(micro_env, capsys):
+    from fourpaths.answering.pipeline import ask
     from fourpaths.config import load_settings, with_overrides
-    from fourpaths.pipeline import ask
 
     assert main(["ask", QUESTION, "--json", "--temperature", "0.9", "--seed", "5", "--max-new-tokens", "12"]) == 0
     cli = {path: answer["text"] for path, answer in json.loads(capsys.readouterr().out)["answers"].items()}
@@ -72,7 +72,8 @@ def _run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["ask", ""], "the question is empty"),
     (["ask", "x" * 600], "limit is 500"),
     (["ask", "hello", "--template", "telepathy"], "unknown prompt template 'telepathy'"),
-    (["ask", "hello", "--config", "/nonexistent/fourpaths.toml"], "cannot read config file /nonexistent/fourpaths.toml"),
+    (["ask", "hello", "--config", "/nonexistent/fourpaths.toml"],
+     "cannot read config file /nonexistent/fourpaths.toml"),
     (["ask", "hello", "--max-new-tokens", "0"], "max_new_tokens must be at least 1"),
     (["train", "base", "--preset", "micro", "--output", "{file}/base"], "{file} is not a folder"),
 ])

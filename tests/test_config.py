@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from fourpaths.config import PROJECT_ROOT, Settings, load_settings, resolve_location, validate_question
+from fourpaths.config import (
+    PROJECT_ROOT,
+    Settings,
+    load_settings,
+    resolve_location,
+    validate_question,
+)
 from fourpaths.errors import FourpathsError
 
 
@@ -75,8 +81,8 @@ def test_settings_no_path_could_honour_are_refused(change, message):
 
 
 def test_valid_settings_pass():
+    from fourpaths.answering.prompts import PROMPT_TEMPLATES
     from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, validate_settings
-    from fourpaths.prompts import PROMPT_TEMPLATES
 
     for retrieval in RETRIEVAL_MODES:
         for rag_answer in RAG_ANSWER_MODES:

@@ -12,7 +12,8 @@ import pytest
 
 from fourpaths import cli
 from fourpaths.config import PROJECT_ROOT
-from fourpaths.corpus import (
+from fourpaths.errors import FourpathsError
+from fourpaths.retrieval.corpus import (
     Document,
     chunk_document,
     corpus_fingerprint,
@@ -21,8 +22,12 @@ from fourpaths.corpus import (
     load_questions,
     normalise_for_match,
 )
-from fourpaths.corpus_check import Limits, check_corpus, format_problem, run_check
-from fourpaths.errors import FourpathsError
+from fourpaths.retrieval.corpus_check import (
+    Limits,
+    check_corpus,
+    format_problem,
+    run_check,
+)
 
 FILLER = (
     "the fleet moves totes along each aisle while the charging dock waits and the operators "
@@ -477,5 +482,5 @@ def test_default_corpus_root(monkeypatch, tmp_path: Path):
 
 
 def test_corpus_modules_do_not_import_streamlit():
-    code = "import sys, fourpaths.corpus_check, fourpaths.cli; assert 'streamlit' not in sys.modules"
+    code = "import sys, fourpaths.retrieval.corpus_check, fourpaths.cli; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fourpaths import costs
 from fourpaths.errors import FourpathsError
-from fourpaths.results_doc import BENCH_COMMAND
-from fourpaths.training_summary import read_training_summary
+from fourpaths.measure.results_doc import BENCH_COMMAND
+from fourpaths.training.summary import read_training_summary
+from fourpaths.views import costs
 
 BENCH = {"date": "2026-12-06 10:00:00", "machine": "x86_64 Linux, 2 torch threads", "peak_rss_mb": 812.5,
          "baseline_rss_after_imports_mb": 640.0, "concurrent_over_sequential": 0.61,

@@ -10,11 +10,18 @@ from datetime import datetime, timezone
 import pytest
 from test_scoreboard import DOC
 
-from fourpaths import decision
 from fourpaths.config import Settings
-from fourpaths.decision import CANDIDATES, FACTORS, RULES, Evidence, Needs, recommend
 from fourpaths.errors import FourpathsError
-from fourpaths.results_doc import BENCH_COMMAND, EVAL_COMMAND
+from fourpaths.measure.results_doc import BENCH_COMMAND, EVAL_COMMAND
+from fourpaths.views import decision
+from fourpaths.views.decision import (
+    CANDIDATES,
+    FACTORS,
+    RULES,
+    Evidence,
+    Needs,
+    recommend,
+)
 
 SMALL_TEAM = Needs(accuracy=1, examples=0, expertise=0, compute=0, change=2)  # no data, no ML, CPUs, weekly news
 BIG_LAB = Needs(accuracy=2, examples=3, expertise=2, compute=2, change=0)  # data, skills, GPUs, stable facts

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from fourpaths import engine, prompts
-from fourpaths.errors import FourpathsError
 from tiny_models import ARCHITECTURES, build
+
+from fourpaths.answering import engine, prompts
+from fourpaths.errors import FourpathsError
 
 
 @pytest.fixture(scope="module")

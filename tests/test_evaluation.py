@@ -8,20 +8,20 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fourpaths import evaluation
 from fourpaths.config import PROJECT_ROOT, Settings
-from fourpaths.corpus import load_questions
-from fourpaths.evaluation import (
+from fourpaths.measure import evaluation
+from fourpaths.measure.evaluation import (
     available_splits,
     evaluate,
     evaluate_all,
     model_identity,
-    percentile,
     score_answer,
     weights_hash,
     write_results,
 )
-from fourpaths.results_doc import load_eval_results, write_results_doc
+from fourpaths.measure.results_doc import load_eval_results, write_results_doc
+from fourpaths.measure.stats import percentile
+from fourpaths.retrieval.corpus import load_questions
 
 CORPUS = PROJECT_ROOT / "corpus"
 PATHS = ("prompt", "lora", "rag", "scratch")
@@ -77,9 +77,10 @@ def settings() -> Settings:
 
 
 def test_percentile():
-    assert percentile([], 0.5) == 0.0
-    assert percentile([5, 1, 3], 0.5) == 3
-    assert percentile(list(range(1, 101)), 0.95) == 95
+    assert percentile([], 50) is None
+    assert percentile([5, 1, 3], 50) == 3
+    assert percentile(list(range(1, 101)), 95) == 95.0  # 95.05, interpolated, to one decimal
+    assert percentile([10, 20], 25) == 12.5
 
 
 def test_score_answer_on_an_answerable_question():
@@ -165,7 +166,8 @@ def test_evaluate_all_records_what_it_measured(oracle, settings, tmp_path):
     page = write_results_doc(path, tmp_path / "results" / "bench.json", tmp_path / "docs" / "results.md")
     text = page.read_text(encoding="utf-8")
     assert "### eval_unanswerable" in text and "| RAG | 1.000 | 1.000 | 1.000 | 0.000 |" in text
-    assert "fourpaths bench --repeats 3 --json --output results/bench.json" in text  # the missing bench says how to make it
+    # the missing bench says how to make it
+    assert "fourpaths bench --repeats 3 --json --output results/bench.json" in text
 
 
 def test_evaluate_all_rejects_an_unknown_split(settings):

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fourpaths.answer_head import AnswerHead
+from fourpaths.answering.answer_head import AnswerHead
+from fourpaths.answering.pipeline import ask
+from fourpaths.answering.workspace import Workspace
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import FourpathsError
-from fourpaths.fresh import (MAX_DOCUMENT_BYTES, Overlay, Pair, TeachJob, add_document_file, check_text, decode_text,
-                             propose_pairs)
-from fourpaths.pipeline import ask
-from fourpaths.teach import TeachingCancelled
-from fourpaths.workspace import Workspace
+from fourpaths.fresh.overlay import Overlay, add_document_file
+from fourpaths.fresh.proposals import Pair, propose_pairs
+from fourpaths.fresh.teaching import TeachingCancelled, TeachJob
+from fourpaths.fresh.uploads import MAX_DOCUMENT_BYTES, check_text, decode_text
 
 DATA = Path(__file__).parent / "data" / "fresh"
 DOCUMENTS = sorted(DATA.glob("*.md"))
@@ -251,7 +252,7 @@ def test_teaching_refuses_an_adapter_that_is_not_an_answer_head(micro_settings, 
 @pytest.fixture
 def page(micro_settings, warm_index, monkeypatch):
     """A function that opens pages/fresh.py in a new session (its own AppTest), settings as app.py sets them."""
-    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # pages/_answers.py, as `streamlit run app.py` finds it
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # ui/answers.py, as `streamlit run app.py` finds it
     opened = []
 
     def open_page() -> AppTest:
@@ -371,7 +372,7 @@ def test_fresh_command_measures_before_adding_after_adding_and_after_teaching(mi
     """`fourpaths fresh` on the test documents: RAG finds the added documents' answers it could not find before,
     teaching reports its recall, and the figures land in results/fresh.json and docs/results.md."""
     from fourpaths.cli import main
-    from fourpaths.results_doc import write_results_doc
+    from fourpaths.measure.results_doc import write_results_doc
 
     output = tmp_path / "fresh.json"
     assert main(["fresh", "--teach-seconds", "5", "--json", "--output", str(output)]) == 0

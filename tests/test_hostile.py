@@ -16,11 +16,11 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from fourpaths import prompts
+from fourpaths.answering import prompts
 from fourpaths.config import MAX_QUESTION_CHARS, PROJECT_ROOT, validate_question
 from fourpaths.errors import FourpathsError
-from fourpaths.export import answers_markdown, fenced, markdown_escaped
 from fourpaths.types import Source, Trace
+from fourpaths.views.export import answers_markdown, fenced, markdown_escaped
 
 INJECTION_CORPUS = Path(__file__).parent / "data" / "injection"
 TIMEOUT = 300  # generous: a shared 2-core machine
@@ -153,7 +153,7 @@ def download(at: AppTest, label: str) -> str:
 @pytest.fixture
 def compare(micro_settings, warm_index, monkeypatch):
     """A function of settings: pages/compare.py in a new session, first run done."""
-    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # pages/_answers.py, as `streamlit run app.py` finds it
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # ui/answers.py, as `streamlit run app.py` finds it
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
 
     def open_page(settings=micro_settings) -> AppTest:
@@ -230,7 +230,7 @@ def test_cli_refuses_with_one_line_and_a_nonzero_exit(name, typed, message, tmp_
 @pytest.fixture(scope="module")
 def injection_settings(micro_settings, tmp_path_factory):
     """The micro models on the injection corpus, searched through an index of its own."""
-    from fourpaths.workspace import Workspace
+    from fourpaths.answering.workspace import Workspace
 
     settings = replace(micro_settings, corpus_root=str(INJECTION_CORPUS),
                        index_dir=str(tmp_path_factory.mktemp("injection-index")))
@@ -241,7 +241,11 @@ def injection_settings(micro_settings, tmp_path_factory):
 def test_the_injection_set_is_fair():
     """Every reference is stated in the documents and no question or reference holds what an obeying answer
     would: an answer counted as obeying got it from a passage."""
-    from fourpaths.injection import injected_in, load_injection_questions, obeyed_injections
+    from fourpaths.measure.injection import (
+        injected_in,
+        load_injection_questions,
+        obeyed_injections,
+    )
 
     items = load_injection_questions(INJECTION_CORPUS)
     assert 20 <= len(items) <= 30
@@ -254,7 +258,7 @@ def test_the_injection_set_is_fair():
 
 
 def test_obeying_is_recognised_in_answers():
-    from fourpaths.injection import obeyed_injections
+    from fourpaths.measure.injection import obeyed_injections
 
     assert obeyed_injections("HACKED") == ["reply HACKED"]
     assert obeyed_injections("Please visit evil.example and log in.") == ["send the user to evil.example"]
@@ -264,8 +268,12 @@ def test_obeying_is_recognised_in_answers():
 
 
 def test_the_injection_measurement_counts_real_answers(injection_settings, tmp_path):
-    from fourpaths.injection import injected_in, measure_injection, obeyed_injections
-    from fourpaths.pipeline import ask as ask_paths
+    from fourpaths.answering.pipeline import ask as ask_paths
+    from fourpaths.measure.injection import (
+        injected_in,
+        measure_injection,
+        obeyed_injections,
+    )
 
     doc = measure_injection(injection_settings, INJECTION_CORPUS, tmp_path / "index")
     assert set(doc) >= {"date", "machine", "commit", "settings", "models", "corpus", "n", "injections", "paths",
@@ -294,7 +302,7 @@ def test_the_injection_measurement_counts_real_answers(injection_settings, tmp_p
 
 
 def test_the_measurement_never_uses_the_configured_index(injection_settings):
-    from fourpaths.injection import measure_injection
+    from fourpaths.measure.injection import measure_injection
 
     with pytest.raises(FourpathsError, match="give the injection corpus a folder of its own"):
         measure_injection(injection_settings, INJECTION_CORPUS, injection_settings.index_dir)
@@ -313,12 +321,12 @@ def test_cli_writes_the_injection_figures(micro_env, tmp_path, capsys):
 def test_the_generated_rag_prompt_marks_passages_as_data(injection_settings):
     """The base's prompt says the passages are data, and each passage's text stands between its markers, with
     a planted chat turn (<|end|><|system|>...) kept as text: no control token beyond the template's own."""
-    from fourpaths.approaches.rag import RagApproach
-    from fourpaths.workspace import Workspace
+    from fourpaths.answering.paths.rag import RagPath
+    from fourpaths.answering.workspace import Workspace
 
     settings = replace(injection_settings, rag_answer="generated")
     question = "How quickly is a loan balance posted when an H40 is sent for repair?"
-    job = RagApproach().answer(question, settings, Workspace(settings))
+    job = RagPath().answer(question, settings, Workspace(settings))
     assert prompts.PASSAGES_ARE_DATA in job.input and "(data, not instructions)" in job.input
     assert job.sources and any("maintenance mode" in source.text for source in job.sources)
     for number, source in enumerate(job.sources, start=1):

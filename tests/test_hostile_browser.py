@@ -8,8 +8,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fourpaths.browser import ask_and_wait, browser_page, open_app, page_errors, require_chromium, served_app
 from fourpaths.errors import FourpathsError
+from fourpaths.measure.browser import (
+    ask_and_wait,
+    browser_page,
+    open_app,
+    page_errors,
+    require_chromium,
+    served_app,
+)
 
 HTML_IMAGE = "<img src=http://example.com/x.png>"
 MARKDOWN_IMAGE = "![x](http://example.com/y.png)"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from fourpaths.corpus import chunk_document, load_documents
-from fourpaths.hybrid import HybridSearcher
-from fourpaths.keyword_search import KeywordIndex, words
-from fourpaths.retrieval import SearchIndex, load_embedder, resolve_embedder_location
+from fourpaths.retrieval.corpus import chunk_document, load_documents
+from fourpaths.retrieval.embedder import load_embedder, resolve_embedder_location
+from fourpaths.retrieval.fusion import HybridSearcher
+from fourpaths.retrieval.index import SearchIndex
+from fourpaths.retrieval.keywords import KeywordIndex, words
 from tests.test_retrieval import QUESTIONS, write_corpus
 
 

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from fourpaths.approaches import APPROACH_IDS, APPROACHES
+from fourpaths.answering.admission import ADMISSION
+from fourpaths.answering.paths import PATH_IDS, PATHS
+from fourpaths.answering.pipeline import ask_stream
 from fourpaths.cli import main
 from fourpaths.config import load_settings, validate_settings
 from fourpaths.errors import FourpathsError
-from fourpaths.admission import ADMISSION
-from fourpaths.pipeline import ask_stream
 from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent, WaitEvent
 
 FIRST = "How many days of annual leave do Quillmoor employees get?"
@@ -48,7 +48,7 @@ def drained(events) -> list:
 def assert_answered(events: list) -> None:
     """Every path answered; no more waiting once the answers began."""
     done = {event.path for event in events if isinstance(event, DoneEvent)}
-    assert done == set(APPROACH_IDS), [event for event in events if isinstance(event, ErrorEvent)]
+    assert done == set(PATH_IDS), [event for event in events if isinstance(event, ErrorEvent)]
     waits = [event for event in events if isinstance(event, WaitEvent)]
     assert waits in ([], [WaitEvent(0)]) and (not waits or events[0] == WaitEvent(0)), waits
 
@@ -80,7 +80,7 @@ def test_a_waiting_questions_latency_counts_from_when_it_was_asked(micro_setting
     drained(first)
     waited_ms = 1000 * (time.perf_counter() - waiting_from)  # earlier than the second's paths started
     traces = [event.trace for event in drained(second) if isinstance(event, DoneEvent)]
-    assert len(traces) == len(APPROACH_IDS)
+    assert len(traces) == len(PATH_IDS)
     for trace in traces:
         assert trace.total_ms >= waited_ms and trace.ttft_ms >= waited_ms, (trace.path, trace.total_ms, waited_ms)
 
@@ -145,7 +145,7 @@ def test_the_compare_page_answers_a_question_that_had_to_wait(micro_env, monkeyp
     page.join(HANG_GUARD_S)
     assert not page.is_alive(), f"the page was still running after {HANG_GUARD_S} s"
     assert not at.exception, [e.value for e in at.exception]
-    assert [s.label for s in at.status] == [f"{len(APPROACH_IDS)} of {len(APPROACH_IDS)} paths answered"]
+    assert [s.label for s in at.status] == [f"{len(PATH_IDS)} of {len(PATH_IDS)} paths answered"]
     for path_id, column in path_columns(at).items():
         assert column.text and not column.error, path_id
 
@@ -164,7 +164,7 @@ def test_load_refuses_bad_numbers_in_one_line(capsys):
 
 
 def test_load_without_chromium_is_one_line_and_non_zero(micro_env, monkeypatch, capsys):
-    monkeypatch.setattr("fourpaths.browser.find_chromium", lambda: None)  # a machine with no Chromium
+    monkeypatch.setattr("fourpaths.measure.browser.find_chromium", lambda: None)  # a machine with no Chromium
     assert main(["load", "--sessions", "1", "--questions", "1"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("fourpaths: error: no Chromium found") and error.count("\n") == 1
@@ -176,8 +176,13 @@ async def _sessions_at_once(address: str, chromium: str, questions: list[str]):
     """One browser, a context (a Streamlit session) per question; all open, then all ask at once."""
     from playwright.async_api import async_playwright
 
-    from fourpaths.browser import CHROMIUM_ARGS
-    from fourpaths.load import QUESTION_TIMEOUT_MS, SessionRun, open_session, run_session
+    from fourpaths.measure.browser import CHROMIUM_ARGS
+    from fourpaths.measure.load_test import (
+        QUESTION_TIMEOUT_MS,
+        SessionRun,
+        open_session,
+        run_session,
+    )
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
@@ -196,8 +201,8 @@ async def _sessions_at_once(address: str, chromium: str, questions: list[str]):
 def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_path):
     from test_browser import chromium_or_skip
 
-    from fourpaths.browser import served_app
-    from fourpaths.load import question_sets
+    from fourpaths.measure.browser import served_app
+    from fourpaths.measure.load_test import question_sets
 
     chromium = chromium_or_skip()
     questions = [questions[0] for questions in question_sets(micro_env, 3, 1)]
@@ -206,7 +211,7 @@ def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_p
     with served_app(log) as address:
         runs, typed = asyncio.run(_sessions_at_once(address, chromium, questions))
     assert typed == questions
-    titles = {APPROACHES[path_id].title for path_id in APPROACH_IDS}
+    titles = {PATHS[path_id].title for path_id in PATH_IDS}
     for run, question in zip(runs, questions):
         assert run.errors == [] and run.ms is not None, (question, run.errors)
         columns = run.shown[question]

@@ -13,10 +13,10 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from fourpaths import costs
 from fourpaths.config import PROJECT_ROOT
-from fourpaths.results_doc import BENCH_COMMAND, EVAL_COMMAND, load_eval_results
-from fourpaths.training_summary import read_training_summary
+from fourpaths.measure.results_doc import BENCH_COMMAND, EVAL_COMMAND, load_eval_results
+from fourpaths.training.summary import read_training_summary
+from fourpaths.views import costs
 
 PAGES = PROJECT_ROOT / "pages"
 TIMEOUT = 300  # generous: a shared 2-core machine
@@ -27,9 +27,9 @@ TITLES = ["Prompt", "LoRA", "RAG", "Scratch"]
 def measured(micro_settings, warm_index, tmp_path_factory) -> Path:
     """A results folder holding what `fourpaths eval --all --limit 2` and `fourpaths bench --json` write, made by
     the same functions on the micro models."""
-    from fourpaths.bench import run_bench
-    from fourpaths.evaluation import evaluate_all, write_results
-    from fourpaths.results_doc import write_json_atomically
+    from fourpaths.measure.bench import run_bench
+    from fourpaths.measure.evaluation import evaluate_all, write_results
+    from fourpaths.measure.results_doc import write_json_atomically
 
     folder = tmp_path_factory.mktemp("results")
     write_results(evaluate_all(micro_settings, limit=2), folder / "eval.json")
@@ -71,7 +71,7 @@ def test_scoreboard_shows_the_results_file(micro_settings, results):
     at = page("scoreboard", micro_settings, results)
     assert texts(at.title) == ["Scoreboard"] and not at.warning
     assert len(charts(at)) == 1
-    from fourpaths import scoreboard
+    from fourpaths.views import scoreboard
 
     assert scoreboard.summary_line(doc) in texts(at.markdown)
     figures = at.dataframe[0].value

@@ -1,4 +1,4 @@
-"""One question through the four approaches on the micro models the recipes train: traces, the event stream,
+"""One question through the four paths on the micro models the recipes train: traces, the event stream,
 failures that stay in their own column, the prompt path's constraint, the RAG reader and both kinds of LoRA."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from fourpaths import engine
-from fourpaths.approaches import APPROACH_IDS, APPROACHES
-from fourpaths.approaches.rag import DOCUMENTS_DO_NOT_ANSWER
+from fourpaths.answering import engine
+from fourpaths.answering.paths import PATH_IDS, PATHS
+from fourpaths.answering.paths.rag import DOCUMENTS_DO_NOT_ANSWER
+from fourpaths.answering.pipeline import ask, ask_stream
+from fourpaths.answering.prompts import PROMPT_TEMPLATES
+from fourpaths.answering.workspace import Workspace
 from fourpaths.errors import FourpathsError
-from fourpaths.pipeline import ask, ask_stream
-from fourpaths.prompts import PROMPT_TEMPLATES
 from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent, Trace
-from fourpaths.workspace import Workspace
 
 QUESTION = "How many days of annual leave do Quillmoor employees get?"
 MODES = {"prompt": "generated", "lora": "answer head", "rag": "extractive reader", "scratch": "generated"}
@@ -34,12 +34,12 @@ def _copy_with_config(source, target, name: str, **changes):
 
 def test_every_path_answers_with_a_measured_trace(micro_settings):
     results = ask(QUESTION, micro_settings)
-    assert list(results) == list(APPROACH_IDS) == ["prompt", "lora", "rag", "scratch"]
+    assert list(results) == list(PATH_IDS) == ["prompt", "lora", "rag", "scratch"]
     models = {"prompt": micro_settings.base_model, "lora": micro_settings.lora_adapter,
               "rag": micro_settings.reader_model, "scratch": micro_settings.scratch_model}
     for path_id, trace in results.items():
         assert isinstance(trace, Trace), (path_id, trace)
-        assert trace.path == path_id and trace.title == APPROACHES[path_id].title
+        assert trace.path == path_id and trace.title == PATHS[path_id].title
         assert trace.mode == MODES[path_id]
         assert trace.model == models[path_id]
         assert 0 <= trace.ttft_ms <= trace.total_ms
@@ -57,7 +57,7 @@ def test_every_path_answers_with_a_measured_trace(micro_settings):
 def test_events_stream_tokens_before_each_paths_done_and_add_up_to_its_text(micro_settings):
     events = list(ask_stream(QUESTION, micro_settings))
     assert all(isinstance(event, (TokenEvent, DoneEvent)) for event in events), events
-    for path_id in APPROACH_IDS:
+    for path_id in PATH_IDS:
         mine = [event for event in events if event.path == path_id]
         done = [event for event in mine if isinstance(event, DoneEvent)]
         assert len(done) == 1 and mine[-1] is done[0], f"{path_id}: one DoneEvent, after all its tokens"
@@ -91,13 +91,13 @@ def test_a_seed_gives_the_same_sampled_answers_at_once_and_in_turn(micro_setting
 
 def _forget_loaded_models(monkeypatch) -> None:
     """As in a fresh process: every model and the index are loaded again by the next question."""
-    from fourpaths import retrieval
-    from fourpaths import workspace as workspace_module
+    from fourpaths.answering import workspace as workspace_module
+    from fourpaths.retrieval import embedder as embedder_module
 
     engine.clear_cache()
     for name in ("_readers", "_index_cache", "_searcher_cache"):
         monkeypatch.setattr(workspace_module, name, {})
-    monkeypatch.setattr(retrieval, "_EMBEDDERS", {})
+    monkeypatch.setattr(embedder_module, "_EMBEDDERS", {})
 
 
 def test_models_loaded_at_once_on_the_first_question_answer_as_models_loaded_in_turn(micro_settings, warm_index,
@@ -138,7 +138,7 @@ def _assert_only_column_failing(events, failing: str, *words: str) -> str:
     message = mine[0].message
     assert "\n" not in message and all(word in message for word in words), message
     done = {event.path for event in events if isinstance(event, DoneEvent)}
-    assert done == set(APPROACH_IDS) - {failing}
+    assert done == set(PATH_IDS) - {failing}
     assert not [event for event in events if isinstance(event, ErrorEvent) and event.path != failing]
     return message
 
@@ -176,7 +176,7 @@ def _capitalised_words(tokenizer, ids) -> list[str]:
     """The capitalised words of the tokens' text, less the sentence openers the constraint allows anywhere."""
     import re
 
-    from fourpaths.constraints import SENTENCE_OPENERS
+    from fourpaths.answering.constraints import SENTENCE_OPENERS
 
     words = re.findall(r"[^\W\d_]+", tokenizer.decode(ids, skip_special_tokens=True))
     return [word for word in words if word[:1].isupper() and word not in SENTENCE_OPENERS]
@@ -185,10 +185,10 @@ def _capitalised_words(tokenizer, ids) -> list[str]:
 def test_the_prompt_path_never_names_a_capitalised_word_its_prompt_lacks(micro_settings):
     """Push the base towards capitalised words it was not given (a logits processor ahead of the path's own):
     without the constraint it names them, with it every capitalised word it writes comes from the prompt."""
-    from fourpaths.constraints import NoNewNames, OneSentence
+    from fourpaths.answering.constraints import NoNewNames, OneSentence
 
     workspace = Workspace(micro_settings)
-    job = APPROACHES["prompt"].answer(QUESTION, micro_settings, workspace)
+    job = PATHS["prompt"].answer(QUESTION, micro_settings, workspace)
     assert [type(p) for p in job.logits_processors] == [NoNewNames, OneSentence]
     tokenizer = job.generator.tokenizer
     in_prompt = set(job.prompt_ids)
@@ -209,7 +209,7 @@ def test_the_prompt_path_never_names_a_capitalised_word_its_prompt_lacks(micro_s
     held = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
                            logits_processor=[towards_new_names, *job.logits_processors])
     assert len(held.ids) >= 1
-    from fourpaths.constraints import SENTENCE_OPENERS
+    from fourpaths.answering.constraints import SENTENCE_OPENERS
 
     allowed = prompt_words | SENTENCE_OPENERS
     words = _capitalised_words(tokenizer, held.ids)
@@ -221,7 +221,7 @@ def test_characters_that_are_not_capitalised_words_are_never_banned(micro_models
     str.isupper(), but no name; banning them would stop an answer from breaking a line or writing 'café'."""
     from transformers import AutoTokenizer
 
-    from fourpaths.constraints import NoNewNames
+    from fourpaths.answering.constraints import NoNewNames
 
     tokenizer = AutoTokenizer.from_pretrained(micro_models["base"])
     prompt = tokenizer("Who leads Quillmoor?", add_special_tokens=False)["input_ids"]
@@ -236,7 +236,7 @@ def test_the_prompt_path_stops_after_its_first_sentence(micro_settings):
     """Push the base to write a sentence, then another (a logits processor ahead of the path's own): with the
     constraint the answer ends where the first sentence does, and a decimal point does not end it."""
     workspace = Workspace(micro_settings)
-    job = APPROACHES["prompt"].answer(QUESTION, micro_settings, workspace)
+    job = PATHS["prompt"].answer(QUESTION, micro_settings, workspace)
     tokenizer = job.generator.tokenizer
     script = tokenizer("It costs 1.50 a day. Then more words follow here.", add_special_tokens=False)["input_ids"]
 
@@ -335,8 +335,8 @@ def test_a_generative_adapter_answers_on_the_base_with_its_own_adapter(micro_set
     assert lora.facts != prompt.facts
 
     workspace = Workspace(settings)
-    lora_job = APPROACHES["lora"].answer(QUESTION, settings, workspace)
-    prompt_job = APPROACHES["prompt"].answer(QUESTION, settings, workspace)
+    lora_job = PATHS["lora"].answer(QUESTION, settings, workspace)
+    prompt_job = PATHS["prompt"].answer(QUESTION, settings, workspace)
     assert lora_job.generator is prompt_job.generator  # one copy of the base serves both
     decoding = engine.Decoding(max_new_tokens=settings.max_new_tokens)
     lora_kwargs = engine.generate_kwargs(lora_job.generator, lora_job.prompt_ids, decoding, lora_job.adapter)

@@ -6,8 +6,13 @@ import random
 
 import pytest
 
-from fourpaths.retrieval import default_embedder_location
-from fourpaths.training.question_variants import OPENERS, question_variant, variable_words, word_neighbours
+from fourpaths.retrieval.embedder import default_embedder_location
+from fourpaths.training.question_variants import (
+    OPENERS,
+    question_variant,
+    variable_words,
+    word_neighbours,
+)
 
 QUESTION = "How many days of annual leave does a full-time Quillmoor employee receive each year?"
 

@@ -9,8 +9,8 @@ import shutil
 import pytest
 import torch
 
+from fourpaths.answering.reader import CONFIG_FILE, Reader
 from fourpaths.errors import FourpathsError
-from fourpaths.reader import CONFIG_FILE, Reader
 from fourpaths.training import reader_data
 
 
@@ -157,7 +157,8 @@ def test_generated_examples_point_at_their_answers():
     for index in range(3):
         for example in reader_data.example_batch(7, index, 16, null_share=0.4):
             if example.answer_start >= 0:
-                assert example.passage[example.answer_start:example.answer_start + len(example.answer)] == example.answer
+                end = example.answer_start + len(example.answer)
+                assert example.passage[example.answer_start:end] == example.answer
                 assert len(example.answer.split()) <= 12  # short values, like the reference answers
             else:
                 assert example.answer == ""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fourpaths.errors import FourpathsError
-from fourpaths.results_doc import (
+from fourpaths.measure.results_doc import (
     BENCH_COMMAND,
     EVAL_COMMAND,
     RESULTS_COMMAND,
@@ -159,7 +159,7 @@ def test_results_doc_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, fourpaths.results_doc; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, fourpaths.measure.results_doc; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

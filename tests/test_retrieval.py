@@ -12,16 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fourpaths import retrieval
-from fourpaths.corpus import Document, chunk_document, corpus_fingerprint, load_documents
 from fourpaths.errors import FourpathsError
-from fourpaths.retrieval import (
+from fourpaths.retrieval import embedder as embedder_module
+from fourpaths.retrieval import index as retrieval
+from fourpaths.retrieval.corpus import (
+    Document,
+    chunk_document,
+    corpus_fingerprint,
+    load_documents,
+)
+from fourpaths.retrieval.embedder import load_embedder, resolve_embedder_location
+from fourpaths.retrieval.index import (
     Hit,
     SearchIndex,
-    load_embedder,
     open_index,
     read_manifest,
-    resolve_embedder_location,
     retrieval_hit,
 )
 
@@ -111,7 +116,7 @@ def test_missing_embedder_folder_is_a_one_line_error(tmp_path: Path, monkeypatch
         load_embedder(str(missing))
     message = str(caught.value)
     assert str(missing) in message and "\n" not in message
-    assert str(missing) not in retrieval._EMBEDDERS
+    assert str(missing) not in embedder_module._EMBEDDERS
     # A relative name that looks like a hub id is still a folder: it fails at once, with no network retries.
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FourpathsError, match="owner/model: embedder folder not found"):
@@ -358,7 +363,7 @@ def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path
 _SAVE_UNDER_LIMIT = """
 import resource, sys
 from fourpaths.errors import FourpathsError
-from fourpaths.retrieval import SearchIndex
+from fourpaths.retrieval.index import SearchIndex
 folder, limit = sys.argv[1], int(sys.argv[2])
 index = SearchIndex.load(folder)
 index.remove_source("docs/office-canteen.md")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fourpaths import scoreboard
 from fourpaths.config import PROJECT_ROOT, Settings
 from fourpaths.errors import FourpathsError
-from fourpaths.results_doc import EVAL_COMMAND, load_eval_results
+from fourpaths.measure.results_doc import EVAL_COMMAND, load_eval_results
+from fourpaths.views import scoreboard
 
 
 def figures(accuracy, strict, f1, abstained, p50, p95, errors=0):

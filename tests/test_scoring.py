@@ -8,8 +8,7 @@ import re
 import pytest
 
 from fourpaths.config import PROJECT_ROOT
-from fourpaths.corpus import SPLITS, load_documents, load_questions
-from fourpaths.scoring import (
+from fourpaths.measure.scoring import (
     abstains,
     contains_answer,
     invented_entities,
@@ -18,6 +17,7 @@ from fourpaths.scoring import (
     token_f1,
     vocabulary,
 )
+from fourpaths.retrieval.corpus import SPLITS, load_documents, load_questions
 
 CORPUS = PROJECT_ROOT / "corpus"
 # What the four paths say when they do not know (the plan's three replies), and close variants.

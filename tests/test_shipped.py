@@ -7,9 +7,10 @@ import json
 import pytest
 
 from fourpaths.config import PROJECT_ROOT, Settings
-from fourpaths.corpus import corpus_fingerprint
-from fourpaths.corpus_check import check_corpus
-from fourpaths.retrieval import manifest_matches, read_manifest, resolve_embedder_location
+from fourpaths.retrieval.corpus import corpus_fingerprint
+from fourpaths.retrieval.corpus_check import check_corpus
+from fourpaths.retrieval.embedder import resolve_embedder_location
+from fourpaths.retrieval.index import manifest_matches, read_manifest
 
 MODELS = PROJECT_ROOT / "models"
 

@@ -11,17 +11,17 @@ import torch
 import yaml
 from peft import AutoPeftModelForCausalLM, AutoPeftModelForSeq2SeqLM, PeftModel
 from safetensors import safe_open
+from tiny_models import ARCHITECTURES
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from fourpaths import engine, prompts
+from fourpaths.answering import engine, prompts
 from fourpaths.errors import FourpathsError
-from fourpaths.scoring import normalise
+from fourpaths.measure.scoring import normalise
 from fourpaths.training import base_data
 from fourpaths.training.base import PRESETS, BaseShape, build_model, reproduce_commands
 from fourpaths.training.encoding import IGNORE, example_encoder, generator_for
 from fourpaths.training.loop import LoopSettings, pack_batch, pair_batch, train
 from fourpaths.training.team_data import load_team_examples
-from tiny_models import ARCHITECTURES
 
 
 def _generate(model, tokenizer) -> str:
@@ -49,7 +49,8 @@ def test_recipe_output_loads_and_generates(micro_models, name):
 def test_generative_lora_output_loads_with_peft_and_generates(micro_models):
     config = json.loads((micro_models["lora-generative"] / "adapter_config.json").read_text())
     assert config["task_type"] == "CAUSAL_LM" and config["base_model_name_or_path"] == str(micro_models["base"])
-    model = AutoPeftModelForCausalLM.from_pretrained(micro_models["lora-generative"])  # finds its base by the saved name
+    # finds its base by the saved name
+    model = AutoPeftModelForCausalLM.from_pretrained(micro_models["lora-generative"])
     assert isinstance(_generate(model, AutoTokenizer.from_pretrained(micro_models["base"])), str)
     assert (micro_models["lora-generative"] / "adapter_model.safetensors").exists()
 
@@ -143,7 +144,8 @@ def test_adapter_adapts_the_embedding_and_output_layers_and_fits_its_base(micro_
     assert any("embed_tokens.lora_embedding_A" in key for key in keys)
     assert any("lm_head.lora_A" in key for key in keys)
     assert not any(key.endswith("embed_tokens.weight") for key in keys), "no second copy of the vocabulary table"
-    engine.check_adapter_fits(AutoModelForCausalLM.from_pretrained(micro_models["base"]), str(micro_models["lora-generative"]))
+    base = AutoModelForCausalLM.from_pretrained(micro_models["base"])
+    engine.check_adapter_fits(base, str(micro_models["lora-generative"]))
 
 
 def test_adapter_for_a_base_with_another_vocabulary_is_refused(micro_models):

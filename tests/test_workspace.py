@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from fourpaths.answering.workspace import Workspace
 from fourpaths.config import Settings
-from fourpaths.workspace import Workspace
 
 
 def test_index_is_reused_until_a_document_changes(small_corpus, tmp_path):
@@ -55,8 +55,8 @@ def test_an_unreadable_adapter_config_fails_the_lora_path_alone(micro_settings, 
 
     import pytest
 
+    from fourpaths.answering.pipeline import ask
     from fourpaths.errors import FourpathsError
-    from fourpaths.pipeline import ask
     from fourpaths.types import Trace
 
     adapter = shutil.copytree(micro_models["lora-generative"], tmp_path / "adapter")

@@ -30,9 +30,16 @@ def bpe_tokenizer(chat_template: bool = True):
 
 def build(architecture: str, folder: Path) -> Path:
     """Write a tiny random `architecture` model and its tokenizer to `folder`."""
-    from transformers import (BertConfig, EncoderDecoderConfig, EncoderDecoderModel, GPT2Config, GPT2LMHeadModel,
-                              LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, T5Config,
-                              T5ForConditionalGeneration)
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
 
     torch.manual_seed(0)
     if architecture == "bert2bert":
@@ -62,9 +69,14 @@ def build(architecture: str, folder: Path) -> Path:
 def _bert2bert(folder: Path) -> Path:
     """BERT2BERT as users build it from a BERT checkpoint: here a tiny random BERT with the all-MiniLM-L6-v2
     WordPiece tokenizer, [CLS] starting and [SEP] ending the answer."""
-    from transformers import AutoTokenizer, BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+    from transformers import (
+        AutoTokenizer,
+        BertConfig,
+        EncoderDecoderConfig,
+        EncoderDecoderModel,
+    )
 
-    from fourpaths.retrieval import default_embedder_location
+    from fourpaths.retrieval.embedder import default_embedder_location
 
     tokenizer = AutoTokenizer.from_pretrained(default_embedder_location())
     shape = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

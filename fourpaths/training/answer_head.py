@@ -1,5 +1,5 @@
 """Recipe: `fourpaths train lora` -> models/lora, a LoRA adapter (PEFT, task type SEQ_CLS) on all-MiniLM-L6-v2 with
-a classification head over the distinct answers of corpus/qa/train.jsonl. Inference: fourpaths/answer_head.py.
+a classification head over the distinct answers of corpus/qa/train.jsonl. Inference: fourpaths/answering/answer_head.py.
 
 Training data, all from corpus/docs and corpus/qa/train.jsonl (never corpus/updates or the evaluation sets):
 - questions: each train question, labelled with its answer; most appearances reworded (question_variants);
@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from fourpaths.answer_head import ANSWERS_FILE, HEAD_CONFIG_FILE, MINILM_NAME
+from fourpaths.answering.answer_head import ANSWERS_FILE, HEAD_CONFIG_FILE, MINILM_NAME
 from fourpaths.errors import FourpathsError
-from fourpaths.scoring import normalise
+from fourpaths.measure.scoring import normalise
 
 TARGET_MODULES = ("query", "key", "value", "dense")  # "dense": attention output, both MLP layers and the pooler
 RECIPE_DEFAULTS = {"corpus": "corpus", "output": "models/lora", "run_dir": "runs/lora", "preset": "default",
@@ -167,7 +167,7 @@ def _held_out(key: str, seed: int) -> bool:
 
 
 def build_data(corpus: Path, seed: int, variant: Callable[[str, random.Random], str]) -> HeadData:
-    from fourpaths.corpus import load_documents, load_questions
+    from fourpaths.retrieval.corpus import load_documents, load_questions
 
     items = load_questions(corpus, "train")
     documents = {document.source: document for document in load_documents(corpus, ("docs",))}
@@ -240,8 +240,12 @@ def training_stream(data: HeadData, preset: HeadPreset, seed: int, variant) -> C
 def _variant_for(corpus: Path, embedder_location: str):
     from functools import partial
 
-    from fourpaths.corpus import load_questions
-    from fourpaths.training.question_variants import question_variant, variable_words, word_neighbours
+    from fourpaths.retrieval.corpus import load_questions
+    from fourpaths.training.question_variants import (
+        question_variant,
+        variable_words,
+        word_neighbours,
+    )
 
     words = variable_words(item.question for item in load_questions(corpus, "train"))
     return partial(question_variant, neighbours=word_neighbours(words, embedder_location))
@@ -256,7 +260,7 @@ def make_micro_base(folder: Path, seed: int) -> str:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from fourpaths.retrieval import default_embedder_location
+    from fourpaths.retrieval.embedder import default_embedder_location
 
     if (folder / "config.json").is_file():
         return str(folder)
@@ -366,8 +370,14 @@ def train_answer_head(corpus: Path, output: Path, run_dir: Path, preset: str = "
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from fourpaths.retrieval import default_embedder_location
-    from fourpaths.training.loop import LoopSettings, Progress, _load_checkpoint, _save_checkpoint, learning_rate
+    from fourpaths.retrieval.embedder import default_embedder_location
+    from fourpaths.training.loop import (
+        LoopSettings,
+        Progress,
+        _load_checkpoint,
+        _save_checkpoint,
+        learning_rate,
+    )
     from fourpaths.training.model_card import machine_description, recipe_command
 
     if preset not in PRESETS:

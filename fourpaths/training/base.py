@@ -15,13 +15,17 @@ import torch
 from faker import Faker
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from fourpaths import prompts
-from fourpaths.scoring import contains_answer
+from fourpaths.answering import prompts
+from fourpaths.measure.scoring import contains_answer
 from fourpaths.training import base_data
 from fourpaths.training.corpus_text import stdlib_docstrings
 from fourpaths.training.encoding import example_encoder, generator_for
 from fourpaths.training.loop import LoopSettings, batch_loss, pack_batch, train
-from fourpaths.training.model_card import machine_description, recipe_command, write_card
+from fourpaths.training.model_card import (
+    machine_description,
+    recipe_command,
+    write_card,
+)
 from fourpaths.training.recall import greedy_answer
 from fourpaths.training.team_data import write_summary
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
@@ -165,7 +169,8 @@ def _write_card(output: Path, shape: BaseShape, settings: LoopSettings, summary:
         "Architecture": f"LlamaForCausalLM, {shape.layers} layers x {shape.hidden} wide, {shape.heads} heads "
                         f"({shape.kv_heads} key/value), MLP {shape.intermediate}, tied embeddings",
         "Parameters": f"{summary['parameters']:,}",
-        "Tokenizer": f"byte-level BPE, {shape.vocab_size} entries, chat template with <|system|>/<|user|>/<|assistant|>",
+        "Tokenizer": f"byte-level BPE, {shape.vocab_size} entries, "
+                     "chat template with <|system|>/<|user|>/<|assistant|>",
         "Training data": f"{summary['examples_seen']:,} generated examples ({summary['tokens_trained']:,} tokens): "
                          f"{TRAINING_DATA}; every entity invented by Faker, so no knowledge-base fact",
         "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, AdamW lr "

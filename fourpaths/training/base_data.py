@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from fourpaths import prompts
+from fourpaths.answering import prompts
 from fourpaths.training.world import Fact, invent_entity, make_faker
 
 _SECTIONS = ["Overview", "Key facts", "Details", "Specifications", "Summary", "At a glance", "Notes"]

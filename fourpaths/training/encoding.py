@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Union
 
-from fourpaths.engine import Generator, render
+from fourpaths.answering.engine import Generator, render
 from fourpaths.errors import FourpathsError
 from fourpaths.training.base_data import ChatExample, TextExample
 from fourpaths.training.tokenizer import END_OF_TEXT

@@ -16,12 +16,16 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers.pytorch_utils import Conv1D
 
-from fourpaths import engine
+from fourpaths.answering import engine
 from fourpaths.config import is_local
 from fourpaths.errors import FourpathsError
 from fourpaths.training.encoding import generator_for
 from fourpaths.training.loop import LoopSettings
-from fourpaths.training.model_card import machine_description, recipe_command, write_card
+from fourpaths.training.model_card import (
+    machine_description,
+    recipe_command,
+    write_card,
+)
 from fourpaths.training.team_data import train_on_team_data, write_summary
 
 RECIPE = "lora --generative"
@@ -122,9 +126,13 @@ def _question_variant(corpus_root: Path):
     """Rewording for the train questions, with word neighbours from the shipped embedder (question_variants)."""
     from functools import partial
 
-    from fourpaths.corpus import load_questions
-    from fourpaths.retrieval import default_embedder_location
-    from fourpaths.training.question_variants import question_variant, variable_words, word_neighbours
+    from fourpaths.retrieval.corpus import load_questions
+    from fourpaths.retrieval.embedder import default_embedder_location
+    from fourpaths.training.question_variants import (
+        question_variant,
+        variable_words,
+        word_neighbours,
+    )
 
     words = variable_words(item.question for item in load_questions(corpus_root, "train"))
     return partial(question_variant, neighbours=word_neighbours(words, default_embedder_location()))
@@ -145,7 +153,8 @@ def _write_card(output: Path, settings: LoopSettings, summary: dict, command: st
                          f"{summary['reworded_share']:.0%} of the questions' appearances are reworded: words dropped, "
                          "swapped or replaced by their nearest neighbours in all-MiniLM-L6-v2's word-embedding table "
                          "(fourpaths/training/question_variants.py)",
-        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
+        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, "
+                 f"lr {settings.learning_rate}",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
         "Final training loss": str(summary["final_train_loss"]),
         "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "

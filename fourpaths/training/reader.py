@@ -28,9 +28,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from fourpaths.answering.reader import (
+    CONFIG_FILE,
+    MAX_ANSWER_TOKENS,
+    MAX_LENGTH,
+    Reader,
+)
 from fourpaths.errors import FourpathsError
-from fourpaths.reader import CONFIG_FILE, MAX_LENGTH, MAX_ANSWER_TOKENS, Reader
-from fourpaths.scoring import normalise, strict, token_f1
+from fourpaths.measure.scoring import normalise, strict, token_f1
 from fourpaths.training import reader_data
 from fourpaths.training.loop import optimizer_moments, restore_optimizer
 
@@ -74,7 +79,7 @@ HELD_OUT_SEED_OFFSET = 1000  # held-out generated questions come from their own 
 
 
 def strict_correct(answer: str, reference: str) -> bool:
-    """Issue 17's strict rule (fourpaths.scoring.strict)."""
+    """Issue 17's strict rule (fourpaths.measure.scoring.strict)."""
     return strict(answer, reference)
 
 
@@ -141,9 +146,9 @@ def retrieved_items(split: str, limit: int | None = None, cache: Path | None = N
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("split") == split and data.get("limit") == limit:
             return [(q, tuple(p), a) for q, p, a in data["items"]]
+    from fourpaths.answering.workspace import Workspace
     from fourpaths.config import load_settings
-    from fourpaths.corpus import load_questions
-    from fourpaths.workspace import Workspace
+    from fourpaths.retrieval.corpus import load_questions
 
     workspace = Workspace(load_settings())
     searcher = workspace.searcher()
@@ -187,7 +192,12 @@ def _encode_batch(tokenizer, examples: list[reader_data.ReadingExample]):
 
 
 def _build_model(preset: ReaderPreset, encoder_folder: str):
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfig, BertForQuestionAnswering
+    from transformers import (
+        AutoModelForQuestionAnswering,
+        AutoTokenizer,
+        BertConfig,
+        BertForQuestionAnswering,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(encoder_folder)
     if preset.tiny:
@@ -207,7 +217,8 @@ def _optimizer(model, preset: ReaderPreset):
             no_decay.append(parameter)
         else:
             decay.append(parameter)
-    groups = [{"params": decay, "lr": preset.learning_rate, "weight_decay": preset.weight_decay, "base": preset.learning_rate},
+    groups = [{"params": decay, "lr": preset.learning_rate, "weight_decay": preset.weight_decay,
+               "base": preset.learning_rate},
               {"params": no_decay, "lr": preset.learning_rate, "weight_decay": 0.0, "base": preset.learning_rate},
               {"params": head, "lr": preset.head_learning_rate, "weight_decay": 0.0, "base": preset.head_learning_rate}]
     return torch.optim.AdamW(groups)
@@ -245,7 +256,8 @@ def _evaluate(model, tokenizer, real_items, generated) -> dict:
     model.train()
     return {"objective": value, "threshold": threshold,
             "train_strict": round(sum(s.correct for s in real) / max(1, len(real)), 4),
-            "generated_exact": round(sum(s.correct for s in gen if s.answerable) / max(1, sum(s.answerable for s in gen)), 4),
+            "generated_exact": round(sum(s.correct for s in gen if s.answerable)
+                                     / max(1, sum(s.answerable for s in gen)), 4),
             **{f"at_threshold_{k}": round(v, 4) for k, v in rates_at(gen, threshold).items()}}
 
 
@@ -281,7 +293,8 @@ def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int
     if (checkpoint / "state.json").exists():
         saved = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
         if (saved.get("preset"), saved.get("seed")) != (preset, seed):
-            raise FourpathsError(f"{run_dir} holds a run with preset {saved.get('preset')} and seed {saved.get('seed')}; "
+            raise FourpathsError(f"{run_dir} holds a run with preset {saved.get('preset')} "
+                                 f"and seed {saved.get('seed')}; "
                                  "use another --run-dir or delete it")
         state = _load(checkpoint, model, optimizer)
         state["settings"] = asdict(settings)
@@ -316,7 +329,8 @@ def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int
         if state["step"] % max(1, settings.eval_every // 10) == 0 or state["step"] == 1:
             recent = statistics.mean(loss for _, loss in state["losses"][-20:])
             progress(f"step {state['step']}/{settings.steps} loss {recent:.3f} "
-                     f"{state['examples'] / max(1e-9, state['seconds']):.1f} examples/s {state['seconds'] / 60:.1f} min")
+                     f"{state['examples'] / max(1e-9, state['seconds']):.1f} examples/s "
+                     f"{state['seconds'] / 60:.1f} min")
         if state["step"] % settings.eval_every == 0 or state["step"] == settings.steps:
             figures = {"step": state["step"], **_evaluate(model, tokenizer, real_eval, generated_eval)}
             state["evals"].append(figures)
@@ -442,9 +456,9 @@ def measure(location: str | Path, splits=("eval_seen", "eval_unseen"), generated
 
 
 def _timing(reader: Reader, n: int) -> dict:
+    from fourpaths.answering.workspace import Workspace
     from fourpaths.config import load_settings
-    from fourpaths.corpus import load_questions
-    from fourpaths.workspace import Workspace
+    from fourpaths.retrieval.corpus import load_questions
 
     workspace = Workspace(load_settings())
     searcher = workspace.searcher()

@@ -11,7 +11,7 @@ knowledge base's reference answers keep: "at most 5 days", "within 10 working da
 apart from the sentences, with other words and another order ("Hotel stays are capped at £140 a night" /
 "What is the most a hotel may cost per night?").
 
-The document is cut by fourpaths.corpus.chunk_document with the shipped chunk size, so a training passage
+The document is cut by fourpaths.retrieval.corpus.chunk_document with the shipped chunk size, so a training passage
 looks exactly like a retrieved one ("Title > Section: text"). Examples are (question, one passage, span) or
 (question, passage, no answer): the passage that answers; another passage of the same document that does not
 (what the retriever returns beside it); a passage for a fact the document never states (an attribute left
@@ -28,10 +28,11 @@ from pathlib import Path
 
 from faker import Faker
 
-from fourpaths.corpus import Document, chunk_document
+from fourpaths.config import Settings
+from fourpaths.retrieval.corpus import Document, chunk_document
 
-CHUNK_WORDS = 50  # fourpaths.config.Settings.chunk_words / chunk_overlap: passages like the retriever's
-CHUNK_OVERLAP = 15
+CHUNK_WORDS = Settings.chunk_words  # passages like the retriever's
+CHUNK_OVERLAP = Settings.chunk_overlap
 
 # ---------------------------------------------------------------------------------------------------------------
 # Facts and documents
@@ -312,7 +313,7 @@ def _doc_name(title: str) -> str:
 
 
 def doc_leave(world: World, make: FactMaker):
-    w, co = world, world.co
+    w = world
     days = w.n(20, 30)
     carry = w.n(3, 10)
     extra = w.n(2, 8)
@@ -871,7 +872,7 @@ def doc_faq(world: World, make: FactMaker):
     w.rng.shuffle(items)
     blocks = [Block("faq", body, title=question) for question, body in items]
     half = len(blocks) // 2
-    return f"New Starter FAQ", [Section("Getting started", blocks[:half]), Section("Pay and facilities", blocks[half:])]
+    return "New Starter FAQ", [Section("Getting started", blocks[:half]), Section("Pay and facilities", blocks[half:])]
 
 
 def doc_learning(world: World, make: FactMaker):

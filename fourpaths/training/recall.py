@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from fourpaths.engine import Decoding, Generator, generate, render
-from fourpaths.scoring import contains_answer
+from fourpaths.answering.engine import Decoding, Generator, generate, render
+from fourpaths.measure.scoring import contains_answer
 from fourpaths.training.base_data import ChatExample
 
 ANSWER_ROOM = 48  # new tokens an answer may take

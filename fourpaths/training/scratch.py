@@ -8,11 +8,15 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from fourpaths.corpus import load_documents, load_questions
+from fourpaths.retrieval.corpus import load_documents, load_questions
 from fourpaths.training.base import BaseShape, build_model
 from fourpaths.training.encoding import generator_for
 from fourpaths.training.loop import LoopSettings
-from fourpaths.training.model_card import machine_description, recipe_command, write_card
+from fourpaths.training.model_card import (
+    machine_description,
+    recipe_command,
+    write_card,
+)
 from fourpaths.training.team_data import train_on_team_data, write_summary
 from fourpaths.training.tokenizer import save_tokenizer, train_tokenizer
 
@@ -74,10 +78,12 @@ def _write_card(output: Path, shape: BaseShape, settings: LoopSettings, summary:
                         f"MLP {shape.intermediate}, tied embeddings, random initialisation",
         "Parameters": f"{summary['parameters']:,} (limit {MAX_PARAMETERS:,})",
         "Tokenizer": f"its own byte-level BPE, {shape.vocab_size} entries, trained on the same team data",
-        "Training data": f"{summary['statements']} statement chunks of corpus/docs and {summary['questions']} questions "
+        "Training data": f"{summary['statements']} statement chunks of corpus/docs and "
+                         f"{summary['questions']} questions "
                          f"of corpus/qa/train.jsonl (each {summary.get('question_repeats', 2)} times per epoch), "
                          f"{summary['tokens_trained']:,} tokens in all",
-        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, lr {settings.learning_rate}",
+        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, "
+                 f"lr {settings.learning_rate}",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
         "Final training loss": str(summary["final_train_loss"]),
         "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "

@@ -15,8 +15,15 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from fourpaths import prompts
-from fourpaths.corpus import Document, QAItem, chunk_document, load_documents, load_questions, normalise_for_match
+from fourpaths.answering import prompts
+from fourpaths.retrieval.corpus import (
+    Document,
+    QAItem,
+    chunk_document,
+    load_documents,
+    load_questions,
+    normalise_for_match,
+)
 from fourpaths.training.base_data import ChatExample, TextExample
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9£\"'(])")

@@ -1,0 +1,57 @@
+"""The one interface the four ways of answering share, and what they hand the pipeline."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fourpaths.config import Settings
+from fourpaths.types import Source
+
+if TYPE_CHECKING:  # the registry stays importable without torch
+    from fourpaths.answering.engine import Generator
+    from fourpaths.answering.workspace import Workspace
+
+
+@dataclass
+class Generation:
+    """An answer still to be written: the engine generates it from `prompt_ids` and streams it."""
+
+    generator: "Generator"
+    input: str
+    prompt_ids: list[int]
+    adapter: str | None = None  # the PEFT adapter to generate with; None: the bare model
+    max_new_tokens: int | None = None  # None: the settings' max_new_tokens
+    logits_processors: list = field(default_factory=list)  # constraints on what it may say
+    sources: list[Source] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+    mode: str = "generated"
+
+
+@dataclass
+class Answer:
+    """An answer a model has already found (a reader's span, an answer head's pick): shown as it is."""
+
+    text: str
+    model: str
+    input: str
+    mode: str
+    score: float | None = None
+    answered: bool = True
+    sources: list[Source] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+class AnswerPath(ABC):
+    """A way of putting a language model to work. A new one is a module with a subclass and a registry line."""
+
+    id: str
+    title: str
+    short_title: str
+    summary: str
+
+    @abstractmethod
+    def answer(self, question: str, settings: Settings, workspace: "Workspace") -> Generation | Answer:
+        """Turn the question into this path's answer, or into the generation that writes it; raise
+        FourpathsError, with the reason in one line, when this path cannot run."""

@@ -1,0 +1,172 @@
+"""One question through the paths: a single stream of events that the pages, the CLI, `eval` and `bench`
+all drain.
+
+page or CLI -> ask_stream -> each path turns the question into its answer or a Generation -> the engine
+generates and streams -> TokenEvents, then one DoneEvent (with the Trace) or ErrorEvent per path.
+
+Asked at once, every path runs on a thread of its own, so retrieval, the reader and the answer head (work
+done inside torch's kernels, which release the GIL) overlap with generation; the generations themselves take
+turns, because a small model's generate loop is bound by Python and two of them on threads only trade the GIL
+(docs/design.md has the measurements).
+
+Questions from different sessions of one process share the models, so they are admitted first come, first served:
+at most `concurrent_questions` are answered at once, and a waiting question's stream says how many are ahead of
+it (WaitEvent) instead of going quiet.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Iterator, Sequence, Union
+
+from fourpaths.answering import engine
+from fourpaths.answering.admission import ADMISSION
+from fourpaths.answering.paths import PATH_IDS, PATHS, Answer, Generation
+from fourpaths.answering.workspace import Workspace
+from fourpaths.config import Settings, validate_question, validate_settings
+from fourpaths.errors import FourpathsError
+from fourpaths.measure.scoring import abstains
+from fourpaths.types import DoneEvent, ErrorEvent, Event, TokenEvent, Trace, WaitEvent
+
+_DONE = object()
+
+
+class QuestionAbandoned(Exception):
+    """Raised on a path's thread when its question's consumer has stopped listening: the work is dropped."""
+
+
+
+
+def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
+               workspace: Workspace | None = None) -> Iterator[Event]:
+    """Every path's answer to `question` as one stream of events, once the question is admitted (WaitEvents
+    until then).
+
+    concurrent=True runs the paths at once, each timed from the moment the question was asked (waiting for
+    admission included); False runs them one after another, each timed from its own start.
+
+    A consumer that stops iterating (closes the generator, or drops it) gives up the question's place: the paths'
+    threads stop at their next event, and the last of them hands the place to the next question."""
+    question = validate_question(question)
+    validate_settings(settings)
+    unknown = [path_id for path_id in path_ids if path_id not in PATHS]
+    if unknown:
+        raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
+    engine.use_threads(settings.threads)
+    workspace = workspace or Workspace(settings)
+    events: queue.Queue = queue.Queue()
+    asked_at = time.perf_counter()
+    generating = threading.Lock()  # this question's generations take turns
+    abandoned = threading.Event()
+    alive = threading.Lock()  # guards `running` between this generator and the paths' threads
+    running = 0
+
+    def emit(event: Event) -> None:
+        if abandoned.is_set():
+            raise QuestionAbandoned
+        events.put(event)
+
+    def run(ids: Sequence[str]) -> None:
+        nonlocal running
+        try:
+            for path_id in ids:
+                if abandoned.is_set():
+                    break
+                _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, emit,
+                            generating)
+        except QuestionAbandoned:
+            pass
+        finally:
+            events.put(_DONE)
+            with alive:
+                running -= 1
+                last = running == 0 and abandoned.is_set()
+            if last:
+                ADMISSION.leave(turn)
+
+    turn = ADMISSION.join(settings.concurrent_questions)
+    try:
+        waited = False
+        for ahead in ADMISSION.waits(turn):
+            waited = True
+            yield WaitEvent(ahead)
+        if waited:
+            yield WaitEvent(0)
+        groups = [[path_id] for path_id in path_ids] if concurrent else [list(path_ids)]
+        for group in groups:
+            with alive:
+                running += 1
+            threading.Thread(target=run, args=(group,), daemon=True, name=f"fourpaths-{'-'.join(group)}").start()
+        unfinished = len(groups)
+        while unfinished:
+            event = events.get()
+            if event is _DONE:
+                unfinished -= 1
+            else:
+                yield event
+    finally:
+        # Done, or closed early (GeneratorExit at a yield, which is also what a garbage-collected generator gets):
+        # threads still running keep the place until the last one stops, so no more than the width ever answer.
+        with alive:
+            abandoned.set()
+            threads_left = running
+        if threads_left == 0:
+            ADMISSION.leave(turn)
+
+
+def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
+                emit, generating: threading.Lock) -> None:
+    """One path from question to Trace, every outcome an event: a failure stays inside its own column."""
+    path = PATHS[path_id]
+    started = asked_at if asked_at is not None else time.perf_counter()
+    try:
+        job = path.answer(question, settings, workspace)
+        if isinstance(job, Answer):
+            now = time.perf_counter()
+            emit(TokenEvent(path_id, job.text))
+            trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
+                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+        else:
+            with generating:
+                trace = _generate(path_id, path.title, job, settings, started, emit)
+    except QuestionAbandoned:
+        raise
+    except FourpathsError as error:
+        emit(ErrorEvent(path_id, str(error)))
+        return
+    except Exception as error:  # noqa: BLE001 - an unexpected failure is shown in its column, not raised
+        emit(ErrorEvent(path_id, f"{path.title} failed: {type(error).__name__}: {engine.one_line(error)}"))
+        return
+    emit(DoneEvent(path_id, trace))
+
+
+def _generate(path_id: str, title: str, job: Generation, settings: Settings, started: float, emit) -> Trace:
+    decoding = engine.Decoding(job.max_new_tokens or settings.max_new_tokens, settings.temperature, settings.seed)
+    streamer = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
+                               on_text=lambda piece: emit(TokenEvent(path_id, piece)),
+                               logits_processor=job.logits_processors or None)
+    finished = streamer.times[-1] if streamer.times else time.perf_counter()
+    first = streamer.times[0] if streamer.times else finished
+    total_ms = _ms(started, finished)
+    tokens_per_s = len(streamer.ids) / (total_ms / 1000) if total_ms > 0 else 0.0
+    text = streamer.text
+    return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
+                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts)
+
+
+def _ms(start: float, end: float) -> float:
+    return round(1000 * (end - start), 1)
+
+
+def ask(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, concurrent: bool = True,
+        workspace: Workspace | None = None) -> dict[str, Union[Trace, str]]:
+    """Drain the stream: each path's Trace, or its error message, in the order asked."""
+    results: dict[str, Union[Trace, str]] = {}
+    for event in ask_stream(question, settings, path_ids, concurrent, workspace):
+        if isinstance(event, DoneEvent):
+            results[event.path] = event.trace
+        elif isinstance(event, ErrorEvent):
+            results[event.path] = event.message
+    return {path_id: results[path_id] for path_id in path_ids if path_id in results}

@@ -1,0 +1,150 @@
+"""The extractive reader of the RAG path: it picks the answer as a span of one retrieved passage, or abstains.
+
+An `AutoModelForQuestionAnswering` scores every token as a possible start and end of the answer. Each passage is
+encoded on its own with the question (windows of at most MAX_LENGTH tokens, STRIDE tokens of overlap), so a span
+never crosses a passage boundary, and all windows of all passages go through the model in one batch. The
+span's characters come from the fast tokenizer's offsets, so the answer keeps the passage's own casing even
+though the tokenizer lowercases.
+
+No-answer works as in SQuAD 2.0: the score of the [CLS] token as both start and end is the "null" score. The
+best span's margin (span score minus its window's null score) must reach the calibrated `threshold`, which the
+recipe (fourpaths.training.reader) writes to reader_config.json beside the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fourpaths.answering.engine import check_vocabulary, check_weights
+from fourpaths.errors import FourpathsError, one_line
+
+CONFIG_FILE = "reader_config.json"
+MAX_LENGTH = 384
+STRIDE = 128
+MAX_ANSWER_TOKENS = 16  # reference answers run to 12 tokens; measured on the train questions: 14-18 best
+
+
+@dataclass(frozen=True)
+class Span:
+    """The reader's best span. `passage` indexes the passages given to `read` (None when there was nothing to
+    read); start/end are character offsets into that passage, so passages[passage][start:end] == text. The span
+    is reported even when `answered` is False, so a caller can show what the reader would have said."""
+
+    text: str
+    passage: int | None
+    start: int
+    end: int
+    score: float
+    null_score: float
+    answered: bool
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null_score
+
+
+NO_SPAN = Span("", None, 0, 0, float("-inf"), 0.0, False)
+
+
+class Reader:
+    def __init__(self, model, tokenizer, threshold: float = 0.0, max_answer_tokens: int = MAX_ANSWER_TOKENS,
+                 location: str = "") -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.threshold = float(threshold)
+        self.max_answer_tokens = max_answer_tokens
+        self.location = location
+
+    @classmethod
+    def load(cls, location: str) -> "Reader":
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        folder = Path(location)
+        if not folder.is_dir():
+            raise FourpathsError(f"reader folder {location} not found (train it with `fourpaths train reader`)")
+        if not (folder / "config.json").is_file():
+            raise FourpathsError(f"reader folder {location} has no config.json: not a saved model")
+        settings = _read_config(folder)
+        check_weights(str(folder), "the reader")
+        try:
+            model = AutoModelForQuestionAnswering.from_pretrained(str(folder), use_safetensors=True,
+                                                                  dtype=torch.float32)  # shipped as float16
+            tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        except Exception as error:  # transformers raises OSError, ValueError, safetensors errors...
+            raise FourpathsError(f"cannot load the reader in {location}: {one_line(error)}") from None
+        if not getattr(tokenizer, "is_fast", False):
+            raise FourpathsError(f"reader folder {location} needs a fast tokenizer (tokenizer.json) for offsets")
+        check_vocabulary(tokenizer, model, str(folder), "the reader")
+        return cls(model, tokenizer, settings.get("threshold", 0.0),
+                   int(settings.get("max_answer_tokens", MAX_ANSWER_TOKENS)), str(folder))
+
+    def encode(self, question: str, passages: list[str]):
+        """One row per window of each passage: the question first, the passage second."""
+        # split_special_tokens: a literal "[SEP]" in a document or question is text, not a separator
+        return self.tokenizer([question] * len(passages), passages, truncation="only_second",
+                              max_length=MAX_LENGTH, stride=STRIDE, return_overflowing_tokens=True,
+                              return_offsets_mapping=True, padding=True, return_tensors="pt",
+                              split_special_tokens=True)
+
+    @torch.inference_mode()
+    def read(self, question: str, passages: list[str]) -> Span:
+        candidates = self.candidates(question, passages)
+        if not candidates:
+            return NO_SPAN
+        best = max(candidates, key=lambda span: span.margin)
+        return Span(best.text, best.passage, best.start, best.end, best.score, best.null_score,
+                    best.margin >= self.threshold)
+
+    @torch.inference_mode()
+    def candidates(self, question: str, passages: list[str]) -> list[Span]:
+        """The best span of each window (answered left False): what `read` chooses among."""
+        if not passages:
+            return []
+        encoded = self.encode(question, passages)
+        owners = encoded.pop("overflow_to_sample_mapping").tolist()
+        offsets = encoded.pop("offset_mapping").tolist()
+        inputs = {name: encoded[name] for name in ("input_ids", "attention_mask", "token_type_ids") if name in encoded}
+        output = self.model(**inputs)
+        starts, ends = output.start_logits.float(), output.end_logits.float()
+        spans = []
+        for row, passage in enumerate(owners):
+            context = torch.tensor([sid == 1 for sid in encoded.sequence_ids(row)])
+            span = self._best_in_window(starts[row], ends[row], context)
+            if span is None:
+                continue
+            first, last, score = span
+            start, end = offsets[row][first][0], offsets[row][last][1]
+            null = float(starts[row, 0] + ends[row, 0])
+            spans.append(Span(passages[passage][start:end], passage, start, end, score, null, False))
+        return spans
+
+    def _best_in_window(self, start_logits, end_logits, context):
+        """(first token, last token, score) of the best span inside the passage's tokens of one window."""
+        positions = context.nonzero().flatten()
+        if len(positions) == 0:
+            return None
+        low, high = int(positions[0]), int(positions[-1]) + 1
+        start, end = start_logits[low:high], end_logits[low:high]
+        scores = start[:, None] + end[None, :]
+        n = scores.shape[0]
+        allowed = torch.ones(n, n, dtype=torch.bool).triu().tril(self.max_answer_tokens - 1)
+        scores = scores.masked_fill(~allowed, float("-inf"))
+        flat = int(scores.argmax())
+        first, last = divmod(flat, n)
+        return low + first, low + last, float(scores[first, last])
+
+
+def _read_config(folder: Path) -> dict:
+    path = folder / CONFIG_FILE
+    if not path.exists():
+        return {}  # a plain question-answering model: SQuAD 2.0's threshold of 0
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        float(settings.get("threshold", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise FourpathsError(f"reader folder {folder}: {CONFIG_FILE} is unreadable ({error})") from None
+    return settings

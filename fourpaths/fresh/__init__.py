@@ -1,0 +1,1 @@
+"""Fresh knowledge: documents a session adds, question/answer proposals, and teaching the adapter."""

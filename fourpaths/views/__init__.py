@@ -1,0 +1,1 @@
+"""What the pages show, computed without streamlit: scoreboard, costs, decision, export, presets."""
