@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 from fourpaths.answering.paths import PATH_IDS
+from fourpaths.config import load_settings, results_file, with_overrides
 from fourpaths.errors import FourpathsError, one_line
 
 SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
@@ -27,16 +28,8 @@ def _settings_options(parser) -> None:
 
 
 def _settings(args):
-    from fourpaths.config import load_settings, with_overrides
-
     return with_overrides(load_settings(args.config), template=args.template, max_new_tokens=args.max_new_tokens,
                           temperature=args.temperature, seed=args.seed, top_k_passages=args.top_k)
-
-
-def _results_dir(args) -> Path:
-    from fourpaths.views.scoreboard import results_dir
-
-    return results_dir(_settings(args))
 
 
 def _progress(description: str):
@@ -58,7 +51,7 @@ def _progress(description: str):
 
 def _write_json(document: dict, output: str | None, as_json: bool) -> None:
     if output:
-        from fourpaths.measure.results_doc import write_json_atomically
+        from fourpaths.retrieval.files import write_json_atomically
 
         write_json_atomically(document, Path(output))
     if as_json:
@@ -127,7 +120,7 @@ def run_eval(args) -> int:
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
     document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
-    output = args.output or (str(_results_dir(args) / "eval.json") if args.all else None)
+    output = args.output or (str(results_file(_settings(args), "eval")) if args.all else None)
     _write_json(document, output, args.json)
     if output:
         print(f"wrote {output}", file=sys.stderr)
@@ -145,7 +138,7 @@ def run_bench(args) -> int:
     from fourpaths.measure.bench import run_bench as bench
 
     result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
-    _write_json(result, args.output or str(_results_dir(args) / "bench.json"), args.json)
+    _write_json(result, args.output or str(results_file(_settings(args), "bench")), args.json)
     if not args.json:
         for path_id, p in result["paths"].items():
             speed = (f"{p['tokens_per_s']:.0f} tok/s, generate() {p['baseline_generate_tokens_per_s']:.0f} tok/s"
@@ -165,7 +158,7 @@ def run_fresh(args) -> int:
         raise FourpathsError("--teach-seconds must be 0 (no teaching) or more")
     result = measure_fresh(_settings(args), args.documents or DEFAULT_DOCUMENTS, args.teach_seconds,
                            progress=lambda line: print(line, file=sys.stderr))
-    _write_json(result, args.output or str(_results_dir(args) / "fresh.json"), args.json)
+    _write_json(result, args.output or str(results_file(_settings(args), "fresh")), args.json)
     if not args.json:
         print(f"{len(result['documents'])} documents searchable in {result['searchable_s_median']:.2f} s (median)")
         for stage in ("before", "after_adding", "after_teaching"):
@@ -190,9 +183,8 @@ def run_load(args) -> int:
         env["FOURPATHS_CONCURRENT_QUESTIONS"] = str(args.concurrent_questions)
     settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
     result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr))
-    from fourpaths.views.scoreboard import results_dir
 
-    output = args.output or str(results_dir(settings) / "load.json")
+    output = args.output or str(results_file(settings, "load"))
     _write_json(result, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
@@ -215,7 +207,7 @@ def run_injection(args) -> int:
 
     document = measure_injection(_settings(args), args.corpus, args.index_dir, args.limit,
                                  progress=_progress("injection questions"))
-    output = args.output or str(_results_dir(args) / "injection.json")
+    output = args.output or str(results_file(_settings(args), "injection"))
     _write_json(document, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
@@ -246,7 +238,9 @@ def run_index(args) -> int:
 def run_results(args) -> int:
     from fourpaths.measure.results_doc import write_results_doc
 
-    write_results_doc(Path(args.eval), Path(args.bench), Path(args.output), Path(args.fresh))
+    settings = _settings(args)
+    write_results_doc(*(Path(getattr(args, name) or results_file(settings, name)) for name in ("eval", "bench")),
+                      Path(args.output), Path(args.fresh or results_file(settings, "fresh")))
     print(f"results: {args.output}")
     return 0
 
@@ -406,10 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     fresh.set_defaults(handler=run_fresh)
 
     results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
-    results.add_argument("--eval", default="results/eval.json")
-    results.add_argument("--bench", default="results/bench.json")
-    results.add_argument("--fresh", default="results/fresh.json")
+    results.add_argument("--eval", default=None, help="default: <results_dir>/eval.json")
+    results.add_argument("--bench", default=None, help="default: <results_dir>/bench.json")
+    results.add_argument("--fresh", default=None, help="default: <results_dir>/fresh.json")
     results.add_argument("--output", default="docs/results.md")
+    _settings_options(results)
     results.set_defaults(handler=run_results)
 
     corpus = subparsers.add_parser("corpus", help="check the knowledge base and its question sets")

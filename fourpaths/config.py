@@ -53,6 +53,13 @@ class Settings:
     concurrent_questions: int = 1  # questions answered at once by one process; the others wait their turn
 
 
+def results_file(settings: Settings, name: str) -> Path:
+    """Where `fourpaths <name>` (eval, bench, fresh, load, injection) writes its figures and the pages read them:
+    <results_dir>/<name>.json, a relative results_dir taken from the project root."""
+    folder = Path(settings.results_dir)
+    return (folder if folder.is_absolute() else PROJECT_ROOT / folder) / f"{name}.json"
+
+
 # FOURPATHS_ variables that are not settings: the config file's location and those other parts read (corpus
 # check, training, browser tests). Any other FOURPATHS_ name is refused as a misspelt setting: ignored, it would
 # leave the app on a value the user believes they changed. A new variable belongs in this list.

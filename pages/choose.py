@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from fourpaths.config import load_settings
 from fourpaths.views import decision
+from ui.settings import page_settings
 
-settings = st.session_state.get("settings") or load_settings()
+settings = page_settings()
 DEFAULTS = decision.Needs()
 
 st.title("Choose a path")

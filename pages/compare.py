@@ -8,8 +8,9 @@ from fourpaths.errors import FourpathsError
 from fourpaths.views.export import markdown_escaped
 from fourpaths.views.presets import preset_questions
 from ui.answers import ask_and_show
+from ui.settings import page_settings
 
-settings = st.session_state["settings"]
+settings = page_settings()
 
 st.title("One question, four paths")
 st.caption("Prompt engineering, a fine-tuned adapter, retrieval and a model trained from scratch answer "

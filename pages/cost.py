@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from fourpaths.config import load_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.views import costs
+from ui.settings import page_settings
 
-settings = st.session_state.get("settings") or load_settings()
+settings = page_settings()
 
 st.title("Cost to build")
 st.caption("What each path took to exist, as its recipe recorded it beside the model (training_summary.json), "

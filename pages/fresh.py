@@ -17,8 +17,9 @@ from fourpaths.views.export import (
     markdown_escaped,  # messages quote file names and answers, which are the user's
 )
 from ui.answers import ask_and_show
+from ui.settings import page_settings
 
-settings = st.session_state["settings"]
+settings = page_settings()
 state = st.session_state
 if "fresh_overlay" not in state:
     state["fresh_overlay"] = Overlay(settings)

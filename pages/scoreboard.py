@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from fourpaths.config import load_settings
 from fourpaths.errors import FourpathsError
 from fourpaths.views import scoreboard
 from fourpaths.views.export import markdown_escaped
+from ui.settings import page_settings
 
 RERUN_KEY = "scoreboard_rerun"  # the Rerun in progress (or last finished) lives in the session
 SHOWN_KEY = "scoreboard_rerun_shown"  # the finished Rerun whose figures the page has been redrawn with
 POLL_S = 1.0
 
-settings = st.session_state.get("settings") or load_settings()
+settings = page_settings()
 
 st.title("Scoreboard")
 st.caption("How often each path is right on the questions it was trained on, on the same facts asked in new "

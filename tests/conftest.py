@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
+from fourpaths.answering.paths import PATH_IDS, PATHS
 from fourpaths.config import PROJECT_ROOT, Settings
 
 torch.set_num_threads(1)  # tests share a 2-core machine with whatever else runs; oversubscription costs more
@@ -119,3 +122,166 @@ def micro_encoder_models(tiny_lora_models) -> dict[str, Path]:
     """A tiny BERT2BERT EncoderDecoderModel (all-MiniLM-L6-v2's tokenizer) and a generative LoRA adapter the
     recipe trained on it."""
     return tiny_lora_models("bert2bert")
+
+
+QUESTION = "How many days of paid annual leave does an employee receive?"
+
+
+def shown(text: str) -> str:
+    """A message as the page shows it: the Markdown escapes (the page shows messages as plain text) removed."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def start(monkeypatch) -> AppTest:
+    """app.py from the repo root, settings from the FOURPATHS_* variables; first run (and preload) done."""
+    monkeypatch.chdir(PROJECT_ROOT)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ask(at: AppTest, question: str | None = None, preset: str | None = None) -> AppTest:
+    if preset is not None:
+        at.selectbox(key="preset").set_value(preset).run()
+        assert not at.exception, [e.value for e in at.exception]
+    if question is not None:
+        at.text_area[0].input(question)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def path_columns(at: AppTest) -> dict[str, object]:
+    """Each path's answer column, found by the subheader it carries (the nested metric rows carry none)."""
+    found = {}
+    for path_id in PATH_IDS:
+        title = PATHS[path_id].title
+        matches = [c for c in at.columns if any(s.value == title for s in c.subheader)]
+        assert len(matches) == 1, f"expected one column titled {title!r}, found {len(matches)}"
+        found[path_id] = matches[0]
+    return found
+
+
+def metric_labels(block) -> list[str]:
+    return [m.label for m in block.metric]
+
+
+def assert_answered(column, path_id: str) -> None:
+    assert sorted(metric_labels(column)) == sorted(METRICS[path_id]), path_id
+    assert not column.error, [e.value for e in column.error]
+    assert f"Answer by: {MODES[path_id]}" in [c.value for c in column.caption]
+
+
+def sidebar_warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.sidebar.warning]
+
+
+
+
+DOCS = {
+    "docs/product-ferret.md": """# Ferret AMR
+
+## Battery
+
+The Ferret autonomous mobile robot runs for eleven hours on one charge of its lithium iron phosphate battery.
+A full recharge at the docking station takes ninety minutes.
+
+## Payload
+
+The Ferret carries totes of up to forty kilograms on its lifting deck.
+""",
+    "docs/policy-holidays.md": """# Holiday policy
+
+Every employee receives twenty-eight days of paid annual leave, including bank holidays.
+Holiday requests must be approved by a line manager at least two weeks in advance.
+Unused leave of up to five days may be carried into the next calendar year.
+""",
+    "docs/office-canteen.md": """# Canteen
+
+The staff canteen on the ground floor of the Leeds office serves hot lunches from noon until two o'clock.
+Vegetarian and vegan dishes are offered every day, and coffee is free for all staff.
+""",
+    "updates/update-security-badges.md": """# New security badges
+
+From March 2026 every visitor must wear a green security badge, collected from reception on arrival.
+Lost badges must be reported to the security desk within one hour.
+""",
+}
+
+
+QUESTIONS = {
+    "How long does the Ferret robot's battery last on one charge?": "docs/product-ferret.md",
+    "How many days of paid annual leave do employees get?": "docs/policy-holidays.md",
+    "When does the staff canteen serve lunch?": "docs/office-canteen.md",
+    "What colour badge must visitors wear?": "updates/update-security-badges.md",
+}
+
+
+def write_corpus(root: Path) -> Path:
+    for source, text in DOCS.items():
+        path = root / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def figures(accuracy, strict, f1, abstained, p50, p95, errors=0):
+    return {"accuracy": accuracy, "strict": strict, "f1": f1, "abstained": abstained, "p50_ms": p50, "p95_ms": p95,
+            "errors": errors}
+
+
+def item(qid, question, reference, answers, scores):
+    return {"id": qid, "question": question, "reference": reference, "answers": answers, "scores": scores}
+
+
+def score(right, abstained=False, error=None):
+    data = {"accuracy": right, "strict": right, "f1": 1.0 if right else 0.0, "abstained": abstained, "ms": 10.0}
+    if error:
+        data["error"] = error
+    return data
+
+
+APP = PROJECT_ROOT / "app.py"
+
+
+TIMEOUT = 300  # generous: the first run loads every model, on a shared 2-core machine
+
+
+GENERATED_METRICS = ("First token", "Total", "Tokens/s")
+
+
+PICKED_METRICS = ("First token", "Total", "Score")  # the answer head and the reader: a score, no tokens
+
+
+METRICS = {"prompt": GENERATED_METRICS, "lora": PICKED_METRICS, "rag": PICKED_METRICS, "scratch": GENERATED_METRICS}
+
+
+MODES = {"prompt": "generated", "lora": "answer head", "rag": "extractive reader", "scratch": "generated"}
+
+
+DOC = {
+    "format": 1, "date": "2026-12-06T10:00:00Z", "commit": "0123456789abcdef0123", "uncommitted_changes": True,
+    "machine": {"processor": "Test CPU", "cpu_count": 2}, "limit": 2,
+    "splits": {
+        "eval_seen": {"split": "eval_seen", "n": 2, "unanswerable": False,
+                      "paths": {"prompt": figures(0.0, 0.0, 0.1, 0.5, 30.0, 40.0),
+                                "lora": figures(0.5, 0.5, 0.6, 0.0, 5.0, 6.0),
+                                "rag": figures(1.0, 0.5, 0.8, 0.0, 50.0, 70.0),
+                                "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0, errors=1)},
+                      "items": [item("s1", "How many days?", "25", {"prompt": "I don't know.", "lora": "25",
+                                                                    "rag": "25 days", "scratch": ""},
+                                     {"prompt": score(False, abstained=True), "lora": score(True),
+                                      "rag": score(True), "scratch": score(False, error="out of memory")}),
+                                item("s2", "What price?", "$1", {"prompt": "$9", "lora": "$2", "rag": "$1 each",
+                                                                 "scratch": "$3"},
+                                     {"prompt": score(False), "lora": score(False), "rag": score(True),
+                                      "scratch": score(False)})]},
+        "eval_unseen": {"split": "eval_unseen", "n": 2, "unanswerable": False,
+                        "paths": {"prompt": figures(0.0, 0.0, 0.0, 0.0, 30.0, 40.0),
+                                  "lora": figures(0.0, 0.0, 0.1, 0.5, 5.0, 6.0),
+                                  "rag": figures(1.0, 1.0, 0.9, 0.0, 50.0, 70.0),
+                                  "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0)},
+                        "items": []},
+    },
+}

@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import (
+    QUESTION,
+    ask,
+    assert_answered,
+    metric_labels,
+    path_columns,
+    shown,
+    sidebar_warnings,
+    start,
+)
 from streamlit.testing.v1 import AppTest
 
-from fourpaths.answering.paths import PATH_IDS, PATHS
-from fourpaths.config import MAX_QUESTION_CHARS, PROJECT_ROOT
-
-APP = PROJECT_ROOT / "app.py"
-TIMEOUT = 300  # generous: the first run loads every model, on a shared 2-core machine
-GENERATED_METRICS = ("First token", "Total", "Tokens/s")
-PICKED_METRICS = ("First token", "Total", "Score")  # the answer head and the reader: a score, no tokens
-METRICS = {"prompt": GENERATED_METRICS, "lora": PICKED_METRICS, "rag": PICKED_METRICS, "scratch": GENERATED_METRICS}
-MODES = {"prompt": "generated", "lora": "answer head", "rag": "extractive reader", "scratch": "generated"}
-QUESTION = "How many days of paid annual leave does an employee receive?"
-
-
-def shown(text: str) -> str:
-    """A message as the page shows it: the Markdown escapes (the page shows messages as plain text) removed."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def start(monkeypatch) -> AppTest:
-    """app.py from the repo root, settings from the FOURPATHS_* variables; first run (and preload) done."""
-    monkeypatch.chdir(PROJECT_ROOT)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from fourpaths.answering.paths import PATH_IDS
+from fourpaths.config import MAX_QUESTION_CHARS
 
 
 @pytest.fixture
@@ -41,30 +28,10 @@ def app(micro_env, monkeypatch) -> AppTest:
     return start(monkeypatch)
 
 
-def ask(at: AppTest, question: str | None = None, preset: str | None = None) -> AppTest:
-    if preset is not None:
-        at.selectbox(key="preset").set_value(preset).run()
-        assert not at.exception, [e.value for e in at.exception]
-    if question is not None:
-        at.text_area[0].input(question)
-    at.button[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
-def path_columns(at: AppTest) -> dict[str, object]:
-    """Each path's answer column, found by the subheader it carries (the nested metric rows carry none)."""
-    found = {}
-    for path_id in PATH_IDS:
-        title = PATHS[path_id].title
-        matches = [c for c in at.columns if any(s.value == title for s in c.subheader)]
-        assert len(matches) == 1, f"expected one column titled {title!r}, found {len(matches)}"
-        found[path_id] = matches[0]
-    return found
 
 
-def metric_labels(block) -> list[str]:
-    return [m.label for m in block.metric]
 
 
 def latency_chart_present(at: AppTest) -> bool:
@@ -76,14 +43,8 @@ def latency_chart_present(at: AppTest) -> bool:
     return False
 
 
-def assert_answered(column, path_id: str) -> None:
-    assert sorted(metric_labels(column)) == sorted(METRICS[path_id]), path_id
-    assert not column.error, [e.value for e in column.error]
-    assert f"Answer by: {MODES[path_id]}" in [c.value for c in column.caption]
 
 
-def sidebar_warnings(at: AppTest) -> list[str]:
-    return [w.value for w in at.sidebar.warning]
 
 
 def test_app_runs_and_loads_every_model_without_a_problem(app):

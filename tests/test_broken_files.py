@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_app import (
+from conftest import (
     QUESTION,
     ask,
     assert_answered,

@@ -59,7 +59,7 @@ def measured(micro_settings, warm_index, tmp_path_factory) -> Path:
     the same functions on the micro models (as tests/test_pages.py does)."""
     from fourpaths.measure.bench import run_bench
     from fourpaths.measure.evaluation import evaluate_all, write_results
-    from fourpaths.measure.results_doc import write_json_atomically
+    from fourpaths.retrieval.files import write_json_atomically
 
     folder = tmp_path_factory.mktemp("results")
     write_results(evaluate_all(micro_settings, limit=2), folder / "eval.json")

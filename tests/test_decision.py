@@ -8,7 +8,7 @@ from dataclasses import fields, replace
 from datetime import datetime, timezone
 
 import pytest
-from test_scoreboard import DOC
+from conftest import DOC
 
 from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError

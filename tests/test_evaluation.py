@@ -163,7 +163,8 @@ def test_evaluate_all_records_what_it_measured(oracle, settings, tmp_path):
     path = write_results(doc, tmp_path / "results" / "eval.json")
     assert load_eval_results(path) == json.loads(json.dumps(doc))
     assert [p.name for p in path.parent.iterdir()] == ["eval.json"]  # no temporary file left behind
-    page = write_results_doc(path, tmp_path / "results" / "bench.json", tmp_path / "docs" / "results.md")
+    page = write_results_doc(path, tmp_path / "results" / "bench.json", tmp_path / "docs" / "results.md",
+                             tmp_path / "results" / "fresh.json")
     text = page.read_text(encoding="utf-8")
     assert "### eval_unanswerable" in text and "| RAG | 1.000 | 1.000 | 1.000 | 0.000 |" in text
     # the missing bench says how to make it

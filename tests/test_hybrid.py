@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from conftest import QUESTIONS, write_corpus
 
 from fourpaths.retrieval.corpus import chunk_document, load_documents
 from fourpaths.retrieval.embedder import load_embedder, resolve_embedder_location
 from fourpaths.retrieval.fusion import HybridSearcher
 from fourpaths.retrieval.index import SearchIndex
 from fourpaths.retrieval.keywords import KeywordIndex, words
-from tests.test_retrieval import QUESTIONS, write_corpus
 
 
 def test_words_drop_stop_words_and_keep_amounts():

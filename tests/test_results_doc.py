@@ -137,7 +137,8 @@ def test_write_results_doc_from_files(tmp_path: Path):
 
 def test_missing_and_malformed_files_become_a_line(tmp_path: Path):
     (tmp_path / "bench.json").write_text("{\"paths\": ", encoding="utf-8")
-    out = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "results.md")
+    out = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "results.md",
+                            tmp_path / "fresh.json")
     text = out.read_text(encoding="utf-8")
     assert f"Not measured yet: {tmp_path / 'eval.json'}: not found; run `{EVAL_COMMAND}`." in text
     assert f"{tmp_path / 'bench.json'}: not valid JSON" in text and f"run `{BENCH_COMMAND}` to remake it" in text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import QUESTIONS, write_corpus
 
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval import embedder as embedder_module
@@ -30,53 +31,9 @@ from fourpaths.retrieval.index import (
     retrieval_hit,
 )
 
-DOCS = {
-    "docs/product-ferret.md": """# Ferret AMR
-
-## Battery
-
-The Ferret autonomous mobile robot runs for eleven hours on one charge of its lithium iron phosphate battery.
-A full recharge at the docking station takes ninety minutes.
-
-## Payload
-
-The Ferret carries totes of up to forty kilograms on its lifting deck.
-""",
-    "docs/policy-holidays.md": """# Holiday policy
-
-Every employee receives twenty-eight days of paid annual leave, including bank holidays.
-Holiday requests must be approved by a line manager at least two weeks in advance.
-Unused leave of up to five days may be carried into the next calendar year.
-""",
-    "docs/office-canteen.md": """# Canteen
-
-The staff canteen on the ground floor of the Leeds office serves hot lunches from noon until two o'clock.
-Vegetarian and vegan dishes are offered every day, and coffee is free for all staff.
-""",
-    "updates/update-security-badges.md": """# New security badges
-
-From March 2026 every visitor must wear a green security badge, collected from reception on arrival.
-Lost badges must be reported to the security desk within one hour.
-""",
-}
-
-QUESTIONS = {
-    "How long does the Ferret robot's battery last on one charge?": "docs/product-ferret.md",
-    "How many days of paid annual leave do employees get?": "docs/policy-holidays.md",
-    "When does the staff canteen serve lunch?": "docs/office-canteen.md",
-    "What colour badge must visitors wear?": "updates/update-security-badges.md",
-}
-
-
 INDEX_FILES = {"index.faiss", "chunks.jsonl", "manifest.json"}
 
 
-def write_corpus(root: Path) -> Path:
-    for source, text in DOCS.items():
-        path = root / source
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -362,6 +319,7 @@ def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path
 # SIGXFSZ, so an over-long write fails with EFBIG, as on a full disk).
 _SAVE_UNDER_LIMIT = """
 import resource, sys
+from conftest import QUESTIONS, write_corpus
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.index import SearchIndex
 folder, limit = sys.argv[1], int(sys.argv[2])

@@ -8,54 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import DOC, figures
 
-from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.config import PROJECT_ROOT, Settings, results_file
 from fourpaths.errors import FourpathsError
 from fourpaths.measure.results_doc import EVAL_COMMAND, load_eval_results
 from fourpaths.views import scoreboard
-
-
-def figures(accuracy, strict, f1, abstained, p50, p95, errors=0):
-    return {"accuracy": accuracy, "strict": strict, "f1": f1, "abstained": abstained, "p50_ms": p50, "p95_ms": p95,
-            "errors": errors}
-
-
-def item(qid, question, reference, answers, scores):
-    return {"id": qid, "question": question, "reference": reference, "answers": answers, "scores": scores}
-
-
-def score(right, abstained=False, error=None):
-    data = {"accuracy": right, "strict": right, "f1": 1.0 if right else 0.0, "abstained": abstained, "ms": 10.0}
-    if error:
-        data["error"] = error
-    return data
-
-
-DOC = {
-    "format": 1, "date": "2026-12-06T10:00:00Z", "commit": "0123456789abcdef0123", "uncommitted_changes": True,
-    "machine": {"processor": "Test CPU", "cpu_count": 2}, "limit": 2,
-    "splits": {
-        "eval_seen": {"split": "eval_seen", "n": 2, "unanswerable": False,
-                      "paths": {"prompt": figures(0.0, 0.0, 0.1, 0.5, 30.0, 40.0),
-                                "lora": figures(0.5, 0.5, 0.6, 0.0, 5.0, 6.0),
-                                "rag": figures(1.0, 0.5, 0.8, 0.0, 50.0, 70.0),
-                                "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0, errors=1)},
-                      "items": [item("s1", "How many days?", "25", {"prompt": "I don't know.", "lora": "25",
-                                                                    "rag": "25 days", "scratch": ""},
-                                     {"prompt": score(False, abstained=True), "lora": score(True),
-                                      "rag": score(True), "scratch": score(False, error="out of memory")}),
-                                item("s2", "What price?", "$1", {"prompt": "$9", "lora": "$2", "rag": "$1 each",
-                                                                 "scratch": "$3"},
-                                     {"prompt": score(False), "lora": score(False), "rag": score(True),
-                                      "scratch": score(False)})]},
-        "eval_unseen": {"split": "eval_unseen", "n": 2, "unanswerable": False,
-                        "paths": {"prompt": figures(0.0, 0.0, 0.0, 0.0, 30.0, 40.0),
-                                  "lora": figures(0.0, 0.0, 0.1, 0.5, 5.0, 6.0),
-                                  "rag": figures(1.0, 1.0, 0.9, 0.0, 50.0, 70.0),
-                                  "scratch": figures(0.0, 0.0, 0.0, 0.0, 20.0, 25.0)},
-                        "items": []},
-    },
-}
 
 
 def test_figures_frame_has_a_row_per_set_and_path():
@@ -122,8 +80,8 @@ def test_load_says_which_command_makes_the_file(tmp_path: Path):
 
 
 def test_results_dir_relative_to_the_project():
-    assert scoreboard.eval_path(Settings()) == PROJECT_ROOT / "results" / "eval.json"
-    assert scoreboard.bench_path(Settings(results_dir="/tmp/x")) == Path("/tmp/x/bench.json")
+    assert results_file(Settings(), "eval") == PROJECT_ROOT / "results" / "eval.json"
+    assert results_file(Settings(results_dir="/tmp/x"), "bench") == Path("/tmp/x/bench.json")
 
 
 def test_merge_split_replaces_one_set_and_stamps_it(tmp_path: Path):

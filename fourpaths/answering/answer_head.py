@@ -66,9 +66,9 @@ class AnswerHead:
         folder = Path(adapter_location)
         if not folder.is_dir():
             raise FourpathsError(f"{folder}: answer-head adapter folder not found")
-        config = _read_json(folder / "adapter_config.json", "adapter config")
-        answers = _read_json(folder / ANSWERS_FILE, "answer list")
-        head = _read_json(folder / HEAD_CONFIG_FILE, "head config")
+        config = read_json(folder / "adapter_config.json", "adapter config")
+        answers = read_json(folder / ANSWERS_FILE, "answer list")
+        head = read_json(folder / HEAD_CONFIG_FILE, "head config")
         if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
             raise FourpathsError(f"{folder / ANSWERS_FILE}: expected a non-empty JSON list of answer strings")
         if not isinstance(head, dict) or not isinstance(head.get("threshold"), (int, float)):
@@ -118,7 +118,7 @@ class AnswerHead:
         return self.answer_many([question])[0]
 
 
-def _read_json(path: Path, what: str):
+def read_json(path: Path, what: str):
     if not path.is_file():
         raise FourpathsError(f"{path.parent}: {what} {path.name} not found")
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -79,19 +78,6 @@ def _neighbours(base: str, words: set[str]) -> dict[str, list[str]]:
     return {word: near for word, near in known.items() if near}
 
 
-def _cut(sentence: str, answer: str) -> str | None:
-    rest, cuts = re.subn(re.escape(answer), " ", sentence, flags=re.IGNORECASE)
-    rest = " ".join(rest.split()).strip(" .,;:-")
-    return rest if cuts and len(rest.split()) >= MIN_CONTEXT_WORDS else None
-
-
-def _read_json(path: Path, what: str):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise FourpathsError(f"{path}: cannot read the shipped adapter's {what} ({error})") from None
-
-
 def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output: Path, budget_s: float = 120.0,
                      progress: Callable[[int, float], None] | None = None,
                      cancel: Callable[[], bool] | None = None, seed: int = 0, max_steps: int | None = None,
@@ -118,6 +104,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         ANSWERS_FILE,
         HEAD_CONFIG_FILE,
         AnswerHead,
+        read_json,
         resolve_base,
     )
     from fourpaths.training.answer_head import (
@@ -125,6 +112,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         Example,
         HeadData,
         build_data,
+        cut_answer,
         training_stream,
     )
     from fourpaths.training.loop import LoopSettings, learning_rate
@@ -141,10 +129,10 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     if config.task_type != "SEQ_CLS":
         raise FourpathsError(f"{shipped}: adapter task_type is {config.task_type!r}, not SEQ_CLS: only an answer "
                              "head can be taught new answers")
-    shipped_answers = _read_json(shipped / ANSWERS_FILE, "answer list")
-    head_config = _read_json(shipped / HEAD_CONFIG_FILE, "head config")
+    shipped_answers = read_json(shipped / ANSWERS_FILE, "answer list")
+    head_config = read_json(shipped / HEAD_CONFIG_FILE, "head config")
     summary_path = shipped / "training_summary.json"
-    preset_name = _read_json(summary_path, "training summary").get("preset", "default") if summary_path.exists() \
+    preset_name = read_json(summary_path, "training summary").get("preset", "default") if summary_path.exists() \
         else "default"
     preset = PRESETS.get(preset_name, PRESETS["default"])
     max_length = int(head_config.get("max_length", preset.max_length))
@@ -185,7 +173,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         label = label_of[normalise(pair.answer)]
         prefix = f"{pair.heading}: " if pair.heading else ""
         statements.append(Example(prefix + pair.sentence, label, "statement"))
-        cut = _cut(pair.sentence, pair.answer)
+        cut = cut_answer(pair.sentence, pair.answer)
         if cut:
             contexts.append(Example(prefix + cut, label, "context"))
     new_data = HeadData(answers, questions, statements, contexts, [], [])

@@ -27,7 +27,6 @@ from fourpaths.answering.pipeline import ask
 from fourpaths.answering.workspace import Workspace
 from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
 from fourpaths.errors import FourpathsError
-from fourpaths.measure.results_doc import DEFAULT_EVAL_RESULTS, write_json_atomically
 from fourpaths.measure.scoring import (
     CORRECT_WITHIN_WORDS,
     abstains,
@@ -46,13 +45,14 @@ from fourpaths.retrieval.corpus import (
     load_questions,
     question_file,
 )
+from fourpaths.retrieval.files import write_json_atomically
 
 RESULTS_FORMAT = 1
 # The paths whose answers are checked for invented names: the prompt path has no documents and no taught
 # answers, so any name it gives that is not in the question or its prompt came from nowhere.
 ENTITY_CHECKED_PATHS = ("prompt",)
 # Settings that name a model: their folders are identified by a hash of their weight files.
-_MODEL_SETTING = re.compile(r"(?:^|_)(?:model|adapter|embedder|reader|reranker)$")
+_MODEL_SETTING = re.compile(r"(?:^|_)(?:model|adapter|embedder)$")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
@@ -236,7 +236,7 @@ def provenance(settings: Settings, corpus_root: str | Path) -> dict:
             "models": model_identities(settings), "corpus": _shown(str(corpus_root))}
 
 
-def write_results(doc: dict, path: str | Path = DEFAULT_EVAL_RESULTS) -> Path:
+def write_results(doc: dict, path: str | Path) -> Path:
     """Write `doc` as JSON to `path` (default results/eval.json) atomically: a reader never sees half a file."""
     return write_json_atomically(doc, path)
 

@@ -11,29 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from fourpaths.answering.paths import SHORT_TITLES
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import FourpathsError
+from fourpaths.retrieval.corpus import SPLIT_NOTES
+from fourpaths.retrieval.files import write_text_atomically
 
-DEFAULT_EVAL_RESULTS = PROJECT_ROOT / "results" / "eval.json"
-DEFAULT_BENCH_RESULTS = PROJECT_ROOT / "results" / "bench.json"
-DEFAULT_FRESH_RESULTS = PROJECT_ROOT / "results" / "fresh.json"
-DEFAULT_RESULTS_DOC = PROJECT_ROOT / "docs" / "results.md"
 EVAL_COMMAND = "fourpaths eval --all --json --output results/eval.json"
 BENCH_COMMAND = "fourpaths bench --repeats 3 --json --output results/bench.json"
 FRESH_COMMAND = "fourpaths fresh --teach-seconds 120 --json --output results/fresh.json"
 RESULTS_COMMAND = "fourpaths results"
 
-SPLIT_NOTES = {
-    "train": "the fine-tuned paths' own training questions, asked as in training",
-    "eval_seen": "trained facts, asked in new words",
-    "eval_unseen": "facts from documents that arrived after training (corpus/updates)",
-    "eval_unanswerable": "questions no document answers, and off-topic requests: the right reply is to abstain",
-}
 _PROVENANCE = ("date", "machine", "commit", "uncommitted_changes")
 _DASH = "–"
 
@@ -42,7 +33,7 @@ _DASH = "–"
 # Reading and writing the files
 
 
-def load_eval_results(path: str | Path = DEFAULT_EVAL_RESULTS) -> dict:
+def load_eval_results(path: str | Path) -> dict:
     """The document `fourpaths eval --all` wrote; FourpathsError saying how to make it when missing or malformed."""
     doc = _load(Path(path), EVAL_COMMAND)
     if not isinstance(doc.get("splits"), dict):
@@ -50,12 +41,12 @@ def load_eval_results(path: str | Path = DEFAULT_EVAL_RESULTS) -> dict:
     return doc
 
 
-def load_bench_results(path: str | Path = DEFAULT_BENCH_RESULTS) -> dict:
+def load_bench_results(path: str | Path) -> dict:
     """The document `fourpaths bench --json` wrote; FourpathsError saying how to make it when missing or malformed."""
     return _load(Path(path), BENCH_COMMAND)
 
 
-def load_fresh_results(path: str | Path = DEFAULT_FRESH_RESULTS) -> dict:
+def load_fresh_results(path: str | Path) -> dict:
     doc = _load(Path(path), FRESH_COMMAND)
     if not isinstance(doc.get("documents"), list) or not isinstance(doc.get("before"), dict):
         raise FourpathsError(f"{path}: not a `fourpaths fresh` result; run `{FRESH_COMMAND}`")
@@ -77,28 +68,8 @@ def _load(path: Path, command: str) -> dict:
     return doc
 
 
-def write_text_atomically(text: str, path: str | Path) -> Path:
-    """Write to a temporary file beside `path`, then rename it over `path`: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json_atomically(doc: dict, path: str | Path) -> Path:
-    return write_text_atomically(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", path)
-
-
-def write_results_doc(eval_path: str | Path = DEFAULT_EVAL_RESULTS, bench_path: str | Path = DEFAULT_BENCH_RESULTS,
-                      out_path: str | Path = DEFAULT_RESULTS_DOC,
-                      fresh_path: str | Path = DEFAULT_FRESH_RESULTS) -> Path:
+def write_results_doc(eval_path: str | Path, bench_path: str | Path, out_path: str | Path,
+                      fresh_path: str | Path) -> Path:
     """Render docs/results.md from the results files; a missing or malformed file becomes a line saying so."""
     documents, notes = {}, {}
     for name, load, path in (("eval", load_eval_results, eval_path), ("bench", load_bench_results, bench_path),
@@ -106,7 +77,7 @@ def write_results_doc(eval_path: str | Path = DEFAULT_EVAL_RESULTS, bench_path: 
         try:
             documents[name] = load(path)
         except FourpathsError as error:
-            documents[name], notes[name] = None, f"Not measured yet: {_relative(error)}."
+            documents[name], notes[name] = None, f"Not measured yet: {relative_message(error)}."
     text = render_results(documents["eval"], documents["bench"], documents["fresh"], eval_note=notes.get("eval"),
                           bench_note=notes.get("bench"), fresh_note=notes.get("fresh"))
     return write_text_atomically(text, out_path)
@@ -136,7 +107,7 @@ def _fresh_section(doc: dict | None, note: str | None) -> list[str]:
     return lines + [""]
 
 
-def _relative(error: Exception) -> str:
+def relative_message(error: Exception) -> str:
     """The message with the project's own folder left out of paths, so the page reads the same on any machine."""
     return str(error).replace(f"{PROJECT_ROOT}{os.sep}", "")
 
@@ -281,11 +252,11 @@ def describe_split(split: str, result: dict) -> str:
     verb = "abstains most often" if unanswerable else "is strictly right most often"
     if len(leaders) > 1:
         verb = "abstain most often" if unanswerable else "are strictly right most often"
-    sentence = f"On {split}, {_join(leaders)} {verb} ({_number(best, 2)})"
+    sentence = f"On {split}, {join_names(leaders)} {verb} ({_number(best, 2)})"
     return sentence + (f"; then {', '.join(rest)}." if rest else ".")
 
 
-def _join(names: list[str]) -> str:
+def join_names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

@@ -22,6 +22,19 @@ from fourpaths.errors import FourpathsError
 COLLECTIONS = ("docs", "updates")
 SPLITS = ("train", "eval_seen", "eval_unseen", "eval_unanswerable")
 UNANSWERABLE_SPLITS = ("eval_unanswerable",)  # questions no document answers: the right reply is to abstain
+# What each question set is, as people see it: a short title for tables, and a note saying what it measures.
+SPLIT_TITLES = {
+    "train": "trained facts, same words",
+    "eval_seen": "trained facts, new words",
+    "eval_unseen": "facts that arrived after training",
+    "eval_unanswerable": "questions no document answers",
+}
+SPLIT_NOTES = {
+    "train": "the fine-tuned paths' own training questions, asked as in training",
+    "eval_seen": "trained facts, asked in new words",
+    "eval_unseen": "facts from documents that arrived after training (corpus/updates)",
+    "eval_unanswerable": "questions no document answers, and off-topic requests: the right reply is to abstain",
+}
 QUESTION_FIELDS = ("id", "question", "answer", "source")
 CORPUS_ENV_VAR = "FOURPATHS_CORPUS"
 

@@ -4,8 +4,10 @@ folder across threads and processes."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -124,3 +126,27 @@ def _acquire_file_lock(path: Path):
     return handle
 
 
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside `path` to write; on success it is renamed over `path`, so a reader sees the old
+    file or the new one, never half of either; on failure it is removed and `path` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomically(text: str, path: str | os.PathLike) -> Path:
+    with replacing(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json_atomically(doc: dict, path: str | os.PathLike) -> Path:
+    return write_text_atomically(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", path)

@@ -64,9 +64,7 @@ if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actual
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
 MANIFEST_FILE = "manifest.json"
-# 3: the embedder known by its files, not its path; 4: chunk vectors only, no per-sentence vectors (a
-# format-3 folder is rebuilt, shedding its sentence files, and older code rebuilds a format-4 one).
-MANIFEST_FORMAT = 4
+MANIFEST_FORMAT = 4  # an index of another format is rebuilt
 DEFAULT_MAX_WORDS = Settings.chunk_words  # the defaults live in Settings alone
 DEFAULT_OVERLAP_WORDS = Settings.chunk_overlap
 
@@ -388,9 +386,9 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-# What an index folder may hold (format 3 also kept sentence vectors): a save replaces only such a folder, so an
+# What an index folder may hold: a save replaces only such a folder, so an
 # index_dir pointed at a folder of other files by mistake is refused instead of deleted.
-_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE, "sentences.jsonl", "sentences.npy"}
+_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE}
 
 
 def _refuse_foreign_folder(folder: Path) -> None:

@@ -151,7 +151,7 @@ def _contains_words(haystack: str, needle: str) -> bool:
     return bool(needle) and f" {needle} " in f" {haystack} "
 
 
-def _cut(sentence: str, answer: str) -> str | None:
+def cut_answer(sentence: str, answer: str) -> str | None:
     """The sentence without the answer (every time it occurs), or None where the answer is not there as written
     (any case) or too little is left."""
     rest, cuts = re.subn(re.escape(answer), " ", sentence, flags=re.IGNORECASE)
@@ -197,7 +197,7 @@ def build_data(corpus: Path, seed: int, variant: Callable[[str, random.Random], 
                 continue
             answer, label = held[0], label_of[normalise(held[0])]
             prefix = f"{heading}: " if heading else ""
-            cut = _cut(sentence, answer)
+            cut = cut_answer(sentence, answer)
             if cut:  # the heading may name the answer too ("The Vaultline password manager")
                 cut_heading = re.sub(re.escape(answer), " ", heading, flags=re.IGNORECASE)
                 cut_heading = " ".join(cut_heading.split()).strip(" .,;:-")

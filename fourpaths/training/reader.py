@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import statistics
 import time
@@ -36,6 +35,7 @@ from fourpaths.answering.reader import (
 )
 from fourpaths.errors import FourpathsError
 from fourpaths.measure.scoring import normalise, strict, token_f1
+from fourpaths.retrieval.files import replacing
 from fourpaths.training import reader_data
 from fourpaths.training.loop import optimizer_moments, restore_optimizer
 
@@ -233,12 +233,12 @@ def _schedule(preset: ReaderPreset, step: int) -> float:
 
 
 def _save(folder: Path, model, optimizer, state: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors.tmp")
-    save_file(optimizer_moments(optimizer), folder / "optimizer.safetensors.tmp")
-    (folder / "state.json.tmp").write_text(json.dumps(state), encoding="utf-8")
-    for name in ("model.safetensors", "optimizer.safetensors", "state.json"):  # all three replaced together
-        os.replace(folder / f"{name}.tmp", folder / name)
+    # all three written first, then replaced one after another (the innermost first)
+    with (replacing(folder / "model.safetensors") as weights, replacing(folder / "optimizer.safetensors") as moments,
+          replacing(folder / "state.json") as state_file):
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, weights)
+        save_file(optimizer_moments(optimizer), moments)
+        state_file.write_text(json.dumps(state), encoding="utf-8")
 
 
 def _load(folder: Path, model, optimizer) -> dict:

@@ -24,11 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from fourpaths.answering.paths import PATH_IDS, SHORT_TITLES
-from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
+from fourpaths.config import PROJECT_ROOT, Settings, resolve_location, results_file
 from fourpaths.errors import FourpathsError
 from fourpaths.measure.results_doc import BENCH_COMMAND, load_bench_results
 from fourpaths.training.summary import read_training_summary
-from fourpaths.views.scoreboard import bench_path
 
 RECIPE = {"prompt": "base", "lora": "lora", "rag": "reader", "scratch": "scratch"}  # `fourpaths train <recipe>`
 # The setting naming the model each path trained (or, for the prompt path, uses as it is).
@@ -195,9 +194,10 @@ def _losses(raw: object) -> list[tuple[int, float]]:
 
 def load_bench(settings: Settings) -> dict:
     """results/bench.json; FourpathsError naming the command when missing or malformed."""
-    doc = load_bench_results(bench_path(settings))
+    path = results_file(settings, "bench")
+    doc = load_bench_results(path)
     if "paths" in doc and not isinstance(doc["paths"], dict):
-        raise FourpathsError(f"{bench_path(settings)}: \"paths\" is not an object; run `{BENCH_COMMAND}` to remake it")
+        raise FourpathsError(f"{path}: \"paths\" is not an object; run `{BENCH_COMMAND}` to remake it")
     return doc
 
 

@@ -32,11 +32,11 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from fourpaths.answering.paths import SHORT_TITLES
-from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.config import PROJECT_ROOT, Settings, results_file
 from fourpaths.errors import FourpathsError
-from fourpaths.measure.results_doc import SPLIT_NOTES
+from fourpaths.measure.results_doc import relative_message
+from fourpaths.retrieval.corpus import SPLIT_NOTES
 from fourpaths.views.costs import PathCost, describe_cost, load_bench, path_costs
-from fourpaths.views.scoreboard import bench_path, eval_path
 from fourpaths.views.scoreboard import load as load_eval
 
 # factor -> (question shown, levels from least to most)
@@ -174,22 +174,17 @@ def gather_evidence(settings: Settings) -> Evidence:
     try:
         evidence.eval_doc = load_eval(settings)
     except FourpathsError as error:
-        evidence.eval_problem = _relative(error)
+        evidence.eval_problem = relative_message(error)
     try:
         evidence.bench = load_bench(settings)
     except FourpathsError as error:
-        evidence.bench_problem = _relative(error)
+        evidence.bench_problem = relative_message(error)
     return evidence
 
 
 def _shown(path) -> str:
     """A path inside the project relative to it, as the commands that write the files name it."""
     return str(path).replace(f"{PROJECT_ROOT}{os.sep}", "")
-
-
-def _relative(error: Exception) -> str:
-    """The message with the project's folder left out, so a downloaded summary reads the same anywhere."""
-    return str(error).replace(f"{PROJECT_ROOT}{os.sep}", "")
 
 
 def combination_fits(needs: Needs) -> bool:
@@ -341,12 +336,13 @@ def summary_markdown(needs: Needs, ranking: list[Recommendation], evidence: Evid
     unrecorded = "at an unrecorded date"
     if evidence.eval_doc:
         commit = evidence.eval_doc.get("commit")
-        lines.append(f"- Accuracy: {_shown(eval_path(settings))}, measured {evidence.eval_doc.get('date', unrecorded)}"
+        lines.append(f"- Accuracy: {_shown(results_file(settings, 'eval'))}, "
+                     f"measured {evidence.eval_doc.get('date', unrecorded)}"
                      + (f", commit {commit[:12]}" if commit else ""))
     else:
         lines.append(f"- Accuracy: {evidence.eval_problem}")
     if evidence.bench:
-        lines.append(f"- Speed and memory: {_shown(bench_path(settings))}, measured "
+        lines.append(f"- Speed and memory: {_shown(results_file(settings, 'bench'))}, measured "
                      f"{evidence.bench.get('date', unrecorded)}")
     else:
         lines.append(f"- Speed and memory: {evidence.bench_problem}")

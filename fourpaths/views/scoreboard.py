@@ -17,18 +17,12 @@ from typing import Sequence
 import pandas as pd
 
 from fourpaths.answering.paths import SHORT_TITLES
-from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
+from fourpaths.config import Settings, resolve_location, results_file
 from fourpaths.errors import FourpathsError
-from fourpaths.measure.results_doc import (
-    EVAL_COMMAND,
-    SPLIT_NOTES,
-    describe_split,
-    load_eval_results,
-    write_json_atomically,
-)
+from fourpaths.measure.results_doc import EVAL_COMMAND, describe_split, join_names, load_eval_results
+from fourpaths.retrieval.corpus import SPLIT_NOTES
+from fourpaths.retrieval.files import write_json_atomically
 
-EVAL_FILE = "eval.json"
-BENCH_FILE = "bench.json"
 # What the chart and the table can show, with the label each is shown under.
 METRICS = {"accuracy": "Accuracy", "strict": "Strict", "f1": "F1", "abstained": "Abstained",
            "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
@@ -42,26 +36,12 @@ _merge_lock = threading.Lock()  # two re-runs finishing together must not each w
 # Where the files are
 
 
-def results_dir(settings: Settings) -> Path:
-    """Settings.results_dir, a relative one taken from the project root."""
-    folder = Path(settings.results_dir)
-    return folder if folder.is_absolute() else PROJECT_ROOT / folder
-
-
-def eval_path(settings: Settings) -> Path:
-    return results_dir(settings) / EVAL_FILE
-
-
-def bench_path(settings: Settings) -> Path:
-    return results_dir(settings) / BENCH_FILE
-
-
 def load(settings: Settings) -> dict:
     """results/eval.json; FourpathsError naming the command that makes it when it is missing or malformed."""
-    doc = load_eval_results(eval_path(settings))
+    doc = load_eval_results(results_file(settings, "eval"))
     for split, result in doc["splits"].items():
         if not isinstance(result, dict) or not isinstance(result.get("paths"), dict):
-            raise FourpathsError(f"{eval_path(settings)}: question set {split!r} has no \"paths\" figures; "
+            raise FourpathsError(f"{results_file(settings, 'eval')}: question set {split!r} has no \"paths\" figures; "
                                  f"run `{EVAL_COMMAND}` to remake it")
     return doc
 
@@ -151,7 +131,7 @@ def summary_line(doc: dict) -> str:
             parts.append(f"none on {split}")
             continue
         leaders = [title(p) for p, figures in paths.items() if (figures.get("strict") or 0.0) == best]
-        parts.append(f"{_join(leaders)} on {split} ({best:.2f})")
+        parts.append(f"{join_names(leaders)} on {split} ({best:.2f})")
     if not parts:
         return "No question set has been measured."
     sentence = "Strictly right most often: " + "; ".join(parts) + "."
@@ -193,10 +173,6 @@ def provenance(doc: dict) -> str:
     if doc.get("updated"):
         parts.append(f"sets re-measured since, last {doc['updated']}")
     return "; ".join(parts)
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -245,7 +221,7 @@ def start_rerun(settings: Settings, split: str, limit: int | None = None,
         raise FourpathsError(f"unknown question set {split!r}; choose one of: {', '.join(SPLITS)}")
     if limit is not None and limit < 1:
         raise FourpathsError(f"the number of questions must be at least 1, got {limit}")
-    job = Rerun(split, limit, Path(path) if path else eval_path(settings))
+    job = Rerun(split, limit, Path(path) if path else results_file(settings, "eval"))
 
     def work() -> None:
         try:
