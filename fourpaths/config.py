@@ -22,7 +22,9 @@ MAX_QUESTION_CHARS = 500
 
 
 RETRIEVAL_MODES = ("hybrid", "dense")
-RAG_ANSWER_MODES = ("auto", "reader", "generated")  # auto: the reader, or generated when the base is a hub model
+RAG_ANSWER_MODES = ("auto", "reader", "generated")  # auto: see answering/paths/rag.py rag_mode
+ENGINES = ("local", "openai")  # transformers in this process; an OpenAI-compatible HTTP endpoint
+ENDPOINT_PATHS = ("prompt", "lora", "rag")  # the paths an endpoint can write for; the others always run here
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,20 @@ class Settings:
     temperature: float = 0.0  # 0 means greedy decoding
     seed: int = 0
     threads: int = 1  # torch threads (docs/design.md says why one); 0 leaves torch's default, one per core
+    prompt_constraints: bool = True  # the prompt path's NoNewNames and OneSentence (local engine only)
     # Serving
     concurrent_questions: int = 1  # questions answered at once by one process; the others wait their turn
+    # Engines (docs/deploy.md): which engine writes the prompt, LoRA and generated-RAG answers
+    engine: str = "local"  # "local" (transformers here, offline) or "openai" (an OpenAI-compatible endpoint)
+    prompt_engine: str = ""  # empty: as `engine`; else this path's own choice
+    lora_engine: str = ""
+    rag_engine: str = ""
+    endpoint_url: str = "http://127.0.0.1:8000/v1"  # what `fourpaths serve` listens on
+    endpoint_model: str = "base"  # the endpoint's name for the base (prompt path, generated RAG)
+    endpoint_adapter: str = "lora"  # its name for the generative LoRA adapter (LoRA path)
+    endpoint_timeout: float = 60.0  # seconds a request may take (5 s at most to connect)
+    endpoint_stream: bool = True
+    vllm_env: str = "../vllm-env"  # the virtual environment `fourpaths serve` runs vLLM from (beside the project)
 
 
 def results_file(settings: Settings, name: str) -> Path:
@@ -63,8 +77,9 @@ def results_file(settings: Settings, name: str) -> Path:
 # FOURPATHS_ variables that are not settings: the config file's location and those other parts read (corpus
 # check, training, browser tests). Any other FOURPATHS_ name is refused as a misspelt setting: ignored, it would
 # leave the app on a value the user believes they changed. A new variable belongs in this list.
+# FOURPATHS_API_KEY is the endpoint's key: read from the environment (or Streamlit secrets) only, never a file.
 OTHER_VARIABLES = frozenset({CONFIG_ENV, "FOURPATHS_CORPUS", "FOURPATHS_TRAIN_DEVICE", "FOURPATHS_CHROMIUM",
-                             "FOURPATHS_REQUIRE_BROWSER"})
+                             "FOURPATHS_REQUIRE_BROWSER", "FOURPATHS_API_KEY", "FOURPATHS_REQUIRE_VLLM"})
 # Settings naming folders fourpaths writes to. A relative one must stay inside the project; an absolute one is
 # the explicit choice to write elsewhere (a temporary folder, a mounted volume).
 WRITTEN_FOLDERS = ("index_dir", "results_dir")
@@ -224,6 +239,11 @@ def validate_settings(settings: Settings) -> Settings:
               (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
               (settings.retrieval in RETRIEVAL_MODES, f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}"),
               (settings.rag_answer in RAG_ANSWER_MODES, f"rag_answer must be one of {', '.join(RAG_ANSWER_MODES)}"),
+              (settings.engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}"),
+              *[(getattr(settings, f"{path}_engine") in ("", *ENGINES),
+                 f"{path}_engine must be one of {', '.join(ENGINES)} (or empty: as engine)")
+                for path in ENDPOINT_PATHS],
+              (settings.endpoint_timeout > 0, "endpoint_timeout must be more than 0 seconds"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
               (settings.threads >= 0, "threads must be 0 (torch's default) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more"),
@@ -259,3 +279,10 @@ def validate_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
         raise FourpathsError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,}: "
                              "shorten it")
     return cleaned
+
+
+def engine_of(settings: Settings, path_id: str) -> str:
+    """"local" or "openai": the engine that writes `path_id`'s generated answers (the scratch path always local)."""
+    if path_id not in ENDPOINT_PATHS:
+        return "local"
+    return getattr(settings, f"{path_id}_engine") or settings.engine

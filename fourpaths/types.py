@@ -38,6 +38,7 @@ class Trace:
     score: float | None = None  # the reader's or the answer head's confidence, where there is one
     answered: bool = True  # False when the path says it does not know
     facts: dict[str, object] = field(default_factory=dict)  # the rest of the anatomy, for display only
+    token_ids: list[int] = field(default_factory=list)  # the generated ids (an endpoint gives them when it can)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

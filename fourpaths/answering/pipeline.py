@@ -128,6 +128,8 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
             emit(TokenEvent(path_id, job.text))
             trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
                           _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+        elif job.endpoint is not None:  # the server batches requests: no turn to wait for
+            trace = _generate(path_id, path.title, job, settings, started, emit)
         else:
             with generating:
                 trace = _generate(path_id, path.title, job, settings, started, emit)
@@ -144,16 +146,28 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
 
 def _generate(path_id: str, title: str, job: Generation, settings: Settings, started: float, emit) -> Trace:
     decoding = engine.Decoding(job.max_new_tokens or settings.max_new_tokens, settings.temperature, settings.seed)
-    streamer = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter,
-                               on_text=lambda piece: emit(TokenEvent(path_id, piece)),
-                               logits_processor=job.logits_processors or None)
-    finished = streamer.times[-1] if streamer.times else time.perf_counter()
-    first = streamer.times[0] if streamer.times else finished
+
+    def on_text(piece: str) -> None:
+        emit(TokenEvent(path_id, piece))
+
+    if job.endpoint is not None:
+        from fourpaths.answering import endpoint
+
+        written = endpoint.generate(job.endpoint, job.served_model, job.messages, decoding.max_new_tokens,
+                                    decoding.temperature, decoding.seed, on_text)
+        model, text, ids, times, count = (f"{job.served_model} at {job.endpoint.url}", written.text, written.ids,
+                                          written.times, written.count)
+    else:
+        streamer = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter, on_text=on_text,
+                                   logits_processor=job.logits_processors or None)
+        model, text, ids, times, count = (job.generator.location, streamer.text, streamer.ids, streamer.times,
+                                          len(streamer.ids))
+    finished = times[-1] if times else time.perf_counter()
+    first = times[0] if times else finished
     total_ms = _ms(started, finished)
-    tokens_per_s = len(streamer.ids) / (total_ms / 1000) if total_ms > 0 else 0.0
-    text = streamer.text
-    return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
-                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts)
+    tokens_per_s = count / (total_ms / 1000) if total_ms > 0 else 0.0
+    return Trace(path_id, title, text, job.mode, model, job.input, job.sources, _ms(started, first), total_ms, count,
+                 round(tokens_per_s, 2), None, not abstains(text), job.facts, list(ids))
 
 
 def _ms(start: float, end: float) -> float:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fourpaths.answering import engine, prompts
-from fourpaths.config import PROJECT_ROOT, Settings, is_local, resolve_location
+from fourpaths.config import ENDPOINT_PATHS, PROJECT_ROOT, Settings, engine_of, is_local, resolve_location
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.corpus import load_questions
 
@@ -38,11 +38,41 @@ class Workspace:
             head = self.lora_is_answer_head()
         except FourpathsError:  # an unreadable adapter config fails the LoRA path alone, which reports it
             head = False
-        adapter = None if head else (resolve_location(self.settings.lora_adapter) or None)
+        served = engine_of(self.settings, "lora") == "openai"  # the endpoint holds the generative adapter
+        adapter = None if head or served else (resolve_location(self.settings.lora_adapter) or None)
         return engine.load_generator(resolve_location(self.settings.base_model), adapter)
 
     def base_is_local(self) -> bool:
         return is_local(resolve_location(self.settings.base_model))
+
+    def base_loads(self) -> bool:
+        """Whether the base is (or can now be) loaded here; a hub id that cannot be fetched fails fast."""
+        try:
+            self.base()
+        except FourpathsError:
+            return False
+        return True
+
+    def endpoint(self, path_id: str):
+        """The endpoint that writes `path_id`'s generated answers (fourpaths.answering.endpoint.Endpoint), or None
+        when they are generated here."""
+        if engine_of(self.settings, path_id) != "openai":
+            return None
+        from fourpaths.answering import endpoint
+
+        return endpoint.connect(self.settings)
+
+    def base_needed_here(self) -> bool:
+        """Whether a path generates with the base in this process (so loading it at start pays off)."""
+        s = self.settings
+        return (engine_of(s, "prompt") == "local" or s.rag_answer == "generated" and engine_of(s, "rag") == "local"
+                or engine_of(s, "lora") == "local" and bool(s.lora_adapter) and not self._answer_head_or_broken())
+
+    def _answer_head_or_broken(self) -> bool:
+        try:
+            return self.lora_is_answer_head()
+        except FourpathsError:
+            return True
 
     def scratch(self) -> engine.Generator:
         return engine.load_generator(resolve_location(self.settings.scratch_model))
@@ -132,10 +162,12 @@ class Workspace:
 
         progress(done, total, what) is called before each step; returns the problems met, one line each (a
         path whose model is broken still lets the others load)."""
-        steps = [("the base model", self.base), ("the search index", self.searcher),
-                 ("the scratch model", self.scratch),
+        served = [path for path in ENDPOINT_PATHS if engine_of(self.settings, path) == "openai"]
+        steps = [*([("the base model", self.base)] if self.base_needed_here() else []),
+                 *([("the endpoint", self._endpoint_models)] if served else []),
+                 ("the search index", self.searcher), ("the scratch model", self.scratch),
                  ("the LoRA adapter", self._lora_model),
-                 ("the reader", self.reader)]
+                 *([("the reader", self.reader)] if self.settings.rag_answer != "generated" else [])]
         problems = []
         for done, (what, load) in enumerate(steps):
             if progress:
@@ -152,10 +184,23 @@ class Workspace:
         """The LoRA path's model, raising what that path would say when it cannot answer."""
         if self.lora_is_answer_head():
             return self.answer_head()
+        if engine_of(self.settings, "lora") == "openai":
+            return None  # the endpoint holds it: _endpoint_models checks its name
         base = self.base()
         if base.adapter_error:
             raise FourpathsError(base.adapter_error)
         return base
+
+    def _endpoint_models(self) -> None:
+        """Reach the endpoint and check that it serves each model name a served path will ask for."""
+        s = self.settings
+        wanted = {"prompt": (s.endpoint_model, "endpoint_model"), "rag": (s.endpoint_model, "endpoint_model"),
+                  "lora": (s.endpoint_adapter, "endpoint_adapter")}
+        for path_id in ENDPOINT_PATHS:
+            served = self.endpoint(path_id)
+            if served is None or path_id == "lora" and self._answer_head_or_broken():
+                continue
+            served.check_model(*wanted[path_id])
 
     def few_shot_examples(self, question: str, count: int) -> list[prompts.Example]:
         """A seeded sample of the train set: the same examples for the same seed, whoever asks."""

@@ -10,15 +10,17 @@ from fourpaths.config import Settings
 from fourpaths.types import Source
 
 if TYPE_CHECKING:  # the registry stays importable without torch
+    from fourpaths.answering.endpoint import Endpoint
     from fourpaths.answering.engine import Generator
     from fourpaths.answering.workspace import Workspace
 
 
 @dataclass
 class Generation:
-    """An answer still to be written: the engine generates it from `prompt_ids` and streams it."""
+    """An answer still to be written and streamed: by the local engine from `prompt_ids`, or, when `endpoint` is
+    set, by the endpoint's model `served_model` from `messages`."""
 
-    generator: "Generator"
+    generator: "Generator | None"
     input: str
     prompt_ids: list[int]
     adapter: str | None = None  # the PEFT adapter to generate with; None: the bare model
@@ -27,6 +29,17 @@ class Generation:
     sources: list[Source] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
     mode: str = "generated"
+    endpoint: "Endpoint | None" = None
+    served_model: str = ""
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def served(cls, endpoint: "Endpoint", model: str, messages: list[dict[str, str]], **fields) -> "Generation":
+        """A generation for the endpoint: what it is sent is what the trace shows as the input."""
+        from fourpaths.answering.endpoint import inert, transcript
+
+        messages = inert(messages)
+        return cls(None, transcript(messages), [], endpoint=endpoint, served_model=model, messages=messages, **fields)
 
 
 @dataclass

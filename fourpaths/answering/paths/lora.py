@@ -28,11 +28,22 @@ class LoraPath(AnswerPath):
             facts = {"picks among": f"{len(head.answers)} answers it was taught",
                      "alternatives": [f"{text} ({score:.2f})" for text, score in pick.alternatives],
                      "threshold": head.threshold}
+            if settings.lora_engine or settings.engine != "local":
+                facts["engine"] = "local (an answer head picks, it does not generate: no endpoint can run it)"
             return Answer(pick.text, head.location, question, "answer head", round(pick.score, 4), pick.answered,
                           facts=facts)
+        served = workspace.endpoint(self.id)
+        if served is not None:
+            if not settings.endpoint_adapter:
+                raise FourpathsError("the LoRA path runs on the endpoint but endpoint_adapter (the adapter's served "
+                                     "name) is empty")
+            served.check_model(settings.endpoint_adapter, "endpoint_adapter")
+            facts = {"adapter": f"{settings.endpoint_adapter} (served)", "engine": f"endpoint {served.url}"}
+            return Generation.served(served, settings.endpoint_adapter, prompts.zero_shot(question), facts=facts)
         base = workspace.base()
         if base.adapter_error:
             raise FourpathsError(base.adapter_error)
         text, ids = engine.render(base, prompts.zero_shot(question), settings.max_new_tokens)
-        facts = {"adapter": base.adapter_location, "parameters": base.parameters, **base.adapter_facts}
+        facts = {"adapter": base.adapter_location, "parameters": base.parameters, "engine": "local",
+                 **base.adapter_facts}
         return Generation(base, text, ids, adapter=engine.ADAPTER_NAME, facts=facts)

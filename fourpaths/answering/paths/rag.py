@@ -7,6 +7,7 @@ import time
 
 from fourpaths.answering import prompts
 from fourpaths.answering.paths.interface import Answer, AnswerPath, Generation
+from fourpaths.config import engine_of
 from fourpaths.errors import FourpathsError
 from fourpaths.types import Source
 
@@ -15,11 +16,14 @@ MODES = {"reader": "extractive reader", "generated": "generated"}
 
 
 def rag_mode(settings, workspace) -> str:
-    """"reader" or "generated": `auto` reads with the extractive reader, unless the base is a hub model
-    (an instruction-tuned one can write the answer itself)."""
+    """"reader" or "generated": `auto` has a served model write the answer (endpoint engine) or a hub base that
+    loads (an instruction-tuned one can write it from the passages); otherwise the extractive reader reads, so a
+    hub base that cannot be fetched never takes the RAG column down with it."""
     if settings.rag_answer != "auto":
         return settings.rag_answer
-    return "reader" if workspace.base_is_local() else "generated"
+    if engine_of(settings, "rag") == "openai":
+        return "generated"
+    return "generated" if not workspace.base_is_local() and workspace.base_loads() else "reader"
 
 
 class RagPath(AnswerPath):
@@ -39,6 +43,8 @@ class RagPath(AnswerPath):
         reader = workspace.reader()
         span = reader.read(question, [source.text for source in sources])
         facts["threshold"] = reader.threshold
+        if engine_of(settings, self.id) == "openai":
+            facts["engine"] = "local (the extractive reader picks a span, it does not generate: no endpoint runs it)"
         if span.answered:
             text = span.text
             passage = sources[span.passage].text
@@ -55,8 +61,14 @@ class RagPath(AnswerPath):
         from fourpaths.answering import (
             engine,  # torch loads on the first answer, not with the registry
         )
-        base = workspace.base()
         passages = [prompts.Passage(i + 1, s.source, prompts.one_line(s.text)) for i, s in enumerate(sources)]
+        served = workspace.endpoint("rag")
+        if served is not None:  # the endpoint's context length is its own: every passage goes, it refuses if too long
+            served.check_model(settings.endpoint_model, "endpoint_model")
+            facts.update(passages_in_prompt=len(passages), engine=f"endpoint {served.url}")
+            return Generation.served(served, settings.endpoint_model, prompts.with_passages(question, passages),
+                                     sources=sources, facts=facts, mode=MODES["generated"])
+        base = workspace.base()
         tokens = prompts.control_tokens(base.tokenizer)  # kept text inside the passages: no document opens a turn
         for count in range(len(passages), 0, -1):  # the best passages that fit the model's positions
             try:
