@@ -328,6 +328,31 @@ def _add_train(subparsers) -> None:
         parser.set_defaults(handler=run_train)
 
 
+def run_serve(args) -> int:
+    from fourpaths import serve
+
+    if args.install:
+        seconds = serve.install(Path(args.install).resolve(), progress=lambda step: print(step, file=sys.stderr))
+        print(f"built {args.install} in {seconds:.0f} s; point the setting vllm_env at it")
+        return 0
+    settings = load_settings(args.config)
+    extra = dict(item.split("=", 1) for item in args.adapter if "=" in item)
+    if len(extra) != len(args.adapter):
+        raise FourpathsError("--adapter takes NAME=FOLDER")
+    adapters = serve.generative_adapters(settings, extra)
+    process = serve.start(settings, adapters, args.port)
+    try:
+        seconds = serve.wait_ready(process, args.port)
+        names = ", ".join([settings.endpoint_model] + [adapter.name for adapter in adapters])
+        print(f"serving {names} at http://127.0.0.1:{args.port}/v1 (ready in {seconds:.0f} s); answer through it with "
+              f"FOURPATHS_ENGINE=openai FOURPATHS_ENDPOINT_URL=http://127.0.0.1:{args.port}/v1", file=sys.stderr)
+        return process.wait()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fourpaths", description="One question through four ways of putting a "
                                      "language model to work: prompt, LoRA, RAG, from scratch.")
@@ -414,6 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = corpus_sub.add_parser("check", help="validate corpus/ against every rule; non-zero exit on failure")
     check.add_argument("--root", default="corpus")
     check.set_defaults(handler=run_corpus_check)
+
+    served = subparsers.add_parser("serve", help="vLLM's OpenAI-compatible server on 127.0.0.1 with the base and "
+                                   "the generative adapters (docs/deploy.md)")
+    served.add_argument("--port", type=int, default=8000)
+    served.add_argument("--adapter", action="append", default=[], metavar="NAME=FOLDER",
+                        help="another generative adapter, asked for by NAME (repeatable)")
+    served.add_argument("--install", metavar="ENV", help="build vLLM's environment at ENV, then exit")
+    served.add_argument("--config", default=None)
+    served.set_defaults(handler=run_serve)
 
     _add_train(subparsers)
     return parser

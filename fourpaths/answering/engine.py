@@ -155,16 +155,19 @@ def _load_now(location: str, adapter_location: str | None) -> Generator:
         AutoTokenizer,
     )
 
+    from fourpaths.answering.hub import loading_options
+
     check_weights(location, "model")
+    options = loading_options(location)  # a hub id: from the cache, or after one short check that the hub answers
     try:
-        config = AutoConfig.from_pretrained(location)
+        config = AutoConfig.from_pretrained(location, **options)
         loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
         if config.model_type == "encoder-decoder":
             from transformers import (
                 EncoderDecoderModel as loader,  # its own class reads the composite config
             )
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model = loader.from_pretrained(location, use_safetensors=True, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(location, **options)
+        model = loader.from_pretrained(location, use_safetensors=True, dtype=torch.float32, **options)
     except Exception as error:  # noqa: BLE001 - every loader failure becomes one readable line
         raise FourpathsError(f"cannot load model from {location}: {one_line(error)}") from None
     check_vocabulary(tokenizer, model, location, "model")

@@ -90,7 +90,6 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
         raise FourpathsError(f"{key}: embedder folder not found")
     if not path.is_dir():
         raise FourpathsError(f"{key}: embedder location is not a folder")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for the network
     from sentence_transformers import SentenceTransformer
 
     from fourpaths.answering.engine import LOADING, check_safetensors, check_vocabulary
@@ -99,7 +98,8 @@ def _load_embedder_uncached(key: str) -> "SentenceTransformer":
         check_safetensors(weights, "the embedder")
     try:
         with LOADING:  # a load beside another on a thread of its own can leave weights uninitialised
-            embedder = SentenceTransformer(key, device="cpu")
+            # a local folder never reaches for the network (and leaves the hub usable for the rest of the process)
+            embedder = SentenceTransformer(key, device="cpu", local_files_only=True)
     except Exception as error:  # the library raises many kinds for a broken model; all mean "cannot load"
         raise FourpathsError(f"{key}: cannot load embedder from folder ({one_line(error)})") from None
     if dimension_of(embedder) is None:
