@@ -67,12 +67,11 @@ def connect(settings: Settings) -> Endpoint:
     with _lock:
         if key in _endpoints:
             return _endpoints[key]
-    import httpx
-    from openai import OpenAI
+    from openai import OpenAI, Timeout
 
     # No retries: a failure is shown at once, in one line, rather than after the client's backoff.
     client = OpenAI(base_url=settings.endpoint_url, api_key=api_key() or "none", max_retries=0,
-                    timeout=httpx.Timeout(settings.endpoint_timeout, connect=CONNECT_TIMEOUT_S))
+                    timeout=Timeout(settings.endpoint_timeout, connect=CONNECT_TIMEOUT_S))
     try:
         models = client.models.list().data
     except Exception as error:  # noqa: BLE001 - every client failure becomes one readable line
