@@ -16,6 +16,7 @@ from fourpaths.views.export import markdown_escaped
 st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")
 
 try:
+    st.secrets.load_if_toml_exists()  # its top-level keys (FOURPATHS_API_KEY, FOURPATHS_ENGINE...) join the environment
     defaults = load_settings()
 except FourpathsError as error:  # a bad fourpaths.toml or FOURPATHS_ variable: said on the page, no traceback
     st.error(f"The settings cannot be used: {markdown_escaped(str(error))}")
@@ -53,7 +54,8 @@ def loaded_models(models: tuple) -> dict:
 
 # The models load once per process, when the app starts, so the first question is timed answering, not loading.
 record = loaded_models((settings.base_model, settings.lora_adapter, settings.reader_model, settings.scratch_model,
-                        settings.embedder, settings.corpus_root, settings.index_dir))
+                        settings.embedder, settings.corpus_root, settings.index_dir, settings.engine,
+                        settings.prompt_engine, settings.lora_engine, settings.rag_engine, settings.endpoint_url))
 if not record["done"]:
     with st.status("Loading the models…", expanded=False) as status:
         bar = st.progress(0.0)
@@ -67,6 +69,8 @@ if not record["done"]:
                       state="complete" if not record["problems"] else "error")
 for problem in record["problems"]:
     st.sidebar.warning(problem)
+st.sidebar.caption("Engines: " + "; ".join(f"{title}: {label}" for title, label in
+                                           Workspace(settings).engine_labels().items()))
 
 page = st.navigation([
     st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True),
