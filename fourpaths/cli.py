@@ -139,7 +139,13 @@ def run_eval(args) -> int:
 def run_bench(args) -> int:
     from fourpaths.measure.bench import run_bench as bench
 
-    result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
+    settings = _settings(args)
+    here = with_overrides(settings, engine="local", prompt_engine="", lora_engine="", rag_engine="")
+    result = bench(here, repeats=args.repeats, cold_start=not args.no_cold_start)
+    if args.served:
+        from fourpaths.measure.served_bench import run_served_bench
+
+        result["served"] = run_served_bench(settings)
     _write_json(result, args.output or str(results_file(_settings(args), "bench")), args.json)
     if not args.json:
         for path_id, p in result["paths"].items():
@@ -150,6 +156,14 @@ def run_bench(args) -> int:
               f"{result['sequential_wall_ms']:.0f} ms (ratio {result['concurrent_over_sequential']:.2f})")
         print(f"peak memory {result['peak_rss_mb']:.0f} MB "
               f"(after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
+        if args.served:
+            s = result["served"]
+            for path_id, p in s["paths"].items():
+                print(f"served {path_id:<8} {p['answer_ms']:>7.0f} ms  ({p['tokens_per_s']:.0f} tok/s)")
+            print(f"served: {s['questions_at_once']} questions at once {s['concurrent_wall_ms']:.0f} ms vs one after "
+                  f"another {s['sequential_wall_ms']:.0f} ms (ratio {s['concurrent_over_sequential']:.2f}); "
+                  f"{s['answers_differing_from_local']} of {s['answers_compared_with_local']} answers given together "
+                  f"differ from the local engine's ({s['compared_by']})")
     return 0
 
 
@@ -384,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the JSON here (default results/bench.json, which the pages read)")
     bench.add_argument("--repeats", type=int, default=1, help="times to go through the benchmark questions")
     bench.add_argument("--no-cold-start", action="store_true", help="skip the fresh-process measurements")
+    bench.add_argument("--served", action="store_true", help="also the endpoint engine (endpoint_url), beside the "
+                       "local one: speed, four questions at once, answers against the local engine's")
     _settings_options(bench)
     bench.set_defaults(handler=run_bench)
 
