@@ -148,9 +148,9 @@ def test_the_compare_page_answers_through_vllm(server, micro_env, monkeypatch):
                         "BASE_MODEL": settings.base_model, "LORA_ADAPTER": settings.lora_adapter,
                         "RAG_ANSWER": "generated"}.items():
         monkeypatch.setenv(f"FOURPATHS_{name}", value)
-    at = ask_in_page(start(monkeypatch), QUESTIONS[0])
-    columns = path_columns(at)
+    at = start(monkeypatch)
+    captions = [str(caption.value) for caption in at.sidebar.caption]  # the sidebar, before a question reruns the page
+    assert any(f"Prompt: endpoint {settings.endpoint_url} (base)" in caption for caption in captions), captions
+    columns = path_columns(ask_in_page(at, QUESTIONS[0]))
     for path_id in (*SERVED, "scratch"):
         assert not columns[path_id].error, [e.value for e in columns[path_id].error]
-    captions = [str(caption.value) for caption in at.sidebar.caption]
-    assert any(f"Prompt: endpoint {settings.endpoint_url} (base)" in caption for caption in captions), captions
