@@ -26,7 +26,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # torchvision::nms does not exist"); serving text models needs none of them.
 NOT_INSTALLED = frozenset({"torch", "torchvision", "torchaudio", "torchcodec"})
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the --max-lora-rank values vLLM accepts
-KV_CACHE_BYTES = 128 * 2**20  # keeps the server near 1.3 GB resident on the shipped base (measured)
+KV_CACHE_BYTES = 128 * 2**20  # the server then takes about 1.8 GB on the shipped base (docs/design.md)
 
 
 @dataclass(frozen=True)
