@@ -268,10 +268,12 @@ class Overlay:
                 raise FourpathsError(f"teaching failed ({type(error).__name__}: {error}); the previous adapter stays "
                                      "in use") from error
             summary = taught.summary
-            report = TeachReport(summary["pairs"], summary["new_answers"], summary["examples_trained"],
-                                 summary["new_examples_trained"], summary["steps"], summary["seconds"],
-                                 summary["train_seconds"], budget_s, summary["recall"], summary["reworded_accuracy"],
-                                 summary["shipped_recall"], str(output), summary["losses"])
+            report = TeachReport(
+                pairs=summary["pairs"], new_answers=summary["new_answers"], examples=summary["examples_trained"],
+                new_examples=summary["new_examples_trained"], steps=summary["steps"], seconds=summary["seconds"],
+                train_seconds=summary["train_seconds"], budget_s=budget_s, recall=summary["recall"],
+                reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
+                location=str(output), losses=summary["losses"])
             head = AnswerHead(taught.model, taught.tokenizer, taught.answers, taught.threshold, taught.max_length,
                               str(output))
             with self._lock:
