@@ -286,7 +286,7 @@ def run_train(args) -> int:
 
         summary = train_answer_head(Path(args.corpus), output, run_dir, **common)
     elif args.recipe == "lora":
-        from fourpaths.training.lora import train_lora
+        from fourpaths.training.generative_adapter import train_lora
 
         summary = train_lora(resolve_location(args.base), Path(args.corpus), output, run_dir, **common,
                              base_name=args.base)

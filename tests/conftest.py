@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from fourpaths.answering.paths import PATH_IDS, PATHS
 from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.measure.browser import CHROMIUM_HINT, find_chromium
 
 torch.set_num_threads(1)  # tests share a 2-core machine with whatever else runs; oversubscription costs more
 
@@ -50,7 +52,7 @@ def micro_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
     on the base."""
     from fourpaths.training.answer_head import train_answer_head
     from fourpaths.training.base import train_base
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
     from fourpaths.training.reader import train_reader
     from fourpaths.training.scratch import train_scratch
 
@@ -101,7 +103,7 @@ def tiny_lora_models(tmp_path_factory, small_corpus):
     LoRA adapter the recipe trained on it (micro preset), made on first use and kept for the session."""
     from tiny_models import build
 
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
 
     root = tmp_path_factory.mktemp("tiny-lora")
     made: dict[str, dict[str, Path]] = {}
@@ -285,3 +287,13 @@ DOC = {
                         "items": []},
     },
 }
+
+
+def chromium_or_skip() -> str:
+    chromium = find_chromium()
+    if chromium is None:
+        reason = f"no Chromium found: {CHROMIUM_HINT}"
+        if os.environ.get("FOURPATHS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FOURPATHS_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return chromium

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
+from conftest import chromium_or_skip
 
 from fourpaths.measure.browser import (
     ARTIFACTS,
-    CHROMIUM_HINT,
     PAGE_TIMEOUT_MS,
     ask_and_wait,
     browser_page,
-    find_chromium,
     go_to,
     open_app,
     page_errors,
@@ -31,14 +29,6 @@ PAGES = [("Compare", "One question, four paths", "compare"), ("Scoreboard", "Sco
          ("Fresh knowledge", "Fresh knowledge", "fresh")]
 
 
-def chromium_or_skip() -> str:
-    chromium = find_chromium()
-    if chromium is None:
-        reason = f"no Chromium found: {CHROMIUM_HINT}"
-        if os.environ.get("FOURPATHS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"FOURPATHS_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return chromium
 
 
 def assert_no_errors(page) -> None:

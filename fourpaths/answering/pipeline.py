@@ -126,8 +126,9 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
         if isinstance(job, Answer):
             now = time.perf_counter()
             emit(TokenEvent(path_id, job.text))
-            trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
-                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+            trace = Trace(path=path_id, title=path.title, text=job.text, mode=job.mode, model=job.model,
+                          input=job.input, sources=job.sources, ttft_ms=_ms(started, now), total_ms=_ms(started, now),
+                          score=job.score, answered=job.answered, facts=job.facts)
         elif job.endpoint is not None:  # the server batches requests: no turn to wait for
             trace = _generate(path_id, path.title, job, settings, started, emit)
         else:
@@ -166,8 +167,9 @@ def _generate(path_id: str, title: str, job: Generation, settings: Settings, sta
     first = times[0] if times else finished
     total_ms = _ms(started, finished)
     tokens_per_s = count / (total_ms / 1000) if total_ms > 0 else 0.0
-    return Trace(path_id, title, text, job.mode, model, job.input, job.sources, _ms(started, first), total_ms, count,
-                 round(tokens_per_s, 2), None, not abstains(text), job.facts, list(ids))
+    return Trace(path=path_id, title=title, text=text, mode=job.mode, model=model, input=job.input,
+                 sources=job.sources, ttft_ms=_ms(started, first), total_ms=total_ms, new_tokens=count,
+                 tokens_per_s=round(tokens_per_s, 2), answered=not abstains(text), facts=job.facts, token_ids=list(ids))
 
 
 def _ms(start: float, end: float) -> float:
