@@ -361,6 +361,8 @@ def run_serve(args) -> int:
         print(f"serving {names} at http://127.0.0.1:{args.port}/v1 (ready in {seconds:.0f} s); answer through it with "
               f"FOURPATHS_ENGINE=openai FOURPATHS_ENDPOINT_URL=http://127.0.0.1:{args.port}/v1", file=sys.stderr)
         return process.wait()
+    except KeyboardInterrupt:  # Ctrl-C: the server stops with this command
+        return 0
     finally:
         if process.poll() is None:
             process.terminate()
