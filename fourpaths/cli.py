@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -355,6 +356,7 @@ def run_serve(args) -> int:
         raise FourpathsError("--adapter takes NAME=FOLDER")
     adapters = serve.generative_adapters(settings, extra)
     process = serve.start(settings, adapters, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops vLLM too: the finally below runs
     try:
         seconds = serve.wait_ready(process, args.port)
         names = ", ".join([settings.endpoint_model] + [adapter.name for adapter in adapters])
@@ -364,9 +366,7 @@ def run_serve(args) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the server stops with this command
         return 0
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait()
+        serve.stop(process)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ ours. `fourpaths serve --install` builds that environment.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,7 +93,23 @@ def command(settings: Settings, adapters: list[Adapter], port: int, kv_cache_byt
 
 
 def start(settings: Settings, adapters: list[Adapter], port: int, log=None) -> subprocess.Popen:
-    return subprocess.Popen(command(settings, adapters, port), stdout=log, stderr=subprocess.STDOUT if log else None)
+    """The server in a process group of its own: vLLM runs an engine process and workers beside its API server,
+    and stop() ends them all."""
+    return subprocess.Popen(command(settings, adapters, port), stdout=log, stderr=subprocess.STDOUT if log else None,
+                            start_new_session=True)
+
+
+def stop(process: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM to the server's process group; SIGKILL to what is left after grace_s (vLLM can take its time to
+    answer a signal while it is still loading)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_ready(process: subprocess.Popen, port: int, timeout_s: float = 600.0) -> float:

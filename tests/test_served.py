@@ -78,8 +78,7 @@ def server(adapters, micro_settings, warm_index, tmp_path_factory):
         yield {"local": local, "served": settings_with(local, engine="openai", endpoint_url=f"http://127.0.0.1:{port}/v1"),
                "adapters": adapters}
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        serve.stop(process)
 
 
 def test_the_server_command_carries_the_workarounds(server):
