@@ -145,3 +145,11 @@ def test_bench_reports_the_served_engine_beside_the_local_one(server, generative
     assert result["compared_by"] == "text"  # this server gives no token ids; vLLM does
     assert result["answers_compared_with_local"] == 4 * len(SERVED) and result["answers_differing_from_local"] == 0
     assert result["concurrent_wall_ms"] > 0 and result["sequential_wall_ms"] > 0
+
+
+def test_the_served_lora_path_needs_no_adapter_folder_here(server, generative):
+    settings = settings_with(generative, lora_adapter="", engine="openai", endpoint_url=server.url,
+                             endpoint_adapter="taught")
+    assert ask(QUESTION, settings, ["lora"])["lora"].model == f"taught at {server.url}"
+    assert ask(QUESTION, settings_with(settings, engine="local"), ["lora"])["lora"] == \
+        "no LoRA adapter configured (setting lora_adapter is empty)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fourpaths.answering import prompts
 from fourpaths.answering.paths.interface import Answer, AnswerPath, Generation
+from fourpaths.config import engine_of
 from fourpaths.errors import FourpathsError
 
 
@@ -20,19 +21,17 @@ class LoraPath(AnswerPath):
         from fourpaths.answering import (
             engine,  # torch loads on the first answer, not with the registry
         )
-        if not settings.lora_adapter:
-            raise FourpathsError("no LoRA adapter configured (setting lora_adapter is empty)")
         if workspace.lora_is_answer_head():
             head = workspace.answer_head()
             pick = head.answer(question)
             facts = {"picks among": f"{len(head.answers)} answers it was taught",
                      "alternatives": [f"{text} ({score:.2f})" for text, score in pick.alternatives],
                      "threshold": head.threshold}
-            if settings.lora_engine or settings.engine != "local":
+            if engine_of(settings, self.id) == "openai":
                 facts["engine"] = "local (an answer head picks, it does not generate: no endpoint can run it)"
             return Answer(pick.text, head.location, question, "answer head", round(pick.score, 4), pick.answered,
                           facts=facts)
-        served = workspace.endpoint(self.id)
+        served = workspace.endpoint(self.id)  # it needs no adapter folder here: the endpoint holds the adapter
         if served is not None:
             if not settings.endpoint_adapter:
                 raise FourpathsError("the LoRA path runs on the endpoint but endpoint_adapter (the adapter's served "
@@ -40,6 +39,8 @@ class LoraPath(AnswerPath):
             served.check_model(settings.endpoint_adapter, "endpoint_adapter")
             facts = {"adapter": f"{settings.endpoint_adapter} (served)", "engine": f"endpoint {served.url}"}
             return Generation.served(served, settings.endpoint_adapter, prompts.zero_shot(question), facts=facts)
+        if not settings.lora_adapter:
+            raise FourpathsError("no LoRA adapter configured (setting lora_adapter is empty)")
         base = workspace.base()
         if base.adapter_error:
             raise FourpathsError(base.adapter_error)
