@@ -43,7 +43,7 @@ def _vllm_settings():
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory, small_corpus):
     """A generative adapter for the shipped base (the recipe's micro preset) and a copy of it scaled ×LOUD."""
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
 
     root = tmp_path_factory.mktemp("served-adapters")
     train_lora(str(PROJECT_ROOT / "models" / "base"), small_corpus, root / "taught", root / "runs", preset="micro",
