@@ -11,11 +11,11 @@ from conftest import (
     QUESTION,
     ask,
     assert_answered,
-    metric_labels,
     path_columns,
     shown,
     sidebar_warnings,
     start,
+    timing_captions,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -35,12 +35,8 @@ def app(micro_env, monkeypatch) -> AppTest:
 
 
 def latency_chart_present(at: AppTest) -> bool:
-    """The Latency subheader, followed by a chart, at the top level of the page."""
-    children = list(at.main.children.values())
-    for position, node in enumerate(children):
-        if getattr(node, "type", None) == "subheader" and node.value == "Latency":
-            return any(getattr(later, "type", "").endswith("vega_lite_chart") for later in children[position + 1:])
-    return False
+    """The Latency subheader, and the chart under it: the only chart on the Compare page."""
+    return "Latency" in [s.value for s in at.subheader] and len(at.main.get("vega_lite_chart")) == 1
 
 
 
@@ -69,12 +65,13 @@ def test_preset_question_gets_four_answers_with_latency_and_downloads(app):
     assert app.text_area[0].value, "choosing a preset should fill the question"
     for path_id, column in path_columns(app).items():
         assert_answered(column, path_id)
-    assert len(app.metric) == 3 * len(PATH_IDS) == 12
+    assert len(timing_captions(app)) == len(PATH_IDS)
     assert latency_chart_present(app)
     walls = [c.value for c in app.caption if c.value.startswith("From Ask to the last answer")]
     assert len(walls) == 1 and "the four paths run at once" in walls[0], walls
-    downloads = app.get("download_button")
-    assert len(downloads) == 2, downloads
+    downloads = [d.proto.label for d in app.get("download_button")]
+    assert downloads == ["Download answers (JSON)", "Download answers (Markdown)",
+                         "Download the session report (HTML)"], downloads
     assert not app.error, [e.value for e in app.error]
 
 
@@ -120,7 +117,7 @@ def test_empty_question_is_an_error(app):
     ask(app, question="   ")
     assert len(app.error) == 1
     assert "empty" in app.error[0].value
-    assert not app.metric
+    assert not timing_captions(app)
     assert "Latency" not in [s.value for s in app.subheader]
 
 
@@ -128,7 +125,7 @@ def test_overlong_question_names_the_limit(app):
     ask(app, question="word " * 200)
     assert len(app.error) == 1
     assert f"limit is {MAX_QUESTION_CHARS}" in app.error[0].value
-    assert not app.metric
+    assert not timing_captions(app)
 
 
 def test_a_fresh_machine_builds_the_index_while_loading_then_rebuilds_it_when_a_document_changes(
@@ -161,10 +158,10 @@ def test_missing_scratch_model_fails_only_its_column(micro_env, monkeypatch, tmp
     columns = path_columns(at)
     scratch_errors = [shown(e.value) for e in columns["scratch"].error]
     assert scratch_errors == [f"model folder not found: {missing}"], scratch_errors
-    assert not metric_labels(columns["scratch"])
+    assert not timing_captions(columns["scratch"])
     for path_id in ("prompt", "lora", "rag"):
         assert_answered(columns[path_id], path_id)
-    assert len(at.metric) == 9
+    assert len(timing_captions(at)) == 3
     assert latency_chart_present(at)
 
 
@@ -194,7 +191,7 @@ def test_adapter_for_another_base_fails_only_the_lora_column(micro_env, micro_mo
     columns = path_columns(at)
     lora_errors = [shown(e.value) for e in columns["lora"].error]
     assert len(lora_errors) == 1 and "does not fit" in lora_errors[0] and str(adapter) in lora_errors[0]
-    assert not metric_labels(columns["lora"])
+    assert not timing_captions(columns["lora"])
     for path_id in ("prompt", "rag", "scratch"):
         assert_answered(columns[path_id], path_id)
     assert latency_chart_present(at)

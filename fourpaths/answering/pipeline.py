@@ -127,7 +127,8 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
             now = time.perf_counter()
             emit(TokenEvent(path_id, job.text))
             trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
-                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts,
+                          job.confidence)
         else:
             with generating:
                 trace = _generate(path_id, path.title, job, settings, started, emit)
@@ -152,8 +153,10 @@ def _generate(path_id: str, title: str, job: Generation, settings: Settings, sta
     total_ms = _ms(started, finished)
     tokens_per_s = len(streamer.ids) / (total_ms / 1000) if total_ms > 0 else 0.0
     text = streamer.text
+    probabilities = streamer.probabilities
+    confidence = round(sum(probabilities) / len(probabilities), 4) if probabilities else None
     return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
-                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts)
+                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts, confidence)
 
 
 def _ms(start: float, end: float) -> float:

@@ -7,6 +7,7 @@ that need it, so the package imports without it; a missing server start or Chrom
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -207,8 +208,8 @@ def ask_and_wait(page, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
     from fourpaths.answering.paths import PATH_IDS
 
     page.get_by_role("button", name="Ask", exact=True).click()
-    first_token = page.get_by_test_id("stMetricLabel").filter(has_text="First token")
-    expect(first_token).to_have_count(len(PATH_IDS), timeout=timeout_ms)
+    timings = page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Answer by: .* first token "))
+    expect(timings).to_have_count(len(PATH_IDS), timeout=timeout_ms)
     expect(page.get_by_role("heading", name="Latency")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stVegaLiteChart").last).to_be_visible(timeout=30_000)
     expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=30_000)
