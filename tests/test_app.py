@@ -85,10 +85,13 @@ def test_typed_question_gets_four_answers(app):
 def test_the_rag_anatomy_shows_what_it_retrieved_and_what_the_reader_read(app, micro_env):
     ask(app, question=QUESTION)
     rag = path_columns(app)["rag"]
-    assert any(m.value == "**Retrieved passages**" for m in rag.markdown)
-    listed = [c.value for c in rag.caption if c.value.startswith("[")]
-    assert len(listed) == micro_env.top_k_passages and all(" — score " in caption for caption in listed)
-    assert listed[0].startswith("[1] docs/hr-annual-leave-policy.md")
+    assert any(m.value.startswith("**Retrieved passages**, by similarity") for m in rag.markdown)
+    listed = [c.value for c in rag.caption if c.value.startswith("[") and " — score " in c.value]
+    assert len(listed) == micro_env.top_k_passages
+    scores = [float(caption.split(" — score ")[1].split(",")[0]) for caption in listed]
+    assert scores == sorted(scores, reverse=True)  # in score order, each keeping the number the reader saw
+    assert sorted(caption.split("]")[0] for caption in listed) == [f"[{n}" for n in range(1, len(listed) + 1)]
+    assert any(caption.startswith("[1] docs/hr-annual-leave-policy.md") for caption in listed)
     given = rag.code[0].value  # the reader's input: the question and the numbered passages
     assert given.startswith(f"Question: {QUESTION}") and "[1] " in given
     assert any(m.value == f"**Model**: `{micro_env.reader_model}`" for m in rag.markdown)
