@@ -25,7 +25,8 @@ def go_to(number: int) -> None:
 
 
 st.title("Four ways to put a model to work")
-picked = st.segmented_control("Step", LABELS, key="tour_step", default=LABELS[0], label_visibility="collapsed")
+state.setdefault("tour_step", LABELS[0])  # set here, not as the widget's default: "Next" sets it too
+picked = st.segmented_control("Step", LABELS, key="tour_step", label_visibility="collapsed")
 number = LABELS.index(picked) if picked in LABELS else 0
 step = STEPS[number]
 st.header(LABELS[number])
