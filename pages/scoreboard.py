@@ -27,7 +27,7 @@ except FourpathsError as error:
 
 if doc is not None:
     st.caption(scoreboard.provenance(doc))
-    right, abstain = st.columns([3, 2], gap="large")
+    right, abstain = st.columns([4, 3], gap="large")
     with right:
         st.subheader("How often right")
         metric = st.radio("Figure", list(scoreboard.RIGHT_METRICS), format_func=scoreboard.RIGHT_METRICS.get,
@@ -99,8 +99,9 @@ def rerun_panel() -> None:
     elif job.state == "failed":
         st.error(f"Re-measuring {job.split} failed: {markdown_escaped(job.error)}")  # may quote a question
     else:
-        st.success(f"{job.split} re-measured on {job.result['n']} questions in {job.seconds:.0f} s and written to "
-                   f"{job.path.name}. {scoreboard.describe_split(job.split, job.result)}")
+        st.success(f"{job.split} ({scoreboard.split_title(job.split)}) re-measured on {job.result['n']} questions "
+                   f"in {job.seconds:.0f} s and written to {job.path.name}. "
+                   f"{scoreboard.describe_split(job.split, job.result)}")
 
 
 rerun_panel()

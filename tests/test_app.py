@@ -224,3 +224,40 @@ def test_every_other_page_renders_without_an_exception(app, page):
     app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.title, "every page has a title"
+
+
+def test_a_settings_switch_keeps_the_answers_and_marks_them_against_the_reference(micro_settings, monkeypatch):
+    """The Compare page on its own: a question from the sets is asked, the template changes (a rerun), the
+    answers stay under the settings they were asked with; asked again, the history holds both rows."""
+    from dataclasses import replace
+
+    from fourpaths.config import PROJECT_ROOT
+    from fourpaths.views.session import mark, reference_for
+
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # ui/, as `streamlit run app.py` finds it
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "compare.py"), default_timeout=300)
+    at.session_state["settings"] = micro_settings
+    at.run()
+    reference = reference_for(micro_settings.corpus_root, at.selectbox(key="preset").options[1].split("  (")[0])
+    assert reference is not None
+    ask(at, preset=at.selectbox(key="preset").options[1])
+    history = at.session_state["compare_history"]
+    first = history.latest
+    assert len(history) == 1 and first.reference == reference
+    for path_id, column in path_columns(at).items():
+        assert_answered(column, path_id)
+        badge = [b.proto.body for b in column.get("markdown") if b.proto.body.startswith(":")]
+        expected = mark(first.results[path_id], reference)
+        assert any(expected.label in body for body in badge), (path_id, badge, expected.label)
+    at.session_state["settings"] = replace(micro_settings, template="few-shot")
+    at.run()
+    assert any(c.value.startswith("Asked ") and "with zero-shot" in c.value for c in at.caption)
+    for path_id, column in path_columns(at).items():
+        assert_answered(column, path_id)  # still there after the switch
+    ask(at)
+    assert len(history) == 2 and "few-shot" in history.latest.settings and history.entries[0] is first
+    assert [s.value for s in at.subheader if s.value.startswith("This session's")] == ["This session's questions (2)"]
+    table = at.dataframe[0].value
+    assert len(table) == 2 and list(table["settings"]) == [first.settings, history.latest.settings]
+    next(b for b in at.button if b.label == "Clear the history").click().run()
+    assert len(history) == 0

@@ -30,7 +30,7 @@ METRICS = {"accuracy": "Accuracy", "strict": "Strict", "f1": "F1", "abstained": 
 # What the accuracy chart can show: how often right on the sets that have an answer. Abstaining has a chart of
 # its own, so a path that always says "I don't know" cannot look best on the unanswerable set.
 RIGHT_METRICS = {"strict": "Strict", "accuracy": "Accuracy", "f1": "F1"}
-ABSTAIN_WHEN = {"unanswerable": "when no document answers (right)", "answerable": "when a document answers (a miss)"}
+ABSTAIN_WHEN = {"unanswerable": "no document answers (right)", "answerable": "a document answers (a miss)"}
 OUTCOMES = ("all", "right", "wrong", "abstained", "error")
 MEASURES = ("strict", "accuracy")  # what "right" means in the per-question table
 
