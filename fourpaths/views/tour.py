@@ -128,6 +128,10 @@ def takeaway(step: Step, settings: Settings) -> str:
     return choose_takeaway(settings)
 
 
+FACTOR_WORDS = {"accuracy": "accuracy", "examples": "labelled examples", "expertise": "ML expertise",
+                "compute": "compute", "change": "knowledge changes"}
+
+
 def choose_takeaway(settings: Settings) -> str:
     """The Choose page's first path for its default needs, with the figure behind it."""
     from fourpaths.views import decision
@@ -135,9 +139,9 @@ def choose_takeaway(settings: Settings) -> str:
     needs = decision.Needs()
     evidence = decision.gather_evidence(settings)
     ranking = decision.recommend(needs, evidence)
-    described = ", ".join(needs.label(name) for name in decision.FACTORS)
+    described = "; ".join(f"{FACTOR_WORDS[name]}: {needs.label(name)}" for name in decision.FACTORS)
     first = ranking[0]
-    line = f"For a team with {described}: {decision.headline(ranking, needs)}"
+    line = f"Choose a path, for its default team ({described}): {decision.headline(ranking, needs)}"
     measured = evidence.strict(decision.judged_split(needs), first.candidate)
     if measured is not None and not first.fails:
         line += (f" It is strictly right on {measured:.2f} of "
