@@ -14,8 +14,7 @@ from pathlib import Path
 from fourpaths.answering.paths import PATH_IDS
 from fourpaths.config import load_settings, results_file, with_overrides
 from fourpaths.errors import FourpathsError, one_line
-
-SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
+from fourpaths.retrieval.corpus import SPLITS
 
 
 def _settings_options(parser) -> None:
@@ -116,7 +115,7 @@ def _print_side_by_side(results: dict) -> None:
 def run_eval(args) -> int:
     from fourpaths.measure.evaluation import evaluate_all
 
-    splits = SPLITS if args.all else [args.split]
+    splits = None if args.all else [args.split]  # --all: every set the corpus has
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
     document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
@@ -130,7 +129,10 @@ def run_eval(args) -> int:
             print(f"{'path':<10}{'accuracy':>10}{'strict':>8}{'f1':>8}{'abstained':>11}{'p50 ms':>9}{'p95 ms':>9}")
             for path_id, s in report["paths"].items():
                 print(f"{path_id:<10}{s['accuracy']:>10.3f}{s['strict']:>8.3f}{s['f1']:>8.3f}{s['abstained']:>11.3f}"
-                      f"{s['p50_ms']:>9.0f}{s['p95_ms']:>9.0f}")
+                      f"{s['p50_ms']:>9.0f}{s['p95_ms'] or 0:>9.0f}")
+            for group, figures in report.get("groups", {}).items():
+                strict = "  ".join(f"{p} {s['strict']:.3f}" for p, s in figures["paths"].items())
+                print(f"  {group} ({figures['n']}): strict {strict}")
     return 0
 
 
@@ -286,7 +288,7 @@ def run_train(args) -> int:
 
         summary = train_answer_head(Path(args.corpus), output, run_dir, **common)
     elif args.recipe == "lora":
-        from fourpaths.training.lora import train_lora
+        from fourpaths.training.generative_adapter import train_lora
 
         summary = train_lora(resolve_location(args.base), Path(args.corpus), output, run_dir, **common,
                              base_name=args.base)

@@ -33,7 +33,7 @@ class Source:
     text: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Trace:
     """A finished answer and its anatomy, read by attribute by the pages, the CLI and the evaluation."""
 

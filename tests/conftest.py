@@ -50,7 +50,7 @@ def micro_models(tmp_path_factory, small_corpus) -> dict[str, Path]:
     on the base."""
     from fourpaths.training.answer_head import train_answer_head
     from fourpaths.training.base import train_base
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
     from fourpaths.training.reader import train_reader
     from fourpaths.training.scratch import train_scratch
 
@@ -101,7 +101,7 @@ def tiny_lora_models(tmp_path_factory, small_corpus):
     LoRA adapter the recipe trained on it (micro preset), made on first use and kept for the session."""
     from tiny_models import build
 
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
 
     root = tmp_path_factory.mktemp("tiny-lora")
     made: dict[str, dict[str, Path]] = {}

@@ -123,9 +123,10 @@ def test_fenced_text_is_verbatim_even_with_backticks():
 
 def test_the_markdown_download_renders_no_html_image_or_link():
     hostile = f"{SCRIPT} {IMAGE} {LINK} {HTML_IMAGE}"
-    trace = Trace("rag", "RAG", f"Sure: {IMAGE}\n<script>x</script>", "generated", "models/<b>base</b>",
-                  hostile, [Source("added/![s](http://example.com/s.png).md", 0.5, hostile)], 10.0, 20.0, 3, 1.0,
-                  None, True, {})
+    trace = Trace(path="rag", title="RAG", text=f"Sure: {IMAGE}\n<script>x</script>", mode="generated",
+                  model="models/<b>base</b>", input=hostile,
+                  sources=[Source("added/![s](http://example.com/s.png).md", 0.5, hostile)], ttft_ms=10.0,
+                  total_ms=20.0, new_tokens=3, tokens_per_s=1.0)
     markdown = answers_markdown(hostile, {"rag": trace, "lora": f"failed on {HTML_IMAGE}"})
     assert_inert(rendered(markdown))
     assert fenced(trace.text) in markdown  # the answer itself, verbatim

@@ -110,7 +110,7 @@ def _forget_loaded_models(monkeypatch) -> None:
     from fourpaths.retrieval import embedder as embedder_module
 
     engine.clear_cache()
-    for name in ("_readers", "_index_cache", "_searcher_cache"):
+    for name in ("_picking_models", "_index_cache", "_searcher_cache"):
         monkeypatch.setattr(workspace_module, name, {})
     monkeypatch.setattr(embedder_module, "_EMBEDDERS", {})
 

@@ -22,8 +22,8 @@ HOSTILE = '<script>alert(1)</script> ![x](http://example.com/x.png) "quoted" & m
 
 
 def trace(text: str, path: str = "rag", answered: bool = True, **extra) -> Trace:
-    return Trace(path, path.upper(), text, "extractive reader", "models/reader", "input", answered=answered,
-                 ttft_ms=12.0, total_ms=40.0, **extra)
+    return Trace(path=path, title=path.upper(), text=text, mode="extractive reader", model="models/reader",
+                 input="input", answered=answered, ttft_ms=12.0, total_ms=40.0, **extra)
 
 
 def test_marks_follow_the_scoreboards_scoring():

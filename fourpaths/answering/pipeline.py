@@ -126,9 +126,9 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
         if isinstance(job, Answer):
             now = time.perf_counter()
             emit(TokenEvent(path_id, job.text))
-            trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
-                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts,
-                          job.confidence)
+            trace = Trace(path=path_id, title=path.title, text=job.text, mode=job.mode, model=job.model,
+                          input=job.input, sources=job.sources, ttft_ms=_ms(started, now), total_ms=_ms(started, now),
+                          score=job.score, answered=job.answered, facts=job.facts, confidence=job.confidence)
         else:
             with generating:
                 trace = _generate(path_id, path.title, job, settings, started, emit)
@@ -155,8 +155,10 @@ def _generate(path_id: str, title: str, job: Generation, settings: Settings, sta
     text = streamer.text
     probabilities = streamer.probabilities
     confidence = round(sum(probabilities) / len(probabilities), 4) if probabilities else None
-    return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
-                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts, confidence)
+    return Trace(path=path_id, title=title, text=text, mode=job.mode, model=job.generator.location, input=job.input,
+                 sources=job.sources, ttft_ms=_ms(started, first), total_ms=total_ms, new_tokens=len(streamer.ids),
+                 tokens_per_s=round(tokens_per_s, 2), answered=not abstains(text), facts=job.facts,
+                 confidence=confidence)
 
 
 def _ms(start: float, end: float) -> float:

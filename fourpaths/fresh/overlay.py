@@ -38,7 +38,7 @@ from fourpaths.fresh.uploads import (
     decode_text,
     text_digest,
 )
-from fourpaths.measure.scoring import normalise
+from fourpaths.measure.scoring import contains_words, normalise
 from fourpaths.retrieval.corpus import Chunk, Document, chunk_document
 from fourpaths.retrieval.embedder import DEFAULT_BATCH_SIZE, embed_texts, load_embedder
 from fourpaths.retrieval.fusion import fuse
@@ -268,10 +268,12 @@ class Overlay:
                 raise FourpathsError(f"teaching failed ({type(error).__name__}: {error}); the previous adapter stays "
                                      "in use") from error
             summary = taught.summary
-            report = TeachReport(summary["pairs"], summary["new_answers"], summary["examples_trained"],
-                                 summary["new_examples_trained"], summary["steps"], summary["seconds"],
-                                 summary["train_seconds"], budget_s, summary["recall"], summary["reworded_accuracy"],
-                                 summary["shipped_recall"], str(output), summary["losses"])
+            report = TeachReport(
+                pairs=summary["pairs"], new_answers=summary["new_answers"], examples=summary["examples_trained"],
+                new_examples=summary["new_examples_trained"], steps=summary["steps"], seconds=summary["seconds"],
+                train_seconds=summary["train_seconds"], budget_s=budget_s, recall=summary["recall"],
+                reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
+                location=str(output), losses=summary["losses"])
             head = AnswerHead(taught.model, taught.tokenizer, taught.answers, taught.threshold, taught.max_length,
                               str(output))
             with self._lock:
@@ -306,8 +308,7 @@ class Overlay:
 
 def _holds(text: str, answer: str) -> bool:
     """The answer occurs in the text as whole words, case and punctuation aside."""
-    needle = normalise(answer)
-    return bool(needle) and f" {needle} " in f" {normalise(text)} "
+    return contains_words(normalise(text), normalise(answer))
 
 
 def add_document_file(overlay: Overlay, path: str | Path, progress: Progress | None = None) -> Added:

@@ -305,7 +305,7 @@ def shown_accuracy(head, items: list[tuple[str, str]]) -> float:
 DEFAULT_BUDGET_S = 120.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TeachReport:
     """What teaching cost (examples, steps, seconds) and what it bought (recall, rewordings)."""
 
