@@ -79,13 +79,13 @@ def take(page, address: str) -> None:
     screenshot(page, "compare")
 
     go_to(page, "Tour", "Four ways to put a model to work")
-    expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=ANSWER_MS)
-    settled(page)
+    settled(page, ANSWER_MS)
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="first token")).to_have_count(4)
     screenshot(page, "tour")
     page.get_by_role("button", name=re.compile(r"^Next: ")).click()
     expect(page.get_by_role("heading", name=re.compile(r"^2\. "))).to_be_visible(timeout=PAGE_MS)
-    expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=ANSWER_MS)
-    settled(page)
+    settled(page, ANSWER_MS)
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="first token")).to_have_count(4)
     screenshot(page, "tour-2")
 
     go_to(page, "Scoreboard", "Scoreboard")

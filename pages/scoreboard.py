@@ -27,7 +27,7 @@ except FourpathsError as error:
 
 if doc is not None:
     st.caption(scoreboard.provenance(doc))
-    right, abstain = st.columns([4, 3], gap="large")
+    right, abstain = st.columns(2, gap="large")
     with right:
         st.subheader("How often right")
         metric = st.radio("Figure", list(scoreboard.RIGHT_METRICS), format_func=scoreboard.RIGHT_METRICS.get,
@@ -42,8 +42,12 @@ if doc is not None:
         st.altair_chart(scoreboard.grouped_bars(scoreboard.abstention_frame(doc), "when", "Abstained"))
     st.markdown(scoreboard.summary_line(doc))
     figures = scoreboard.figures_frame(doc)
+    shares = {label: st.column_config.NumberColumn(label, format="%.2f")
+              for label in ("Accuracy", "Strict", "F1", "Abstained")}
+    times = {label: st.column_config.NumberColumn(label, format="%.0f") for label in ("p50 ms", "p95 ms")}
     st.dataframe(figures, hide_index=True, height=35 * (len(figures) + 1) + 3,  # every row, no inner scrolling
-                 column_config={"id": st.column_config.TextColumn("id", help="the question set's file: "
+                 column_config={**shares, **times, "set": st.column_config.TextColumn("set", width="medium"),
+                                "id": st.column_config.TextColumn("id", help="the question set's file: "
                                                                   "corpus/qa/<id>.jsonl")})
     with st.expander("Each set in words"):
         for split, sentence in scoreboard.split_sentences(doc).items():

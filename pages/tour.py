@@ -60,9 +60,9 @@ if step.split is None:  # the live step: ask first, then add the document, then 
 current = [asked for asked in history.entries if asked.question == item.question]
 again = bool(current) and st.button("Ask again", key="tour_ask")
 if again or not current:  # a step's question is asked as the step opens
-    ask_and_show(item.question, settings, workspace, history=history, reference=item)
+    ask_and_show(item.question, settings, workspace, history=history, reference=item, compact=True)
 else:
-    show_asked(current[-1], key="tour-shown")
+    show_asked(current[-1], key="tour-shown", compact=True)
 
 st.markdown(f"### {takeaway(step, settings)}")
 if number + 1 < len(STEPS):

@@ -84,9 +84,9 @@ def stream(question: str, settings, workspace, reference=None, index_note=None) 
                  reference, documents_added=added)
 
 
-def show_asked(asked: Asked, key: str) -> None:
-    """A finished question: each path's column (mark, answer, confidence, timings, anatomy), the latency chart
-    and the downloads of its answers."""
+def show_asked(asked: Asked, key: str, compact: bool = False) -> None:
+    """A finished question: each path's column (mark, answer, confidence, timings, anatomy), then (unless
+    compact, as on the Tour) the latency chart and the downloads of its answers."""
     st.caption(f"Asked {asked.asked_at} with {markdown_escaped(asked.settings)}"
                + (f"; documents added: {markdown_escaped(', '.join(asked.documents_added))}"
                   if asked.documents_added else ""))
@@ -101,7 +101,7 @@ def show_asked(asked: Asked, key: str) -> None:
         else:
             show_trace(column, result, marks.get(path_id))
     traces = asked.traces()
-    if not traces:
+    if not traces or compact:
         return
     st.subheader("Latency")
     answered = [path_id for path_id in PATH_IDS if path_id in traces]  # the columns' order, not the finishing one
@@ -156,9 +156,13 @@ def show_history(history: History, key: str, title: str = "fourpaths: the sessio
         return None
     st.subheader(f"This session's questions ({len(history)})")
     st.caption(MARKS_MEANING)
+    narrow = {title: st.column_config.TextColumn(width="small") for title in SHORT_TITLES.values()}
     picked = st.dataframe(history_frame(history.entries), hide_index=True, on_select="rerun",
                           selection_mode="single-row", key=f"{key}-table-{len(history)}",
-                          column_config={"question": st.column_config.TextColumn(width="medium")})
+                          column_config={**narrow, "#": st.column_config.NumberColumn(width=40),
+                                         "asked": st.column_config.TextColumn(width=70),
+                                         "question": st.column_config.TextColumn(width="medium"),
+                                         "settings": st.column_config.TextColumn(width="small")})
     row = st.container(horizontal=True)
     row.download_button("Download the session report (HTML)", session_report(history.entries, title),
                         "fourpaths-session.html", mime="text/html", on_click="ignore", key=f"{key}-html")
@@ -170,11 +174,11 @@ def show_history(history: History, key: str, title: str = "fourpaths: the sessio
 
 
 def ask_and_show(question: str, settings, workspace, index_note=None, history: History | None = None,
-                 reference=None) -> dict[str, Trace]:
+                 reference=None, compact: bool = False) -> dict[str, Trace]:
     """Stream the answers, then show them marked; the question joins `history` when one is given. Returns each
     path's Trace (paths that failed show their error in their column and are left out)."""
     asked = stream(question, settings, workspace, reference, index_note)
     if history is not None:
         history.add(asked)
-    show_asked(asked, key=f"asked-{id(asked)}")
+    show_asked(asked, key=f"asked-{id(asked)}", compact=compact)
     return asked.traces()
