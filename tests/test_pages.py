@@ -107,7 +107,7 @@ def test_scoreboard_runs_a_set_again_and_shows_the_new_figures(micro_settings, r
     at.run()  # what the page's polling does: the panel sees the job done and redraws the page
     assert not at.exception, [e.value for e in at.exception]
     success = texts(at.success)
-    assert len(success) == 1 and success[0].startswith("eval_seen re-measured on "), success
+    assert len(success) == 1 and success[0].startswith("eval_seen (trained facts, new words) re-measured on "), success
     written = load_eval_results(results / "eval.json")
     assert written["splits"]["eval_seen"]["measured"]["limit"] is None
     assert set(written["splits"]) == set(doc["splits"]) | {"eval_seen"}
