@@ -39,6 +39,8 @@ def test_marks_follow_the_scoreboards_scoring():
     assert mark("the reader failed", PRICE).state == "error"
     abstained = mark(trace("I was not taught this.", "lora"), NOTHING)
     assert abstained.state == ABSTAINED and abstained.correct  # no document answers: abstaining is right
+    assert abstained.label == "✓ abstained" and abstained.colour == "green"
+    assert mark(trace("I don't know."), PRICE).label == "○ abstained"
     assert mark(trace("GB123456789"), NOTHING).state == WRONG
     assert mark(trace("I don't know.", "prompt"), PRICE).correct is False
 

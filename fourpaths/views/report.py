@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from html import escape
 
+from fourpaths.answering.paths import SHORT_TITLES
 from fourpaths.types import CONFIDENCE_MEANINGS, Trace
 from fourpaths.views.scoreboard import split_title
 from fourpaths.views.session import MARKS_MEANING, Asked
@@ -104,7 +105,7 @@ def latency_svg(traces: dict[str, Trace], width: int = 640, bar: int = 12) -> st
              f'aria-label="latency per path" font-family="sans-serif" font-size="12">']
     for i, trace in enumerate(traces.values()):
         y = i * row
-        parts.append(f'<text x="0" y="{y + bar + 4}">{escape(trace.title)}</text>')
+        parts.append(f'<text x="0" y="{y + bar + 4}">{escape(SHORT_TITLES.get(trace.path, trace.path))}</text>')
         for j, (name, value) in enumerate((("first token", trace.ttft_ms), ("total", trace.total_ms))):
             w = max(1.0, value * scale)
             parts.append(f'<rect x="{label_w}" y="{y + j * bar}" width="{w:.1f}" height="{bar - 2}" '

@@ -39,12 +39,16 @@ class Mark:
     why: str
 
     @property
+    def symbol(self) -> str:
+        return SYMBOLS[RIGHT] if self.correct else SYMBOLS[self.state]  # abstaining when nothing answers: right
+
+    @property
     def label(self) -> str:
-        return f"{SYMBOLS[self.state]} {self.state}"
+        return f"{self.symbol} {self.state}"
 
     @property
     def colour(self) -> str:
-        return COLOURS[self.state]
+        return COLOURS[RIGHT] if self.correct else COLOURS[self.state]
 
 
 def mark(result: Trace | str, reference: QAItem) -> Mark:
@@ -150,7 +154,7 @@ def history_frame(entries: list[Asked], path_ids: Mapping[str, str] | None = Non
                 row[title] = ""
                 continue
             text = result.text if isinstance(result, Trace) else f"error: {result}"
-            symbol = f"{SYMBOLS[marks[path_id].state]} " if path_id in marks else ""
+            symbol = f"{marks[path_id].symbol} " if path_id in marks else ""
             row[title] = symbol + text
         rows.append(row)
     return pd.DataFrame(rows, columns=["#", "asked", "question", "settings", *titles.values()])
