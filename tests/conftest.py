@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from fourpaths.answering.paths import PATH_IDS, PATHS
 from fourpaths.config import PROJECT_ROOT, Settings
+from fourpaths.measure.browser import CHROMIUM_HINT, find_chromium
 
 torch.set_num_threads(1)  # tests share a 2-core machine with whatever else runs; oversubscription costs more
 
@@ -282,3 +284,13 @@ DOC = {
                         "items": []},
     },
 }
+
+
+def chromium_or_skip() -> str:
+    chromium = find_chromium()
+    if chromium is None:
+        reason = f"no Chromium found: {CHROMIUM_HINT}"
+        if os.environ.get("FOURPATHS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FOURPATHS_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return chromium

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import chromium_or_skip
 
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.measure.browser import (
     ARTIFACTS,
-    CHROMIUM_HINT,
     PAGE_TIMEOUT_MS,
     ask_and_wait,
     browser_page,
-    find_chromium,
     go_to,
     open_app,
     page_errors,
@@ -35,14 +33,6 @@ PAGES = [("Tour", "Four ways to put a model to work", "tour"), ("Compare", "One 
          ("Fresh knowledge", "Fresh knowledge", "fresh")]
 
 
-def chromium_or_skip() -> str:
-    chromium = find_chromium()
-    if chromium is None:
-        reason = f"no Chromium found: {CHROMIUM_HINT}"
-        if os.environ.get("FOURPATHS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"FOURPATHS_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return chromium
 
 
 def assert_no_errors(page) -> None:

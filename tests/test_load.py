@@ -199,7 +199,7 @@ async def _sessions_at_once(address: str, chromium: str, questions: list[str]):
 
 @pytest.mark.browser
 def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_path):
-    from test_browser import chromium_or_skip
+    from conftest import chromium_or_skip
 
     from fourpaths.measure.browser import served_app
     from fourpaths.measure.load_test import question_sets
@@ -225,7 +225,7 @@ def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_p
 
 @pytest.mark.browser
 def test_load_command_measures_two_sessions_on_the_micro_models(micro_env, tmp_path, capsys):
-    from test_browser import chromium_or_skip
+    from conftest import chromium_or_skip
 
     chromium_or_skip()
     output = tmp_path / "load.json"
