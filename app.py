@@ -11,7 +11,7 @@ from fourpaths.config import RAG_ANSWER_MODES, RETRIEVAL_MODES, load_settings, w
 from fourpaths.errors import FourpathsError
 from fourpaths.views.export import markdown_escaped
 
-st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")  # an emoji: a material favicon is fetched online
+st.set_page_config(page_title="fourpaths", page_icon="🛤️", layout="wide")  # emoji: a material one is fetched
 
 # Drawn before anything loads, so the sidebar lists the pages by their titles from the first moment.
 TOUR = st.Page("pages/tour.py", title="Tour", icon=":material/slideshow:")
