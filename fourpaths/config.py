@@ -286,3 +286,10 @@ def engine_of(settings: Settings, path_id: str) -> str:
     if path_id not in ENDPOINT_PATHS:
         return "local"
     return getattr(settings, f"{path_id}_engine") or settings.engine
+
+
+def shown_location(location: str | Path) -> str:
+    """A location as people read it: inside the project, relative to it (models/reader); elsewhere as it is."""
+    text = str(location)
+    prefix = f"{PROJECT_ROOT}{os.sep}"
+    return text[len(prefix):] if text.startswith(prefix) else text

@@ -128,7 +128,7 @@ def test_the_compare_page_answers_a_question_that_had_to_wait(micro_env, monkeyp
     transient; `fourpaths load` counts the sessions whose browser drew it.)"""
     import time
 
-    from conftest import path_columns, start
+    from conftest import path_columns, start, timing_captions
 
     at = start(monkeypatch)
     holder = ask_stream(FIRST, micro_env)
@@ -147,7 +147,7 @@ def test_the_compare_page_answers_a_question_that_had_to_wait(micro_env, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     assert [s.label for s in at.status] == [f"{len(PATH_IDS)} of {len(PATH_IDS)} paths answered"]
     for path_id, column in path_columns(at).items():
-        assert column.text and not column.error, path_id
+        assert timing_captions(column) and not column.error, path_id
 
 
 @pytest.mark.parametrize("raw", ["0", "-2", "two"])

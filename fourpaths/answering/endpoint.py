@@ -9,14 +9,16 @@ fills from its secrets; never from a settings file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
-from fourpaths.config import Settings
+from fourpaths.config import Settings, engine_of, is_local, resolve_location
 from fourpaths.errors import FourpathsError, one_line
 
 API_KEY_VARIABLES = ("FOURPATHS_API_KEY", "OPENAI_API_KEY")
@@ -54,6 +56,30 @@ class Written:
 
 _endpoints: dict[tuple, Endpoint] = {}
 _lock = threading.Lock()
+
+
+def engine_labels(settings: Settings) -> dict[str, str]:
+    """What writes each path's answers, by the path's short title, as the sidebar shows it (no model loaded)."""
+    from fourpaths.answering.paths import SHORT_TITLES
+
+    s = settings
+    served = {"prompt": s.endpoint_model, "lora": s.endpoint_adapter, "rag": s.endpoint_model}
+    labels = {path_id: (f"endpoint {s.endpoint_url} ({served[path_id]})" if engine_of(s, path_id) == "openai"
+                        else "local transformers") for path_id in SHORT_TITLES}
+    if _is_answer_head(resolve_location(s.lora_adapter)):
+        labels["lora"] = "local answer head"
+    reads = s.rag_answer == "auto" and engine_of(s, "rag") == "local" and is_local(resolve_location(s.base_model))
+    if s.rag_answer == "reader" or reads:
+        labels["rag"] = "local extractive reader"
+    return {SHORT_TITLES[path_id]: label for path_id, label in labels.items()}
+
+
+def _is_answer_head(location: str) -> bool:
+    try:
+        return bool(location) and json.loads((Path(location) / "adapter_config.json").read_text()).get(
+            "task_type") == "SEQ_CLS"
+    except (OSError, ValueError):
+        return False
 
 
 def api_key() -> str:

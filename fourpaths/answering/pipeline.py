@@ -128,7 +128,7 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
             emit(TokenEvent(path_id, job.text))
             trace = Trace(path=path_id, title=path.title, text=job.text, mode=job.mode, model=job.model,
                           input=job.input, sources=job.sources, ttft_ms=_ms(started, now), total_ms=_ms(started, now),
-                          score=job.score, answered=job.answered, facts=job.facts)
+                          score=job.score, answered=job.answered, facts=job.facts, confidence=job.confidence)
         elif job.endpoint is not None:  # the server batches requests: no turn to wait for
             trace = _generate(path_id, path.title, job, settings, started, emit)
         else:
@@ -158,18 +158,22 @@ def _generate(path_id: str, title: str, job: Generation, settings: Settings, sta
                                     decoding.temperature, decoding.seed, on_text)
         model, text, ids, times, count = (f"{job.served_model} at {job.endpoint.url}", written.text, written.ids,
                                           written.times, written.count)
+        probabilities = []  # the endpoint is not asked for them
     else:
         streamer = engine.generate(job.generator, job.prompt_ids, decoding, job.adapter, on_text=on_text,
                                    logits_processor=job.logits_processors or None)
         model, text, ids, times, count = (job.generator.location, streamer.text, streamer.ids, streamer.times,
                                           len(streamer.ids))
+        probabilities = streamer.probabilities
     finished = times[-1] if times else time.perf_counter()
     first = times[0] if times else finished
     total_ms = _ms(started, finished)
     tokens_per_s = count / (total_ms / 1000) if total_ms > 0 else 0.0
+    confidence = round(sum(probabilities) / len(probabilities), 4) if probabilities else None
     return Trace(path=path_id, title=title, text=text, mode=job.mode, model=model, input=job.input,
                  sources=job.sources, ttft_ms=_ms(started, first), total_ms=total_ms, new_tokens=count,
-                 tokens_per_s=round(tokens_per_s, 2), answered=not abstains(text), facts=job.facts, token_ids=list(ids))
+                 tokens_per_s=round(tokens_per_s, 2), answered=not abstains(text), facts=job.facts,
+                 confidence=confidence, token_ids=list(ids))
 
 
 def _ms(start: float, end: float) -> float:

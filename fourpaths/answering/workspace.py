@@ -67,21 +67,6 @@ class Workspace:
 
         return endpoint.connect(self.settings)
 
-    def engine_labels(self) -> dict[str, str]:
-        """What writes each path's answers, by the path's short title, as the sidebar shows it."""
-        from fourpaths.answering.paths import SHORT_TITLES
-
-        s = self.settings
-        served = {"prompt": s.endpoint_model, "lora": s.endpoint_adapter, "rag": s.endpoint_model}
-        labels = {path_id: (f"endpoint {s.endpoint_url} ({served[path_id]})" if engine_of(s, path_id) == "openai"
-                            else "local transformers") for path_id in SHORT_TITLES}
-        if self._answer_head_or_broken():
-            labels["lora"] = "local answer head"
-        reads = s.rag_answer == "auto" and engine_of(s, "rag") == "local" and self.base_is_local()
-        if s.rag_answer == "reader" or reads:
-            labels["rag"] = "local extractive reader"
-        return {SHORT_TITLES[path_id]: label for path_id, label in labels.items()}
-
     def base_needed_here(self) -> bool:
         """Whether a path generates with the base in this process (so loading it at start pays off)."""
         s = self.settings

@@ -30,7 +30,7 @@ class LoraPath(AnswerPath):
             if engine_of(settings, self.id) == "openai":
                 facts["engine"] = "local (an answer head picks, it does not generate: no endpoint can run it)"
             return Answer(pick.text, head.location, question, "answer head", round(pick.score, 4), pick.answered,
-                          facts=facts)
+                          facts=facts, confidence=round(pick.score, 4))
         served = workspace.endpoint(self.id)  # it needs no adapter folder here: the endpoint holds the adapter
         if served is not None:
             if not settings.endpoint_adapter:
