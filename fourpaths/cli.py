@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -158,13 +157,9 @@ def run_bench(args) -> int:
         print(f"peak memory {result['peak_rss_mb']:.0f} MB "
               f"(after imports {result['baseline_rss_after_imports_mb']:.0f} MB)")
         if args.served:
-            s = result["served"]
-            for path_id, p in s["paths"].items():
-                print(f"served {path_id:<8} {p['answer_ms']:>7.0f} ms  ({p['tokens_per_s']:.0f} tok/s)")
-            print(f"served: {s['questions_at_once']} questions at once {s['concurrent_wall_ms']:.0f} ms vs one after "
-                  f"another {s['sequential_wall_ms']:.0f} ms (ratio {s['concurrent_over_sequential']:.2f}); "
-                  f"{s['answers_differing_from_local']} of {s['answers_compared_with_local']} answers given together "
-                  f"differ from the local engine's ({s['compared_by']})")
+            from fourpaths.measure.served_bench import summary
+
+            print("\n".join(summary(result["served"])))
     return 0
 
 
@@ -366,23 +361,7 @@ def run_serve(args) -> int:
         seconds = serve.install(Path(args.install).resolve(), progress=lambda step: print(step, file=sys.stderr))
         print(f"built {args.install} in {seconds:.0f} s; point the setting vllm_env at it")
         return 0
-    settings = load_settings(args.config)
-    extra = dict(item.split("=", 1) for item in args.adapter if "=" in item)
-    if len(extra) != len(args.adapter):
-        raise FourpathsError("--adapter takes NAME=FOLDER")
-    adapters = serve.generative_adapters(settings, extra)
-    process = serve.start(settings, adapters, args.port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops vLLM too: the finally below runs
-    try:
-        seconds = serve.wait_ready(process, args.port)
-        names = ", ".join([settings.endpoint_model] + [adapter.name for adapter in adapters])
-        print(f"serving {names} at http://127.0.0.1:{args.port}/v1 (ready in {seconds:.0f} s); answer through it with "
-              f"FOURPATHS_ENGINE=openai FOURPATHS_ENDPOINT_URL=http://127.0.0.1:{args.port}/v1", file=sys.stderr)
-        return process.wait()
-    except KeyboardInterrupt:  # Ctrl-C: the server stops with this command
-        return 0
-    finally:
-        serve.stop(process)
+    return serve.run(load_settings(args.config), args.adapter, args.port, say=lambda line: print(line, file=sys.stderr))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,6 +112,26 @@ def stop(process: subprocess.Popen, grace_s: float = 30.0) -> None:
         process.wait()
 
 
+def run(settings: Settings, adapter_args: list[str], port: int, say) -> int:
+    """`fourpaths serve`: the server until it exits, Ctrl-C or SIGTERM (which stop its whole process group)."""
+    extra = dict(item.split("=", 1) for item in adapter_args if "=" in item)
+    if len(extra) != len(adapter_args):
+        raise FourpathsError("--adapter takes NAME=FOLDER")
+    adapters = generative_adapters(settings, extra)
+    process = start(settings, adapters, port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops vLLM too: the finally below runs
+    try:
+        seconds = wait_ready(process, port)
+        names = ", ".join([settings.endpoint_model] + [adapter.name for adapter in adapters])
+        say(f"serving {names} at http://127.0.0.1:{port}/v1 (ready in {seconds:.0f} s); answer through it with "
+            f"FOURPATHS_ENGINE=openai FOURPATHS_ENDPOINT_URL=http://127.0.0.1:{port}/v1")
+        return process.wait()
+    except KeyboardInterrupt:  # Ctrl-C: the server stops with this command
+        return 0
+    finally:
+        stop(process)
+
+
 def wait_ready(process: subprocess.Popen, port: int, timeout_s: float = 600.0) -> float:
     """Seconds until the server lists its models; FourpathsError when it exits or the time runs out."""
     started = time.monotonic()

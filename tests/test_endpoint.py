@@ -138,13 +138,14 @@ def test_engine_settings_are_checked(tmp_path):
 
 
 def test_bench_reports_the_served_engine_beside_the_local_one(server, generative):
-    from fourpaths.measure.served_bench import QUESTIONS, run_served_bench
+    from fourpaths.measure.served_bench import QUESTIONS, run_served_bench, summary
 
     result = run_served_bench(settings_with(generative, endpoint_url=server.url, endpoint_adapter="taught"), rounds=1)
     assert set(result["paths"]) == set(SERVED) and result["questions_at_once"] == len(QUESTIONS) == 4
     assert result["compared_by"] == "text"  # this server gives no token ids; vLLM does
     assert result["answers_compared_with_local"] == 4 * len(SERVED) and result["answers_differing_from_local"] == 0
     assert result["concurrent_wall_ms"] > 0 and result["sequential_wall_ms"] > 0
+    assert summary(result)[-1].endswith("0 of 12 answers given together differ from the local engine's (text)")
 
 
 def test_the_served_lora_path_needs_no_adapter_folder_here(server, generative):

@@ -66,6 +66,18 @@ def run_served_bench(settings: Settings, rounds: int = ROUNDS) -> dict:
             "answers_compared_with_local": compared, "answers_differing_from_local": differ}
 
 
+def summary(served: dict) -> list[str]:
+    """The served figures as `fourpaths bench` prints them."""
+    lines = [f"served {path_id:<8} {p['answer_ms']:>7.0f} ms  ({p['tokens_per_s']:.0f} tok/s)"
+             for path_id, p in served["paths"].items()]
+    s = served
+    lines.append(f"served: {s['questions_at_once']} questions at once {s['concurrent_wall_ms']:.0f} ms vs one after "
+                 f"another {s['sequential_wall_ms']:.0f} ms (ratio {s['concurrent_over_sequential']:.2f}); "
+                 f"{s['answers_differing_from_local']} of {s['answers_compared_with_local']} answers given together "
+                 f"differ from the local engine's ({s['compared_by']})")
+    return lines
+
+
 def _at_once(settings: Settings, paths: Sequence[str], workspace: Workspace) -> dict:
     """The four questions asked together, each from a thread of its own, as four users would."""
     results: dict = {}
