@@ -37,9 +37,15 @@ class RagPath(AnswerPath):
         if rag_mode(settings, workspace) == "generated":
             return self._generation(question, sources, settings, workspace, facts)
         reader = workspace.reader()
-        span = reader.read(question, [source.text for source in sources])
+        relevance = max((source.score for source in sources), default=0.0)
+        facts["relevance"] = round(relevance, 4)
         facts["threshold"] = reader.threshold
-        if span.answered:
+        span = None
+        if relevance < settings.rag_min_relevance:  # no passage is about the question: nothing to read
+            facts["gate"] = f"best cosine {relevance:.2f} < rag_min_relevance {settings.rag_min_relevance}"
+        else:
+            span = reader.read(question, [source.text for source in sources])
+        if span is not None and span.answered:
             text = span.text
             passage = sources[span.passage].text
             facts["cited"] = f"[{span.passage + 1}] {sources[span.passage].source}"
@@ -48,7 +54,8 @@ class RagPath(AnswerPath):
             text = DOCUMENTS_DO_NOT_ANSWER
         passages = "\n".join(f"[{i + 1}] {s.text}" for i, s in enumerate(sources))
         return Answer(text, reader.location, f"Question: {question}\n\nPassages:\n{passages}", MODES["reader"],
-                      round(span.score - span.null_score, 4), span.answered, sources, facts)
+                      round(span.margin, 4) if span is not None else None, bool(span and span.answered), sources,
+                      facts)
 
     @staticmethod
     def _generation(question, sources, settings, workspace, facts) -> Generation:
