@@ -217,7 +217,10 @@ def test_the_threshold_is_chosen_on_dev_when_the_corpus_has_it(small_corpus, tmp
     calibration = summary["calibration"]
     assert calibration["source"] == "dev" and calibration["answerable"] == 6 and calibration["unanswerable"] == 2
     assert json.loads((tmp_path / "out" / "head_config.json").read_text())["threshold"] == calibration["threshold"]
-    assert "dev_objective" in summary["heldout_curve"][-1]
+    curve = summary["heldout_curve"]
+    assert "dev_objective" in curve[-1]
+    best = max(curve, key=lambda point: point["dev_objective"])  # the first of equals: kept only when better
+    assert summary["chosen_step"] == best["step"]
     assert "corpus/qa/dev.jsonl" in (tmp_path / "out" / "README.md").read_text()
 
 

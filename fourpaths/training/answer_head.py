@@ -37,10 +37,13 @@ from fourpaths.errors import FourpathsError
 from fourpaths.measure.scoring import normalise
 from fourpaths.training.head_calibration import (
     accuracy_and_loss,
+    best_kept,
     calibrate,
     calibration_questions,
     encode,
+    keep_best,
     predict,
+    restore_best,
 )
 
 # "dense": attention output and both MLP layers (and BERT's pooler, which "mean" pooling leaves unused)
@@ -421,12 +424,20 @@ def train_answer_head(corpus: Path, output: Path, run_dir: Path, preset: str = "
             progress(f"answer head: step {state.step} held-out accuracy {accuracy:.3f}, loss {heldout_loss:.3f}; "
                      f"{calibration.source}: right {calibrated['right']:.3f}, abstained on "
                      f"{calibrated['unanswerable_abstained']:.3f} at threshold {calibrated['threshold']}")
+            if calibrated["objective"] > best_kept(run_dir).get("objective", float("-inf")):
+                keep_best(run_dir, peft_model, state.step, calibrated["objective"])
             _save_checkpoint(checkpoint, peft_model, optimizer, state)
             curve_path.write_text(json.dumps(curve))
             window_started = time.perf_counter()
 
+    best = best_kept(run_dir)
+    if best and best["step"] != state.step:
+        restore_best(run_dir, peft_model)
+        progress(f"answer head: keeping step {best['step']}, the checkpoint best on {calibration.source} "
+                 f"(objective {best['objective']})")
     peft_model.eval()
     measured = _measure(peft_model, tokenizer, data, calibration, chosen)
+    measured["chosen_step"] = best.get("step", state.step)
     peft_model.peft_config["default"].base_model_name_or_path = base_name
     output.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(output, safe_serialization=True)

@@ -1,4 +1,5 @@
-"""Measuring the answer head while it trains, and choosing its abstention threshold.
+"""Measuring the answer head while it trains, and choosing on dev.jsonl its abstention threshold and the
+checkpoint that ships (the one with the best calibration objective, kept in the run folder as training goes).
 
 The threshold is chosen on corpus/qa/dev.jsonl, questions written the way people ask (never an evaluation set):
 the answerable ones are its questions about facts train.jsonl teaches (kind docs, trained); every other dev
@@ -9,10 +10,14 @@ on held-out rewordings of the train questions and held-out generated negatives.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from fourpaths.answering.answer_head import head_logits
 from fourpaths.measure.scoring import strict
+
+BEST_WEIGHTS, BEST_FILE = "best_adapter.safetensors", "best.json"
 
 
 @dataclass(frozen=True)
@@ -100,3 +105,25 @@ def calibrate(model, tokenizer, answers: list[str], calibration: Calibration, ma
     right = [strict(answers[i], reference) for i, reference in zip(picked.tolist(), calibration.references)]
     negative_top = negatives.max(-1).values.tolist() if len(calibration.unanswerable) else []
     return {"source": calibration.source, **choose_threshold(top.tolist(), right, negative_top)}
+
+
+def best_kept(run_dir: Path) -> dict:
+    """The checkpoint kept so far: {"step", "objective"}, or {} before the first."""
+    path = run_dir / BEST_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def keep_best(run_dir: Path, model, step: int, objective: float) -> None:
+    """Keep this checkpoint's adapter as the one to ship: its calibration objective is the best so far."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(model).items()}, str(run_dir / BEST_WEIGHTS))
+    (run_dir / BEST_FILE).write_text(json.dumps({"step": step, "objective": objective}), encoding="utf-8")
+
+
+def restore_best(run_dir: Path, model) -> None:
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(run_dir / BEST_WEIGHTS)))

@@ -38,7 +38,9 @@ def write_card(output: Path, summary: dict, measured_note: str = "") -> None:
                     f"answer cut out, and {counts['heldout_negatives']} generated negatives",
         "Steps": f"{summary['steps']} x {summary['batch_size']} examples ({summary['examples_trained']:,} examples, "
                  f"{summary['tokens_trained']:,} tokens), LoRA lr {summary['lora_lr']}, classifier lr "
-                 f"{summary['head_lr']}, {summary['warmup_steps']} warmup steps then cosine decay",
+                 f"{summary['head_lr']}, {summary['warmup_steps']} warmup steps then cosine decay; the checkpoint "
+                 f"of step {summary['chosen_step']} ships, the best of those saved every "
+                 f"{summary['checkpoint_every']} steps by the threshold's objective",
         "Wall time": f"{summary['train_seconds'] / 60:.1f} min of training ({summary['wall_seconds'] / 60:.1f} min "
                      f"in all) on {summary['machine']}",
         "Final training loss": f"{summary['final_train_loss']} (mean of the last 20 steps)",
