@@ -27,31 +27,40 @@ try:
 except FourpathsError as error:  # a bad fourpaths.toml or FOURPATHS_ variable: said on the page, no traceback
     st.error(f"The settings cannot be used: {markdown_escaped(str(error))}")
     st.stop()
+# Streamlit forgets a widget's value after runs that do not draw it (the Tour's): the choices are kept apart and
+# given back to the widgets as their starting values.
+chosen = st.session_state.setdefault("sidebar_choices", {})
 if page.url_path == TOUR.url_path:
     settings = defaults  # the Tour shows the shipped settings: no sidebar to distract from it
 else:
     with st.sidebar:
         st.header("Settings")
         template = st.selectbox("Prompt template (prompt path)", list(PROMPT_TEMPLATES),
-                                index=list(PROMPT_TEMPLATES).index(defaults.template), key="template")
-        decoding = st.radio("Decoding", ["greedy", "sampled"], horizontal=True, key="decoding")
-        temperature = st.slider("Temperature", 0.1, 1.5, 0.7, step=0.1, disabled=decoding == "greedy",
-                                key="temperature")
-        max_new_tokens = st.slider("Max new tokens", 8, 128, defaults.max_new_tokens, step=8, key="max_new_tokens")
-        top_k = st.slider("Passages retrieved (RAG)", 1, 8, defaults.top_k_passages, key="top_k")
+                                index=list(PROMPT_TEMPLATES).index(chosen.get("template", defaults.template)),
+                                key="template")
+        decoding = st.radio("Decoding", ["greedy", "sampled"], horizontal=True, key="decoding",
+                            index=["greedy", "sampled"].index(chosen.get("decoding", "greedy")))
+        temperature = st.slider("Temperature", 0.1, 1.5, chosen.get("temperature", 0.7), step=0.1,
+                                disabled=decoding == "greedy", key="temperature")
+        max_new_tokens = st.slider("Max new tokens", 8, 128, chosen.get("max_new_tokens", defaults.max_new_tokens),
+                                   step=8, key="max_new_tokens")
+        top_k = st.slider("Passages retrieved (RAG)", 1, 8, chosen.get("top_k", defaults.top_k_passages), key="top_k")
         with st.expander("Advanced"):
-            seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, step=1, key="seed")
+            seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=chosen.get("seed", defaults.seed),
+                                   step=1, key="seed")
             retrieval = st.radio("RAG retrieval", list(RETRIEVAL_MODES), horizontal=True, key="retrieval",
-                                 index=list(RETRIEVAL_MODES).index(defaults.retrieval),
+                                 index=list(RETRIEVAL_MODES).index(chosen.get("retrieval", defaults.retrieval)),
                                  help="hybrid: FAISS embeddings and BM25 keywords, fused by rank; dense: FAISS alone")
             rag_answer = st.radio("RAG answer", list(RAG_ANSWER_MODES), horizontal=True, key="rag_answer",
-                                  index=list(RAG_ANSWER_MODES).index(defaults.rag_answer),
+                                  index=list(RAG_ANSWER_MODES).index(chosen.get("rag_answer", defaults.rag_answer)),
                                   help="reader: an extractive reader picks the answer's span in a passage; "
                                        "generated: the base writes the answer from the passages in its prompt; "
                                        "auto: the reader, or generated when the base is a hub model")
     settings = with_overrides(defaults, template=template, max_new_tokens=max_new_tokens, seed=int(seed),
                               top_k_passages=top_k, retrieval=retrieval, rag_answer=rag_answer,
                               temperature=temperature if decoding == "sampled" else 0.0)
+    chosen.update(template=template, decoding=decoding, temperature=temperature, max_new_tokens=max_new_tokens,
+                  top_k=top_k, seed=int(seed), retrieval=retrieval, rag_answer=rag_answer)
 st.session_state["settings"] = settings
 
 

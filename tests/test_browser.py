@@ -256,6 +256,14 @@ def test_a_template_switch_keeps_the_first_answers_marked_against_the_reference(
         assert "<svg" in report and "<script" not in report
         assert_no_errors(page)
         shot(page, "template-switch")
+        # the Tour draws no sidebar; back on Compare the sidebar still holds the presenter's choice
+        chosen = page.get_by_role("combobox", name="Prompt template (prompt path)")
+        expect(chosen).to_have_value("few-shot")
+        go_to(page, "Tour", "Four ways to put a model to work")
+        page.get_by_role("button", name=re.compile("^Next")).click()  # reruns on the Tour, where no sidebar is drawn
+        settled(page)
+        go_to(page, "Compare", "One question, four paths")
+        expect(chosen).to_have_value("few-shot")
 
 
 @pytest.mark.browser
