@@ -247,6 +247,22 @@ def run_results(args) -> int:
     return 0
 
 
+def run_choose(args) -> int:
+    from fourpaths.views import decision
+
+    settings = _settings(args)
+    needs = decision.Needs.from_keys(**{name: getattr(args, name) for name in decision.LEVEL_KEYS
+                                        if getattr(args, name) is not None})
+    evidence = decision.gather_evidence(settings)
+    ranking = decision.recommend(needs, evidence)
+    summary = decision.summary_markdown(needs, ranking, evidence, settings)
+    if args.json:
+        print(json.dumps(decision.choice_json(needs, ranking, summary), indent=2, ensure_ascii=False))
+    else:
+        print(summary)
+    return 0
+
+
 def run_corpus_check(args) -> int:
     from fourpaths.retrieval.corpus_check import run_check
 
@@ -404,6 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     fresh.add_argument("--output", default=None, help="write the JSON here (default results/fresh.json)")
     _settings_options(fresh)
     fresh.set_defaults(handler=run_fresh)
+
+    choose = subparsers.add_parser("choose", help="rank the paths for a project's needs, as the Choose page does")
+    for name in ("accuracy", "examples", "expertise", "compute", "change"):  # fourpaths.decision.LEVEL_KEYS
+        choose.add_argument(f"--{name}", default=None, help="a level's short word (default: the page's)")
+    choose.add_argument("--json", action="store_true", help="the ranking and the summary as JSON")
+    _settings_options(choose)
+    choose.set_defaults(handler=run_choose)
 
     results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
     results.add_argument("--eval", default=None, help="default: <results_dir>/eval.json")

@@ -194,7 +194,7 @@ def test_compare_refuses_with_a_clear_error(compare, name, typed, message):
     at = ask(compare(), typed)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and message in errors[0], errors
-    assert not at.metric and not at.get("download_button")
+    assert not [c for c in at.caption if c.value.startswith("Answer by: ")] and not at.get("download_button")
 
 
 @pytest.mark.parametrize("name, typed", AS_TYPED + [(name, typed) for name, typed, _ in CLEANED[:3]],
@@ -203,7 +203,7 @@ def test_compare_answers_hostile_questions_as_text(compare, name, typed):
     at = ask(compare(), typed)
     cleaned = validate_question(typed)
     assert not at.error, [e.value for e in at.error]
-    assert len([m for m in at.metric if m.label == "Total"]) == 4  # every path answered
+    assert len([c for c in at.caption if c.value.startswith("Answer by: ")]) == 4  # every path answered
     assert_no_raw_payload(at)
     assert any(cleaned in code.value for code in at.code), "the question is shown, as the models read it, as text"
     markdown = download(at, "Download answers (Markdown)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 from fourpaths.config import PROJECT_ROOT
 
@@ -17,9 +18,11 @@ def _layout_lines() -> list[str]:
 
 
 def _entries(folder) -> set[str]:
-    return {path.name + ("/" if path.is_dir() else "") for path in folder.iterdir()
-            if path.name not in {"__pycache__", "__init__.py"} and not path.name.endswith(".egg-info")
-            and not path.name.startswith(".")}
+    """What git tracks there (or would: untracked but not ignored), one level down."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", "."], cwd=folder,
+                            capture_output=True, text=True, check=True).stdout.split()
+    return {name.split("/")[0] + ("/" if "/" in name else "") for name in listed
+            if name.split("/")[0] not in {"__init__.py"} and not name.startswith(".")}
 
 
 def test_every_top_level_folder_is_on_the_map_and_exists():

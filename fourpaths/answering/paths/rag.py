@@ -55,7 +55,7 @@ class RagPath(AnswerPath):
         passages = "\n".join(f"[{i + 1}] {s.text}" for i, s in enumerate(sources))
         return Answer(text, reader.location, f"Question: {question}\n\nPassages:\n{passages}", MODES["reader"],
                       round(span.margin, 4) if span is not None else None, bool(span and span.answered), sources,
-                      facts)
+                      facts, confidence=round(span.probability, 4) if span is not None else None)
 
     @staticmethod
     def _generation(question, sources, settings, workspace, facts) -> Generation:
