@@ -292,7 +292,7 @@ def run_train(args) -> int:
     if args.recipe == "reader":
         from fourpaths.training.reader import train_reader
 
-        summary = train_reader(output, run_dir, **common)
+        summary = train_reader(output, run_dir, **common, start_from=args.start_from)
     elif args.recipe == "lora" and not args.generative:
         from fourpaths.training.answer_head import train_answer_head
 
@@ -332,7 +332,8 @@ def _check_writable(folder: Path, what: str) -> None:
 def _add_train(subparsers) -> None:
     train = subparsers.add_parser("train", help="the recipes that make the models in models/")
     recipes = train.add_subparsers(dest="recipe", required=True)
-    helps = {"reader": "the RAG path's extractive reader on all-MiniLM-L6-v2, from generated reading data",
+    helps = {"reader": "the RAG path's extractive reader on all-MiniLM-L6-v2: generated reading, then the team's "
+                       "questions as people ask them",
              "lora": "the LoRA adapter: an answer head on all-MiniLM-L6-v2 (default) or --generative on --base",
              "scratch": "the tiny model trained from random weights on the team's data",
              "base": "the small base model of the prompt path, from generated fictional worlds"}
@@ -349,6 +350,9 @@ def _add_train(subparsers) -> None:
             parser.add_argument("--generative", action="store_true",
                                 help="a generative adapter on --base (default output models/lora-generative)")
             parser.add_argument("--base", default="models/base", help="base for --generative: a folder or hub id")
+        if recipe == "reader":
+            parser.add_argument("--start-from", default=None, metavar="FOLDER",
+                                help="skip the generated stage: begin the natural stage from this stage-1 reader")
         if recipe == "base":
             parser.add_argument("--stop-at", type=int, default=None, help="stop after this step; rerun to go on")
         parser.set_defaults(handler=run_train)

@@ -44,6 +44,9 @@ class Settings:
     chunk_words: int = 50  # the one chunk-size default (see docs/design.md for why 50/15)
     chunk_overlap: int = 15
     rag_answer: str = "auto"  # "reader" (extractive), "generated" (the base writes from the passages), or "auto"
+    # RAG abstains without reading when no retrieved passage has at least this cosine with the question: off-topic
+    # requests score 0.05-0.5, the team's questions 0.47 and up, people's questions 0.33 and up (chosen on dev)
+    rag_min_relevance: float = 0.3
     # Generation
     template: str = "zero-shot"
     few_shot_examples: int = 3
@@ -244,6 +247,7 @@ def validate_settings(settings: Settings) -> Settings:
                  f"{path}_engine must be one of {', '.join(ENGINES)} (or empty: as engine)")
                 for path in ENDPOINT_PATHS],
               (settings.endpoint_timeout > 0, "endpoint_timeout must be more than 0 seconds"),
+              (-1 <= settings.rag_min_relevance <= 1, "rag_min_relevance must be a cosine, from -1 to 1"),
               (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
               (settings.threads >= 0, "threads must be 0 (torch's default) or more"),
               (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more"),

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fourpaths.answering.answer_head import ABSTAIN_TEXT, AnswerHead
+from fourpaths.answering.answer_head import ABSTAIN_TEXT, AnswerHead, head_logits
 from fourpaths.errors import FourpathsError
 from fourpaths.measure.scoring import normalise
 from fourpaths.retrieval.corpus import load_questions
-from fourpaths.training.answer_head import build_data, train_answer_head
+from fourpaths.training.answer_head import NEGATIVE, build_data, head_loss, train_answer_head
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,9 @@ def test_what_it_writes_loads_with_peft_on_the_sequence_classification_class(tra
     model = PeftModel.from_pretrained(base, str(trained["out"])).eval()
     question = load_questions(trained["corpus"], "train")[0].question
     batch = head.tokenizer([question], return_tensors="pt")
+    assert head.pooling == json.loads((trained["out"] / "head_config.json").read_text())["pooling"] == "mean"
     with torch.inference_mode():
-        probabilities = torch.softmax(model(**batch).logits, dim=-1)
+        probabilities = torch.softmax(head_logits(model, batch, head.pooling), dim=-1)
     # AnswerHead merges the LoRA matrices into the base: the same function, cheaper to run
     assert torch.allclose(probabilities, head.probabilities([question]), atol=1e-5)
 
@@ -135,6 +136,7 @@ def test_a_missing_folder_gives_one_clear_line(tmp_path):
     ("answers-short", "cannot load"),
     ("config-garbled", "not valid JSON"),
     ("threshold-missing", "threshold"),
+    ("pooling-unknown", "pooling"),
 ])
 def test_a_corrupt_folder_gives_one_clear_line(trained, tmp_path, damage, expected):
     copy = _copy(trained["out"], tmp_path)
@@ -152,6 +154,8 @@ def test_a_corrupt_folder_gives_one_clear_line(trained, tmp_path, damage, expect
         (copy / "adapter_config.json").write_text("{not json")
     elif damage == "threshold-missing":
         (copy / "head_config.json").write_text("{}")
+    elif damage == "pooling-unknown":
+        (copy / "head_config.json").write_text(json.dumps({"threshold": 0.5, "pooling": "max"}))
     with pytest.raises(FourpathsError, match=expected) as raised:
         AnswerHead.load(str(copy))
     assert "\n" not in str(raised.value) and str(copy) in str(raised.value)
@@ -172,6 +176,52 @@ def test_the_data_comes_from_docs_and_train_only_and_holds_out_what_it_measures_
     assert len(data.heldout_reworded) == len(data.questions)
     assert [e.label for e in data.heldout_reworded] == [e.label for e in data.questions]
     assert not {e.text for e in data.heldout_reworded} & trained_texts
+    # Generated questions no taught answer fits: some held out, none a train question, none labelled an answer
+    assert data.negatives and data.heldout_negatives
+    assert not {e.text for e in data.heldout_negatives} & {e.text for e in data.negatives}
+    assert {e.label for e in data.negatives + data.heldout_negatives} == {NEGATIVE}
+    assert not {normalise(e.text) for e in data.negatives} & {normalise(q.text) for q in data.questions}
+
+
+def test_the_loss_spreads_negatives_over_every_answer():
+    import torch
+
+    labels = torch.tensor([0, NEGATIVE])
+    peaked = torch.tensor([[4.0, 0.0, 0.0], [4.0, 0.0, 0.0]])
+    flat = torch.tensor([[4.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    answered, spread = head_loss(peaked, labels)
+    assert head_loss(flat, labels)[0] == answered  # the answer example is scored the same
+    assert head_loss(flat, labels)[1] < spread  # a flat distribution on the negative costs less
+    assert head_loss(peaked[:1], labels[:1])[1] == 0.0
+
+
+def test_an_adapter_without_pooling_in_its_config_reads_the_cls_pooler(trained, tmp_path):
+    copy = _copy(trained["out"], tmp_path)
+    config = json.loads((copy / "head_config.json").read_text())
+    (copy / "head_config.json").write_text(json.dumps({"threshold": config["threshold"]}))
+    assert AnswerHead.load(str(copy)).pooling == "cls"  # adapters written before mean pooling
+
+
+def test_the_threshold_is_chosen_on_dev_when_the_corpus_has_it(small_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_corpus, corpus)
+    train = load_questions(corpus, "train")
+    dev = [{"id": f"dev-d-{i}", "question": f"quick question: {item.question.lower()}", "answer": item.answer,
+            "source": item.source, "kind": "docs", "trained": True, "style": "casual"}
+           for i, item in enumerate(train[:6])]
+    dev += [{"id": f"dev-n-{i}", "question": question, "answer": "", "source": "", "kind": "none", "trained": False,
+             "style": "casual"} for i, question in enumerate(["Tell me a joke", "Who won the league in 1990?"])]
+    (corpus / "qa" / "dev.jsonl").write_text("".join(json.dumps(record) + "\n" for record in dev))
+    summary = train_answer_head(corpus, tmp_path / "out", tmp_path / "run", preset="micro", steps=4,
+                                progress=lambda message: None)
+    calibration = summary["calibration"]
+    assert calibration["source"] == "dev" and calibration["answerable"] == 6 and calibration["unanswerable"] == 2
+    assert json.loads((tmp_path / "out" / "head_config.json").read_text())["threshold"] == calibration["threshold"]
+    curve = summary["heldout_curve"]
+    assert "dev_objective" in curve[-1]
+    best = max(curve, key=lambda point: point["dev_objective"])  # the first of equals: kept only when better
+    assert summary["chosen_step"] == best["step"]
+    assert "corpus/qa/dev.jsonl" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_a_stopped_run_resumes_where_it_stopped(small_corpus, tmp_path):

@@ -21,11 +21,11 @@ from conftest import (
     QUESTION,
     ask,
     assert_answered,
-    metric_labels,
     path_columns,
     shown,
     sidebar_warnings,
     start,
+    timing_captions,
 )
 
 from fourpaths.answering import engine
@@ -626,7 +626,7 @@ def test_a_truncated_reader_fails_only_the_rag_column(micro_env, micro_models, m
         columns = path_columns(at)
         errors = [shown(e.value) for e in columns["rag"].error]
         assert len(errors) == 1 and f"{reader}: model.safetensors is truncated or damaged" in errors[0], errors
-        assert not metric_labels(columns["rag"])
+        assert not timing_captions(columns["rag"])
         for path_id in ("prompt", "lora", "scratch"):
             assert_answered(columns[path_id], path_id)
 

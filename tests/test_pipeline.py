@@ -308,6 +308,19 @@ def test_rag_cites_the_passage_its_answer_comes_from(micro_settings, micro_model
     assert f"»{trace.text}«" in trace.facts["sentence"]
 
 
+def test_rag_abstains_unread_when_no_passage_is_about_the_question(micro_settings, micro_models, tmp_path):
+    lenient = _copy_with_config(micro_models["reader"], tmp_path / "lenient-reader", "reader_config.json",
+                                threshold=-1e9)
+    settings = replace(micro_settings, reader_model=str(lenient), rag_answer="reader")
+    best = max(source.score for source in ask(QUESTION, settings, ["rag"])["rag"].sources)
+    gated = ask(QUESTION, replace(settings, rag_min_relevance=best + 0.01), ["rag"])["rag"]
+    assert gated.text == DOCUMENTS_DO_NOT_ANSWER and gated.answered is False and gated.score is None
+    assert gated.facts["relevance"] == round(best, 4) and "rag_min_relevance" in gated.facts["gate"]
+    assert len(gated.sources) == micro_settings.top_k_passages  # what was retrieved is still shown
+    read = ask(QUESTION, replace(settings, rag_min_relevance=best - 0.01), ["rag"])["rag"]
+    assert read.answered is True and "gate" not in read.facts
+
+
 # --- LoRA: the answer head, and a generative adapter on the base --------------------------------------------
 
 def test_the_lora_answer_head_picks_a_taught_answer_with_a_score(micro_settings, micro_models):

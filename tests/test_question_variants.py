@@ -64,3 +64,23 @@ def test_the_stream_rewords_about_seven_in_ten_question_appearances_and_keeps_th
     assert 0.6 < len(changed) / len(seen) < 0.8
     assert all(e.messages[-1]["content"].isupper() for e in changed)
     assert [e.response for e in seen] == [stream(index).response for index in range(400)]
+
+
+def test_a_natural_variant_is_seeded_and_says_it_the_way_people_ask():
+    from fourpaths.training.question_variants import natural_variant, rewording
+
+    variants = [natural_variant(QUESTION, random.Random(seed)) for seed in range(40)]
+    assert variants == [natural_variant(QUESTION, random.Random(seed)) for seed in range(40)]
+    assert len(set(variants)) > 20
+    assert sum("Quillmoor" not in variant for variant in variants) >= 25  # people rarely name the company
+    assert any(" I " in f" {variant} " or " i " in f" {variant} " for variant in variants)  # first person
+    assert any(word in variant.lower() for variant in variants for word in ("holiday", "days off", "time off"))
+    assert all("27 days" not in variant for variant in variants)  # a rewording never says the answer
+    # The recipe's mix: natural_share of the calls natural, the rest question_variant
+    only_natural, never_natural = rewording({}, natural_share=1.0), rewording({}, natural_share=0.0)
+    rng = random.Random(5)
+    rng.random()  # the mix draws once before the variant
+    assert only_natural(QUESTION, random.Random(5)) == natural_variant(QUESTION, rng)
+    rng = random.Random(5)
+    rng.random()
+    assert never_natural(QUESTION, random.Random(5)) == question_variant(QUESTION, rng, {})

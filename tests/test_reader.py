@@ -11,7 +11,7 @@ import torch
 
 from fourpaths.answering.reader import CONFIG_FILE, Reader
 from fourpaths.errors import FourpathsError
-from fourpaths.training import reader_data
+from fourpaths.training import reader_doc_kinds, reader_examples, reader_natural, world
 
 
 @pytest.fixture(scope="module")
@@ -160,22 +160,60 @@ def test_missing_or_corrupt_reader_folder_is_a_clear_error(tmp_path, micro_reade
 
 def test_generated_examples_point_at_their_answers():
     for index in range(3):
-        for example in reader_data.example_batch(7, index, 16, null_share=0.4):
+        for example in reader_examples.example_batch(7, index, 16, null_share=0.4):
             if example.answer_start >= 0:
                 end = example.answer_start + len(example.answer)
                 assert example.passage[example.answer_start:end] == example.answer
                 assert len(example.answer.split()) <= 12  # short values, like the reference answers
             else:
                 assert example.answer == ""
-    kinds = {e.kind for i in range(3) for e in reader_data.example_batch(7, i, 32, null_share=0.4)}
+    kinds = {e.kind for i in range(3) for e in reader_examples.example_batch(7, i, 32, null_share=0.4)}
     assert {"answer", "other-passage", "absent"} <= kinds
-    assert all(e.kind == "answer" for e in reader_data.example_batch(7, 0, 16, answerable_only=True))
+    assert all(e.kind == "answer" for e in reader_examples.example_batch(7, 0, 16, answerable_only=True))
 
 
 def test_generated_documents_never_use_the_knowledge_base_names():
-    text = " ".join(reader_data.generate_document(random.Random(i)).text for i in range(40)).lower()
-    for word in reader_data.KB_WORDS:
+    text = " ".join(reader_doc_kinds.generate_document(random.Random(i)).text for i in range(40)).lower()
+    for word in world.KB_WORDS:
         assert f" {word} " not in f" {text} "
+
+
+def test_rewordings_say_the_question_as_people_ask_it():
+    assert reader_natural.first_person("How many days does an employee get?") == "How many days do I get?"
+    assert reader_natural.first_person("What is a Quillmoor employee's notice period?") == "What is my notice period?"
+    assert reader_natural.without_company("How long is the leave year at Quillmoor?") == "How long is the leave year?"
+    assert reader_natural.without_company("Who is Quillmoor's CFO?") == "Who is our CFO?"
+    rng = random.Random(0)
+    assert reader_natural.indirect("What is the hotel cap?", rng).endswith("what the hotel cap is?")
+    variants = {reader_natural.reword("How much annual leave does a Quillmoor employee get?", rng) for _ in range(40)}
+    assert len(variants) > 10 and any(" I " in v for v in variants)
+
+
+def test_near_misses_ask_only_what_no_passage_about_the_entity_says():
+    passages = ["The Ferret AMR carries 150 kg. Its logo was designed by Ana Ruiz.", "Compass is our HR system."]
+    questions = reader_natural.near_miss_questions(passages)
+    assert "Who designed the logo of the Ferret AMR?" not in questions  # a passage naming the Ferret says it
+    assert "What is the patent number for the Ferret AMR?" in questions
+    assert "Which company makes Compass?" in questions
+    assert not any("Heron" in q for q in questions)  # no passage names it: nothing to be near
+
+
+def test_team_questions_point_at_their_answers_and_near_misses_lack_them():
+    answer = "Leave > Carry-over: You may carry over at most 5 days into the next leave year."
+    other = "Leave > Booking: Book leave in Compass at least 2 weeks ahead."
+    says_five = "Leave > Sabbatical: After 5 years you may take unpaid leave."
+    item = ("How many days can a Quillmoor employee carry over?", "at most 5 days", "docs/leave.md")
+    hits = [("docs/leave.md", answer), ("docs/leave.md", other), ("docs/leave.md", says_five),
+            ("updates/leave.md", "Leave > Change: carry-over is now 8 days.")]
+    [team] = reader_natural.team_questions([item], [hits], {"docs/leave.md": [answer, other, says_five]})
+    assert [text[start:end] for text, start, end in team.answers] == ["at most 5 days"]
+    assert team.near_misses == (other,)  # not the passage with a 5 in it, never an update
+    data = reader_natural.NaturalData([team], [("What car does Ana drive?", [other])], [("hello", [other])])
+    preset = __import__("fourpaths.training.reader", fromlist=["PRESETS"]).PRESETS["default"]
+    examples = reader_natural.team_examples(data, random.Random(1), 60, preset)
+    assert {e.kind for e in examples} == {"answer", "near-miss", "kb-near-miss", "off-topic"}
+    for e in examples:
+        assert e.passage[e.answer_start:e.answer_start + len(e.answer)] == e.answer if e.answer else e.answer_start < 0
 
 
 SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "models" / "reader"

@@ -8,7 +8,12 @@ taught can only get the closest taught answer or an abstention, which is the les
 The adapter folder holds:
     adapter_config.json, adapter_model.safetensors  the PEFT adapter (LoRA matrices and the trained classifier)
     answers.json                                    the answer of each class, in label order
-    head_config.json                                {"threshold": float, "max_length": int}
+    head_config.json                                {"threshold": float, "max_length": int, "pooling": str}
+
+Pooling: "mean" (the recipe's): the classifier reads the L2-normalised mean of the last hidden states, the sentence
+embedding all-MiniLM-L6-v2 was trained to produce, so a reworded question starts near its answer before any
+training. "cls" (adapters written before it): BERT's pooler over the [CLS] token, as
+AutoModelForSequenceClassification computes it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MAX_LENGTH = 64
 ALTERNATIVES = 3
+POOLINGS = ("mean", "cls")
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,14 @@ def resolve_base(recorded: str) -> str:
 
 class AnswerHead:
     def __init__(self, model, tokenizer, answers: list[str], threshold: float, max_length: int = DEFAULT_MAX_LENGTH,
-                 location: str = ""):
+                 location: str = "", pooling: str = "cls"):
         self.model = model
         self.tokenizer = tokenizer
         self.answers = answers
         self.threshold = threshold
         self.max_length = max_length
         self.location = location
+        self.pooling = pooling
 
     @classmethod
     def load(cls, adapter_location: str, base_location: str | None = None) -> "AnswerHead":
@@ -73,6 +80,10 @@ class AnswerHead:
             raise FourpathsError(f"{folder / ANSWERS_FILE}: expected a non-empty JSON list of answer strings")
         if not isinstance(head, dict) or not isinstance(head.get("threshold"), (int, float)):
             raise FourpathsError(f"{folder / HEAD_CONFIG_FILE}: expected a JSON object with a numeric threshold")
+        pooling = head.get("pooling", "cls")
+        if pooling not in POOLINGS:
+            raise FourpathsError(f"{folder / HEAD_CONFIG_FILE}: pooling {pooling!r} is not one of "
+                                 f"{', '.join(POOLINGS)}")
         if not (folder / ADAPTER_WEIGHTS).is_file():
             raise FourpathsError(f"{folder}: {ADAPTER_WEIGHTS} not found (only safetensors weights are loaded)")
         from fourpaths.answering.engine import check_safetensors, check_weights
@@ -90,7 +101,7 @@ class AnswerHead:
         except Exception as error:  # noqa: BLE001 - any failure to load is the folder's or the base's fault
             raise FourpathsError(f"{folder}: cannot load the answer head on base {base}: {one_line(error)}") from None
         return cls(model, tokenizer, answers, float(head["threshold"]),
-                   int(head.get("max_length", DEFAULT_MAX_LENGTH)), str(folder))
+                   int(head.get("max_length", DEFAULT_MAX_LENGTH)), str(folder), pooling)
 
     def probabilities(self, questions: list[str]):
         """Softmax over the answers for each question: a (questions x answers) float tensor."""
@@ -99,7 +110,7 @@ class AnswerHead:
         batch = self.tokenizer(questions, padding=True, truncation=True, max_length=self.max_length,
                                return_tensors="pt")
         with torch.inference_mode():
-            logits = self.model(**batch).logits
+            logits = head_logits(self.model, batch, self.pooling)
         return torch.softmax(logits.float(), dim=-1)
 
     def answer_many(self, questions: list[str]) -> list[Pick]:
@@ -116,6 +127,28 @@ class AnswerHead:
 
     def answer(self, question: str) -> Pick:
         return self.answer_many([question])[0]
+
+
+def pooled(model, batch, pooling: str):
+    """What the classifier reads: the normalised mean of the last hidden states ("mean") or BERT's pooler ("cls").
+    `model` is a sequence-classification model, bare or wrapped by PEFT."""
+    import torch
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    output = inner.base_model(**batch)
+    if pooling == "cls":
+        return output.pooler_output
+    mask = batch["attention_mask"].unsqueeze(-1).to(output.last_hidden_state.dtype)
+    mean = (output.last_hidden_state * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
+def head_logits(model, batch, pooling: str):
+    """The answer logits of a batch; the recipe, teaching and inference all score questions through this."""
+    if pooling == "cls":
+        return model(**batch).logits
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inner.classifier(pooled(model, batch, pooling))
 
 
 def read_json(path: Path, what: str):

