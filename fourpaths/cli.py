@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fourpaths.answering.paths import PATH_IDS
 from fourpaths.config import load_settings, results_file, with_overrides
-from fourpaths.errors import FourpathsError, one_line
+from fourpaths.errors import FourpathsError, QuestionRefused, one_line
 
 SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
 
@@ -77,16 +77,24 @@ def run_ask(args) -> int:
             print(f"added {added.source}: {len(added.chunks)} chunks in {added.seconds:.2f} s", file=sys.stderr)
     workspace = Workspace(settings, index_progress=_progress("indexing corpus"), overlay=overlay)
     workspace.preload()  # loading first, so the times shown are answering times (a broken model fails its column)
-    results = ask(question, settings, args.paths or PATH_IDS, workspace=workspace)
+    try:
+        results = ask(question, settings, args.paths or PATH_IDS, workspace=workspace)
+    except QuestionRefused as refused:  # no path can read it: with --json, still every path and its reason
+        if args.json:
+            answers = {p: {"path": p, "error": reason} for p, reason in refused.reasons.items()}
+            print(json.dumps({"question": question, "error": str(refused), "answers": answers}, indent=2,
+                             ensure_ascii=False))
+        raise
     if args.json:
         answers = {p: (r.to_json() if not isinstance(r, str) else {"path": p, "error": r}) for p, r in results.items()}
         print(json.dumps({"question": question, "answers": answers}, indent=2,
                          ensure_ascii=False))
     else:
         _print_side_by_side(results)
-    if all(isinstance(result, str) for result in results.values()):
-        print(f"fourpaths: error: no path answered ({'; '.join(f'{p}: {r}' for p, r in results.items())})",
-              file=sys.stderr)
+    failed = [path for path, result in results.items() if isinstance(result, str)]
+    if failed:  # the exit status says whether every path answered: 1 when any did not
+        what = "no path answered" if len(failed) == len(results) else f"{len(failed)} of {len(results)} paths failed"
+        print(f"fourpaths: error: {what} ({'; '.join(f'{p}: {results[p]}' for p in failed)})", file=sys.stderr)
         return 1
     return 0
 
@@ -424,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
     except FourpathsError as error:
         print(f"fourpaths: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line; every file write is atomic, so nothing is left half-written
+        print(f"fourpaths: interrupted ({args.command} stopped; files it writes are replaced whole or not at all)",
+              file=sys.stderr)
+        return 130
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
         print(f"fourpaths: error: {type(error).__name__}: {one_line(error)}", file=sys.stderr)
         return 1

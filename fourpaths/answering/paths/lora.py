@@ -16,6 +16,16 @@ class LoraPath(AnswerPath):
     short_title = "LoRA"  # in tables
     summary = "A pretrained model plus a small adapter trained on the team's data; knows what it was trained on."
 
+    def check_question(self, question, settings, workspace) -> None:
+        from fourpaths.answering import engine
+
+        if not settings.lora_adapter:
+            return  # answer() says so
+        if workspace.lora_is_answer_head():
+            workspace.answer_head().check_question(question)
+        else:
+            engine.render(workspace.base(), prompts.zero_shot(question), settings.max_new_tokens)
+
     def answer(self, question, settings, workspace) -> Generation | Answer:
         from fourpaths.answering import (
             engine,  # torch loads on the first answer, not with the registry
