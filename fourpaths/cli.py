@@ -230,11 +230,15 @@ def run_injection(args) -> int:
 
 def run_index(args) -> int:
     from fourpaths.answering.workspace import Workspace
-    from fourpaths.config import resolve_location
+    from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
     from fourpaths.retrieval.index import open_index
 
     settings = _settings(args)
     workspace = Workspace(settings)
+    shipped_corpus = (PROJECT_ROOT / Settings.corpus_root).resolve()
+    if workspace.ships_index() and workspace.corpus_root().resolve() != shipped_corpus:
+        raise FourpathsError(f"index_dir is the shipped {workspace.index_dir()}, but corpus_root is "
+                             f"{workspace.corpus_root()}: set FOURPATHS_INDEX_DIR to a folder for that corpus's index")
     # --rebuild replaces the folder only once the new index is complete: a failed build keeps the old one.
     index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
                                 settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"),
