@@ -169,6 +169,11 @@ def run_fresh(args) -> int:
     _write_json(result, args.output or str(results_file(_settings(args), "fresh")), args.json)
     if not args.json:
         print(f"{len(result['documents'])} documents searchable in {result['searchable_s_median']:.2f} s (median)")
+        if "teaching" in result:
+            t = result["teaching"]
+            print(f"teaching: {t['steps']} steps in {t['train_seconds']:.1f} s of training (budget "
+                  f"{t['budget_s']:.0f} s); preparing {t['prepare_seconds']:.1f} s (loading included) and measuring "
+                  f"{t['measure_seconds']:.1f} s apart; {t['seconds']:.1f} s in all")
         for stage in ("before", "after_adding", "after_teaching"):
             for path_id, s in result.get(stage, {}).items():
                 print(f"{stage:<15}{path_id:<6} accuracy {s['accuracy']:.2f}  strict {s['strict']:.2f}  "

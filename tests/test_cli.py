@@ -93,8 +93,11 @@ def test_bad_input_is_one_line_on_stderr_and_a_nonzero_exit(args, message, tmp_p
 
 def test_a_missing_model_fails_only_its_own_column(micro_env, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("FOURPATHS_SCRATCH_MODEL", str(tmp_path / "missing"))
-    assert main(["ask", QUESTION, "--json"]) == 0
-    answers = json.loads(capsys.readouterr().out)["answers"]
+    assert main(["ask", QUESTION, "--json"]) == 1  # the exit status says not every path answered
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"fourpaths: error: 1 of 4 paths failed (scratch: model folder not found: "
+                                f"{tmp_path / 'missing'})"]
+    answers = json.loads(out)["answers"]
     assert answers["scratch"] == {"path": "scratch", "error": f"model folder not found: {tmp_path / 'missing'}"}
     assert all("error" not in answers[path] for path in ("prompt", "lora", "rag"))
 

@@ -17,9 +17,10 @@ from fourpaths.answering.pipeline import ask
 from fourpaths.answering.workspace import Workspace
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import FourpathsError
+from fourpaths.fresh.jobs import TeachJob
 from fourpaths.fresh.overlay import Overlay, add_document_file
 from fourpaths.fresh.proposals import Pair, propose_pairs
-from fourpaths.fresh.teaching import TeachingCancelled, TeachJob
+from fourpaths.fresh.teaching import Hooks, TeachingCancelled
 from fourpaths.fresh.uploads import MAX_DOCUMENT_BYTES, check_text, decode_text
 
 DATA = Path(__file__).parent / "data" / "fresh"
@@ -194,10 +195,14 @@ def test_an_adapter_is_taught_within_its_budget_and_answers_for_this_session_onl
     pairs = propose_pairs(overlay.documents()[0].document, limit=6)
     losses = []
     started = time.perf_counter()
-    report = overlay.teach(pairs, budget_s=3, progress=lambda step, loss: losses.append((step, loss)))
+    phases = []
+    report = overlay.teach(pairs, budget_s=3, hooks=Hooks(phase=phases.append,
+                                                          step=lambda step, loss, _: losses.append((step, loss))))
     elapsed = time.perf_counter() - started
     assert report.steps >= 1 and [step for step, _ in losses] == list(range(1, report.steps + 1))
+    assert phases == ["preparing", "training", "measuring"]
     assert report.train_seconds <= 3 + 2 and elapsed < 60  # the budget, plus one step; then saving and measuring
+    assert report.prepare_seconds > 0 and report.measure_seconds > 0  # timed apart, not in the budget
     assert report.pairs == 6 and report.new_answers == 6 and report.examples == report.steps * 16
     assert 0 <= report.recall <= 1 and 0 <= report.reworded_accuracy <= 1
     location = Path(report.location)
@@ -222,18 +227,18 @@ def test_cancelling_stops_teaching_and_keeps_the_adapter_in_use(overlay):
     pairs = propose_pairs(overlay.documents()[0].document, limit=4)
     steps = []
     with pytest.raises(TeachingCancelled, match="teaching cancelled at step 2; the previous adapter stays in use"):
-        overlay.teach(pairs, budget_s=60, progress=lambda step, loss: steps.append(step),
-                      cancel=lambda: len(steps) >= 2)
+        overlay.teach(pairs, budget_s=60, hooks=Hooks(step=lambda step, loss, _: steps.append(step),
+                                                      cancelled=lambda: len(steps) >= 2))
     assert steps == [1, 2] and overlay.adapter_location is None
     assert not list(overlay.folder().glob("adapter-*"))
 
     first = overlay.teach(pairs, budget_s=60, max_steps=2)
     job = TeachJob(overlay, pairs, budget_s=60)
-    while not job.losses and not job.done:
+    while not job.status().losses and not job.done:
         time.sleep(0.05)
     job.cancel()
     job.join(60)
-    assert job.done and job.report is None and "cancelled" in job.error
+    assert job.done and job.report is None and "cancelled" in job.error and job.status().state == "cancelled"
     assert overlay.adapter_location == first.location and Path(first.location).is_dir()
     assert [p.name for p in overlay.folder().glob("adapter-*")] == [Path(first.location).name]
 
@@ -265,8 +270,8 @@ def page(micro_settings, warm_index, monkeypatch):
 
     yield open_page
     for at in opened:
-        if "fresh_overlay" in at.session_state:
-            at.session_state["fresh_overlay"].reset()
+        if "fresh_visitor" in at.session_state:
+            at.session_state["fresh_visitor"].close()
 
 
 def run(at: AppTest) -> AppTest:
@@ -306,7 +311,7 @@ def test_the_page_adds_a_document_and_rag_cites_it(page):
     at.button(key="remove-added/brindlewick-ferry-timetable.md").click()
     at = run(at)
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(at.text)
-    assert len(at.session_state["fresh_overlay"]) == 0
+    assert len(at.session_state["fresh_visitor"].overlay) == 0
 
 
 def test_the_page_shows_every_bad_input(page):
@@ -332,13 +337,13 @@ def test_the_page_shows_every_bad_input(page):
 
     at.session_state["pairs-1"] = {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
     at = click(at, "Teach")
-    job = at.session_state["fresh_job"]
+    job = at.session_state["fresh_visitor"].job
     at.button(key="fresh_cancel").click()
     at = run(at)
     job.join(120)
     at = run(at)
-    assert any("teaching cancelled at step" in text.replace("\\", "") for text in texts(at.error)), texts(at.error)
-    assert at.session_state["fresh_overlay"].adapter_location is None
+    assert any("teaching cancelled" in text.replace("\\", "") for text in texts(at.error)), texts(at.error)
+    assert at.session_state["fresh_visitor"].overlay.adapter_location is None
 
 
 def test_the_page_teaches_the_adapter_and_shows_cost_and_gain(page):
@@ -347,16 +352,17 @@ def test_the_page_teaches_the_adapter_and_shows_cost_and_gain(page):
     at = click(at, "Propose pairs")
     at.slider(key="fresh_budget").set_value(10)
     at = click(at, "Teach")
-    at.session_state["fresh_job"].join(180)
+    at.session_state["fresh_visitor"].job.join(180)
     at = run(at)
     assert not at.error, texts(at.error)
     assert {"What it cost", "What it bought"} <= set(texts(at.subheader))
-    assert {"Examples trained", "Steps", "Seconds", "Recall on the taught pairs"} <= {m.label for m in at.metric}
+    assert {"Examples trained", "Steps", "Seconds of training", "Recall on the taught pairs"} <= \
+        {m.label for m in at.metric}
     assert any(text.startswith("Asked again: Bicycles travel") for text in texts(at.text))
     assert at.main.get("vega_lite_chart") or at.main.get("arrow_vega_lite_chart"), "the loss chart"
 
     at = click(at, "Reset to the shipped state")
-    assert at.session_state["fresh_overlay"].adapter_location is None
+    assert at.session_state["fresh_visitor"].overlay.adapter_location is None
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(at.text)
 
 
@@ -365,7 +371,8 @@ def test_two_sessions_never_see_each_others_documents(page):
     second = ask_page(page(), FERRY_QUESTION)
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(second.text)
     assert not any("added/" in caption for caption in texts(second.caption))
-    assert len(first.session_state["fresh_overlay"]) == 1 and len(second.session_state["fresh_overlay"]) == 0
+    assert len(first.session_state["fresh_visitor"].overlay) == 1
+    assert len(second.session_state["fresh_visitor"].overlay) == 0
 
 
 def test_fresh_command_measures_before_adding_after_adding_and_after_teaching(micro_env, tmp_path):
