@@ -195,7 +195,10 @@ def run_load(args) -> int:
     if args.concurrent_questions is not None:
         env["FOURPATHS_CONCURRENT_QUESTIONS"] = str(args.concurrent_questions)
     settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
-    result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr))
+    if args.teach < 0 or args.teach_seconds < 10:
+        raise FourpathsError("--teach must be 0 or more, --teach-seconds at least 10")
+    result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr),
+                  teach=args.teach, teach_seconds=args.teach_seconds)
 
     output = args.output or str(results_file(settings, "load"))
     _write_json(result, output, args.json)
@@ -210,6 +213,17 @@ def run_load(args) -> int:
         print(f"{'errors':<28}{result['errors']:>12}")
         print(f"{'cross-session answers':<28}{result['cross_session_answers']:>12}")
         print(f"{'peak server memory':<28}{result['peak_server_mb']:>9.0f} MB")
+        teaching = result.get("teaching")
+        if teaching:
+            print(f"with {teaching['sessions']} sessions teaching ({teaching['budget_s']:.0f} s budget each):")
+            print(f"{'  askers p95':<28}{ms(teaching['askers_p95_ms']):>12}  ({teaching['askers_p95_over_without']}x "
+                  "their p95 without teaching)")
+            print(f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB")
+            print(f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB")
+            print(f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
+                  f"({teaching['after_close_over_idle']}x idle)")
+            for teacher in teaching["teachers"]:
+                print(f"  teacher {teacher['document']}: {teacher['error'] or teacher['cost']}")
         for message in result["error_messages"]:
             print(f"error: {message}")
     return 1 if result["errors"] or result["cross_session_answers"] else 0
@@ -401,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--questions", type=int, required=True, help="questions each session asks, one after another")
     load.add_argument("--concurrent-questions", type=int, default=None,
                       help="questions the app answers at once (default: the setting concurrent_questions)")
+    load.add_argument("--teach", type=int, default=0, help="sessions that teach the adapter on the Fresh knowledge "
+                                                           "page while the askers ask again (memory and latency)")
+    load.add_argument("--teach-seconds", type=float, default=30.0, help="each teaching session's budget (10..600)")
     load.add_argument("--json", action="store_true")
     load.add_argument("--output", default=None, help="write the JSON here (default results/load.json)")
     load.add_argument("--config", default=None, help="TOML file of settings for the app (default: fourpaths.toml "

@@ -3,6 +3,7 @@ them within a budget; the package on the micro models, then the page through App
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import time
@@ -107,6 +108,34 @@ BAD_FILES = [
     ("notes.docx", b"PK\x03\x04", "unsupported file type '.docx'"),
     ("noextension", b"text", "unsupported file type '(no extension)'"),
 ]
+
+
+BAD_FILES += [
+    ("one-letter-lines.txt", b"a\n" * 100_000, "it makes 2,858 passages of 50 words; a document may make at most"),
+    ("utf16-no-bom.txt", "Ferry fares".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+    ("bad-utf16.txt", codecs.BOM_UTF16_LE + b"\x00\xd8", "not UTF-16 text"),
+]
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                                           ("utf-16-be", codecs.BOM_UTF16_BE), ("utf-32-le", codecs.BOM_UTF32_LE)])
+def test_text_with_a_byte_order_mark_is_read_in_its_encoding(overlay, encoding, bom):
+    text = FERRY.read_text(encoding="utf-8")
+    added = overlay.add_bytes(f"ferry-{encoding}.md", bom + text.encode(encoding))
+    assert added.document.text == text.replace("\r\n", "\n")
+
+
+def test_add_document_names_a_folder_and_a_pipe_for_what_they_are(overlay, tmp_path):
+    import os
+
+    folder = tmp_path / "notes.md"
+    folder.mkdir()
+    with pytest.raises(FourpathsError, match="notes.md: a folder, not a file"):
+        add_document_file(overlay, folder)
+    pipe = tmp_path / "pipe.md"
+    os.mkfifo(pipe)
+    with pytest.raises(FourpathsError, match="pipe.md: not a regular file"):
+        add_document_file(overlay, pipe)
 
 
 @pytest.mark.parametrize("name, data, message", BAD_FILES, ids=[name for name, _, _ in BAD_FILES])

@@ -33,6 +33,7 @@ from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, TeachReport
 from fourpaths.fresh.uploads import (
     MAX_DOCUMENT_BYTES,
     MAX_DOCUMENTS,
+    MAX_PASSAGES,
     check_text,
     clean_name,
     decode_text,
@@ -127,6 +128,9 @@ class Overlay:
         chunks = tuple(chunk_document(document, self.settings.chunk_words, self.settings.chunk_overlap))
         if not chunks:
             raise FourpathsError(f"{name}: no text to index")
+        if len(chunks) > MAX_PASSAGES:
+            raise FourpathsError(f"{name}: it makes {len(chunks):,} passages of {self.settings.chunk_words} words; "
+                                 f"a document may make at most {MAX_PASSAGES:,}: split it, or add its main part")
         # the index's batch size: batches of 8 took 3-4x as long on a busy 2-core machine
         vectors = embed_texts(self.embedder(), [chunk.text for chunk in chunks], DEFAULT_BATCH_SIZE, progress)
         added = Added(document, chunks, vectors, round(time.perf_counter() - started, 3), digest)
@@ -320,8 +324,12 @@ def _holds(text: str, answer: str) -> bool:
 def add_document_file(overlay: Overlay, path: str | Path, progress: Progress | None = None) -> Added:
     """The CLI's --add-document: read a .md or .txt file and add it to the overlay."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise FourpathsError(f"{path}: a folder, not a file; give a .md or .txt file")
+    if not path.exists():
         raise FourpathsError(f"{path}: file not found")
+    if not path.is_file():
+        raise FourpathsError(f"{path}: not a regular file (a pipe, socket or device); give a .md or .txt file")
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:  # refused before reading a large file into memory
