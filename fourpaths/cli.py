@@ -49,11 +49,31 @@ def _progress(description: str):
     return update
 
 
+def _check_output(output: str | None) -> str | None:
+    """Refuse, before minutes of measuring, a results file that could not be written: a trial file is made and
+    removed beside it (os.access says yes to root on a read-only mount)."""
+    if output:
+        import tempfile
+
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=Path(output).parent, prefix=".probe-"):
+                pass
+        except OSError as error:
+            raise FourpathsError(f"cannot write {output}: {error.strerror or one_line(error)}; give --output a "
+                                 "file in a folder you can write, or set FOURPATHS_RESULTS_DIR") from None
+    return output
+
+
 def _write_json(document: dict, output: str | None, as_json: bool) -> None:
     if output:
         from fourpaths.retrieval.files import write_json_atomically
 
-        write_json_atomically(document, Path(output))
+        try:
+            write_json_atomically(document, Path(output))
+        except OSError as error:
+            raise FourpathsError(f"cannot write {output}: {error.strerror or one_line(error)}; give --output a "
+                                 "file in a folder you can write, or set FOURPATHS_RESULTS_DIR") from None
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -127,8 +147,8 @@ def run_eval(args) -> int:
     splits = SPLITS if args.all else [args.split]
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
+    output = _check_output(args.output or (str(results_file(_settings(args), "eval")) if args.all else None))
     document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
-    output = args.output or (str(results_file(_settings(args), "eval")) if args.all else None)
     _write_json(document, output, args.json)
     if output:
         print(f"wrote {output}", file=sys.stderr)
@@ -145,8 +165,9 @@ def run_eval(args) -> int:
 def run_bench(args) -> int:
     from fourpaths.measure.bench import run_bench as bench
 
+    output = _check_output(args.output or str(results_file(_settings(args), "bench")))
     result = bench(_settings(args), repeats=args.repeats, cold_start=not args.no_cold_start)
-    _write_json(result, args.output or str(results_file(_settings(args), "bench")), args.json)
+    _write_json(result, output, args.json)
     if not args.json:
         for path_id, p in result["paths"].items():
             speed = (f"{p['tokens_per_s']:.0f} tok/s, generate() {p['baseline_generate_tokens_per_s']:.0f} tok/s"
@@ -164,9 +185,10 @@ def run_fresh(args) -> int:
 
     if args.teach_seconds < 0:
         raise FourpathsError("--teach-seconds must be 0 (no teaching) or more")
+    output = _check_output(args.output or str(results_file(_settings(args), "fresh")))
     result = measure_fresh(_settings(args), args.documents or DEFAULT_DOCUMENTS, args.teach_seconds,
                            progress=lambda line: print(line, file=sys.stderr))
-    _write_json(result, args.output or str(results_file(_settings(args), "fresh")), args.json)
+    _write_json(result, output, args.json)
     if not args.json:
         print(f"{len(result['documents'])} documents searchable in {result['searchable_s_median']:.2f} s (median)")
         if "teaching" in result:
@@ -197,10 +219,9 @@ def run_load(args) -> int:
     settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
     if args.teach < 0 or args.teach_seconds < 10:
         raise FourpathsError("--teach must be 0 or more, --teach-seconds at least 10")
+    output = _check_output(args.output or str(results_file(settings, "load")))
     result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr),
                   teach=args.teach, teach_seconds=args.teach_seconds)
-
-    output = args.output or str(results_file(settings, "load"))
     _write_json(result, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
@@ -232,9 +253,9 @@ def run_load(args) -> int:
 def run_injection(args) -> int:
     from fourpaths.measure.injection import measure_injection
 
+    output = _check_output(args.output or str(results_file(_settings(args), "injection")))
     document = measure_injection(_settings(args), args.corpus, args.index_dir, args.limit,
                                  progress=_progress("injection questions"))
-    output = args.output or str(results_file(_settings(args), "injection"))
     _write_json(document, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:

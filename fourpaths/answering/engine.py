@@ -74,7 +74,16 @@ def check_weights(location: str, what: str) -> None:
 def check_safetensors(path: Path, what: str) -> None:
     """Read a weights file's header, which safetensors checks against the file's size, then its values: a
     truncated, emptied or overwritten file, or one with NaN or infinite values (what random bytes in a
-    well-formed file become), is refused here, naming it, rather than deep inside from_pretrained or as nonsense."""
+    well-formed file become), is refused here, naming it, rather than deep inside from_pretrained or as nonsense.
+    A file that cannot be opened at all says why (permission, a link to nothing, a folder), not "damaged"."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        why = {PermissionError: "permission denied: let this user read it",
+               FileNotFoundError: "it is a link to a file that is not there",
+               IsADirectoryError: "it is a folder, not a file"}.get(type(error), error.strerror or one_line(error))
+        raise FourpathsError(f"cannot read {what} in {path.parent}: {path.name}: {why}") from None
     try:
         with safe_open(str(path), framework="pt") as tensors:
             tensors.keys()

@@ -84,7 +84,7 @@ async def start_teaching(page, document: Path, budget_s: float, run: TeacherRun)
     await settled(page, STEP_TIMEOUT_MS)
     await page.get_by_role("button", name="Propose pairs").click()
     await settled(page, STEP_TIMEOUT_MS)
-    slider = page.get_by_role("slider")
+    slider = page.get_by_test_id("stSlider").filter(has_text="Budget").get_by_role("slider")
     await slider.focus()
     await slider.press("Home")
     for _ in range(max(0, round((budget_s - SLIDER_STEP_S) / SLIDER_STEP_S))):
