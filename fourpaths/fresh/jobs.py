@@ -192,4 +192,4 @@ class Visitor:
         if job is not None:
             job.cancel()
         self.overlay.close()
-        release_memory()
+        threading.Thread(target=release_memory, daemon=True, name="fourpaths-release").start()  # off the loop
