@@ -55,6 +55,12 @@ def _check_output(output: str | None) -> str | None:
     if output:
         import tempfile
 
+        existing = Path(output).parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise FourpathsError(f"cannot write {output}: {existing} is a file, not a folder; give --output a file "
+                                 "in a folder you can write, or set FOURPATHS_RESULTS_DIR")
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=Path(output).parent, prefix=".probe-"):

@@ -54,8 +54,8 @@ def test_a_results_file_that_cannot_be_written_is_refused_before_measuring(micro
                            "--output", str(blocker / "eval.json")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"fourpaths: error: cannot write {blocker / 'eval.json'}: Not a directory; give --output a file in a folder "
-        "you can write, or set FOURPATHS_RESULTS_DIR"]
+        f"fourpaths: error: cannot write {blocker / 'eval.json'}: {blocker} is a file, not a folder; give --output a "
+        "file in a folder you can write, or set FOURPATHS_RESULTS_DIR"]
     assert time.perf_counter() - started < 60  # refused before any model loads or question is asked
 
 
