@@ -248,7 +248,8 @@ def run_load(args) -> int:
             print(f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB")
             print(f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB")
             print(f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
-                  f"({teaching['after_close_over_idle']}x idle)")
+                  f"({teaching['after_close_over_idle']}x idle; its own data "
+                  f"{teaching['anonymous_after_close_over_idle']}x)")
             for teacher in teaching["teachers"]:
                 print(f"  teacher {teacher['document']}: {teacher['error'] or teacher['cost']}")
         for message in result["error_messages"]:

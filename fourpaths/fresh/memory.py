@@ -19,6 +19,18 @@ def release_memory() -> None:
         pass
 
 
+def anonymous_mb(pid: int | str = "self") -> float | None:
+    """The part of a process's resident memory that is its own data (smaps_rollup's Anonymous): what a session
+    can leave behind. The rest maps files, such as library code paged in once (teaching's backward kernels
+    added ~45 MB of those on the shipped models, the same after every later job), which the system can drop."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    kilobytes = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Anonymous:")), None)
+    return None if kilobytes is None else round(kilobytes / 1024, 1)
+
+
 def resident_mb(pid: int | str = "self") -> float | None:
     """A process's resident memory now (VmRSS), in MB; None where /proc cannot say."""
     try:

@@ -18,7 +18,7 @@ from typing import Callable
 
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import one_line
-from fourpaths.fresh.memory import resident_mb
+from fourpaths.fresh.memory import anonymous_mb, resident_mb
 
 TEACH_DOCUMENTS = sorted(path for path in (PROJECT_ROOT / "tests" / "data" / "fresh").glob("*.md")
                          if path.name != "README.md")
@@ -42,11 +42,11 @@ class TeacherRun:
     states: list[str] = field(default_factory=list)  # every state label the page drew
 
 
-def server_resident_mb(pid: int) -> float:
-    """The server's resident memory now, with its descendants'."""
+def server_resident_mb(pid: int, measure=resident_mb) -> float:
+    """The server's resident memory now (or another `measure` of it), with its descendants'."""
     from fourpaths.measure.load_test import _descendants
 
-    return round(sum(resident_mb(process) or 0.0 for process in [pid] + _descendants(pid)), 1)
+    return round(sum(measure(process) or 0.0 for process in [pid] + _descendants(pid)), 1)
 
 
 async def sample_memory(pid: int, samples: list[float], stop: asyncio.Event) -> None:
@@ -140,7 +140,7 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
 
     progress(f"teaching: waiting {SETTLE_S:.0f} s for the closed sessions to be released, then the idle memory")
     await asyncio.sleep(SETTLE_S)
-    idle_mb = server_resident_mb(server_pid)
+    idle_mb, idle_anonymous_mb = server_resident_mb(server_pid), server_resident_mb(server_pid, anonymous_mb)
     samples: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_memory(server_pid, samples, stop))
@@ -181,4 +181,6 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
     progress(f"teaching: every session closed; memory in {SETTLE_S:.0f} s")
     await asyncio.sleep(SETTLE_S)
     return {"idle_mb": idle_mb, "peak_mb": max(samples, default=None), "after_close_mb": server_resident_mb(server_pid),
-            "askers": askers, "teachers": runs}
+            "idle_anonymous_mb": idle_anonymous_mb,
+            "after_close_anonymous_mb": server_resident_mb(server_pid, anonymous_mb), "askers": askers,
+            "teachers": runs}

@@ -423,6 +423,9 @@ def _teaching_document(measured: LoadRun, p95_without: float | None) -> dict | N
         "askers_p95_over_without": ratio(p95, p95_without), "askers_finished": len(times),
         "idle_server_mb": t["idle_mb"], "peak_server_mb_while_teaching": t["peak_mb"],
         "server_mb_after_close": t["after_close_mb"], "after_close_over_idle": ratio(t["after_close_mb"], t["idle_mb"]),
+        "idle_server_anonymous_mb": t["idle_anonymous_mb"], "server_anonymous_mb_after_close":
+            t["after_close_anonymous_mb"],
+        "anonymous_after_close_over_idle": ratio(t["after_close_anonymous_mb"], t["idle_anonymous_mb"]),
         "teachers": [{"document": run.document, "ms": run.ms, "error": run.error, "cost": run.cost,
                       "states": run.states} for run in t["teachers"]],
         "error_messages": [message for run in t["askers"] for message in run.errors]
