@@ -76,7 +76,8 @@ def test_ctrl_c_during_fourpaths_index_is_one_line_and_keeps_the_index(micro_env
     _, stderr = process.communicate(timeout=120)
     if process.returncode == 0:
         pytest.skip("the rebuild finished before the interrupt")
-    assert process.returncode == 130, stderr
+    # 130, or killed by the SIGINT Python passes on at exit: a shell reports both as 130
+    assert process.returncode in (130, -signal.SIGINT), stderr
     assert "Traceback" not in stderr
     lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.startswith("fourpaths")]
     assert lines == ["fourpaths: interrupted (index stopped; files it writes are replaced whole or not at all)"]
