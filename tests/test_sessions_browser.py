@@ -48,6 +48,7 @@ def test_closing_the_tab_stops_teaching_and_writes_no_adapter(micro_env, tmp_pat
         page.get_by_role("button", name="Add the text").click()
         expect(page.get_by_text(f"Added added/{FERRY.name}")).to_be_visible(timeout=120_000)
         page.get_by_role("button", name="Propose pairs").click()
+        expect(page.locator('[data-testid="stDataFrame"] [role="row"]').nth(1)).to_be_attached(timeout=120_000)
         slider = page.get_by_test_id("stSlider").filter(has_text="Budget").get_by_role("slider")
         slider.focus()
         slider.press("Home")  # 10 s: left alone, it would be taught and saved well within the wait below

@@ -27,6 +27,7 @@ SAMPLE_S = 0.5
 OPEN_TIMEOUT_MS = 120_000
 STEP_TIMEOUT_MS = 120_000  # adding a document, proposing pairs, the job's first state
 PROPOSE_ATTEMPTS = 3
+PAIR_ROWS = '[data-testid="stDataFrame"] [role="row"]'  # the pairs table's rows (its header is the first)
 SLIDER_STEP_S = 10  # the budget slider's step (pages/fresh.py), from its minimum of 10 s
 # The page's states (ui/teaching.py): a job is under way once one of these shows; done once a report or error does.
 UNDER_WAY = ("Waiting to teach", "Preparing:", "Teaching: step", "Paused:", "Measuring what it learnt")
@@ -89,20 +90,27 @@ async def start_teaching(page, document: Path, budget_s: float, run: TeacherRun)
     for _ in range(max(0, round((budget_s - SLIDER_STEP_S) / SLIDER_STEP_S))):
         await slider.press("ArrowRight")
     await settled(page, STEP_TIMEOUT_MS)
+    await propose(page)
+    await settled(page, STEP_TIMEOUT_MS)
+    clicked = time.perf_counter()
+    await page.get_by_role("button", name="Teach", exact=True).click()
+    await wait_for_text(page, UNDER_WAY + (DONE,), STEP_TIMEOUT_MS, run)
+    return clicked
+
+
+async def propose(page) -> None:
+    """Press Propose pairs until the table has rows: a click that lands while the page reruns for the one before
+    can be lost (the run it asked for is replaced by the next), and Teach would then find no pairs."""
+    from playwright.async_api import expect
+
     for attempt in range(PROPOSE_ATTEMPTS):
-        # A click that lands while the page reruns for the previous one can be lost (the table then stays empty
-        # and Teach says "no question/answer pairs"): propose again, as a visitor would.
         await page.get_by_role("button", name="Propose pairs").click()
-        await settled(page, STEP_TIMEOUT_MS)
-        clicked = time.perf_counter()
-        await page.get_by_role("button", name="Teach", exact=True).click()
         try:
-            await wait_for_text(page, UNDER_WAY + (DONE,), STEP_TIMEOUT_MS, run)
-            return clicked
-        except RuntimeError as error:
-            if "no question/answer pairs" not in str(error) or attempt == PROPOSE_ATTEMPTS - 1:
+            await expect(page.locator(PAIR_ROWS).nth(1)).to_be_attached(timeout=STEP_TIMEOUT_MS // PROPOSE_ATTEMPTS)
+            return
+        except AssertionError:
+            if attempt == PROPOSE_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")
 
 
 async def wait_for_text(page, texts: tuple[str, ...], timeout_ms: int, run: TeacherRun) -> str:
