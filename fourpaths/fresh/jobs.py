@@ -14,7 +14,6 @@ its budget counts training steps only, and the pauses are reported beside it.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from fourpaths.fresh.overlay import Overlay
 from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, Hooks, TeachingCancelled, TeachReport
 
 TEACHING = Admission()  # the process's line of teaching jobs
-TEACHING_NICENESS = 10  # the teaching thread yields the CPU to answering and to the server's own threads
 GIVE_WAY_POLL_S = 1.0  # how often a paused job looks at its cancel flag
 
 
@@ -79,7 +77,6 @@ class TeachJob:
                 self._set(ahead=ahead)
             if self._cancel.is_set():
                 raise TeachingCancelled("teaching cancelled before it began; the previous adapter stays in use")
-            _lower_priority()
             hooks = Hooks(phase=lambda phase: self._set(state=phase), step=self._stepped,
                           cancelled=self._cancel.is_set, pause=self._pause if self._give_way else None)
             self.report = self.overlay.teach(pairs, self.budget_s, hooks=hooks, seed=seed)
@@ -148,14 +145,6 @@ class TeachJob:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
-
-
-def _lower_priority() -> None:
-    """Lower this thread's CPU priority (Linux sets niceness per thread); elsewhere, nothing."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TEACHING_NICENESS)
-    except (AttributeError, OSError):
-        pass
 
 
 class Visitor:
