@@ -3,8 +3,9 @@
     .venv/bin/python docs/screenshots.py
 
 Starts the app on a free local port with the default settings (any FOURPATHS_* variable is left out), then writes
-docs/screenshot-<page>.png, 1400 px wide and as tall as the page: compare (after asking a question and waiting for
-the four answers), scoreboard, cost, choose and fresh (after adding a short document and asking about it). The
+docs/screenshot-<page>.png, 1400 px wide and as tall as the page: compare (a question with a known reference
+asked, the template switched, asked again), tour and tour-2 (its first two steps), scoreboard, cost, choose and
+fresh (after adding a short document and asking about it). The
 Scoreboard, Cost and Choose pages read results/eval.json and results/bench.json: make them first (`fourpaths eval
 --all`, `fourpaths bench --json`). Needs Playwright and a Chromium (FOURPATHS_CHROMIUM, else chromium on PATH,
 else /usr/bin/chromium); stops the app when done, and exits non-zero if a page fails or shows an exception.
@@ -13,6 +14,7 @@ else /usr/bin/chromium); stops the app when done, and exits non-zero if a page f
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -35,7 +37,8 @@ from fourpaths.measure.browser import (
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 WINDOW = {"width": 1400, "height": 1000}
-QUESTION = "How many days of annual leave do Quillmoor employees get?"
+QUESTION = "What is the Loomwork Standard subscription price per robot per month from 1 October 2026?"  # upd-u-001
+SWITCHED_TEMPLATE = "few-shot"  # asked again under it: the Compare page keeps both rows
 FRESH_NAME = "bike-to-work-2027.md"
 FRESH_TEXT = """# Quillmoor bike-to-work scheme (2027)
 
@@ -69,7 +72,21 @@ def take(page, address: str) -> None:
 
     page.get_by_role("textbox", name="Question", exact=True).fill(QUESTION)
     ask_and_wait(page, timeout_ms=ANSWER_MS)
+    page.get_by_role("combobox", name="Prompt template (prompt path)").click()
+    page.get_by_role("option", name=SWITCHED_TEMPLATE, exact=True).click()
+    settled(page)
+    ask_and_wait(page, timeout_ms=ANSWER_MS)
     screenshot(page, "compare")
+
+    go_to(page, "Tour", "Four ways to put a model to work")
+    settled(page, ANSWER_MS)
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="first token")).to_have_count(4)
+    screenshot(page, "tour")
+    page.get_by_role("button", name=re.compile(r"^Next: ")).click()
+    expect(page.get_by_role("heading", name=re.compile(r"^2\. "))).to_be_visible(timeout=PAGE_MS)
+    settled(page, ANSWER_MS)
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="first token")).to_have_count(4)
+    screenshot(page, "tour-2")
 
     go_to(page, "Scoreboard", "Scoreboard")
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=30_000)

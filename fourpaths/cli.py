@@ -14,8 +14,7 @@ from pathlib import Path
 from fourpaths.answering.paths import PATH_IDS
 from fourpaths.config import load_settings, results_file, with_overrides
 from fourpaths.errors import FourpathsError, QuestionRefused, one_line
-
-SPLITS = ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
+from fourpaths.retrieval.corpus import SPLITS
 
 
 def _settings_options(parser) -> None:
@@ -150,7 +149,7 @@ def _print_side_by_side(results: dict) -> None:
 def run_eval(args) -> int:
     from fourpaths.measure.evaluation import evaluate_all
 
-    splits = SPLITS if args.all else [args.split]
+    splits = None if args.all else [args.split]  # --all: every set the corpus has
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
     output = _check_output(args.output or (str(results_file(_settings(args), "eval")) if args.all else None))
@@ -164,7 +163,10 @@ def run_eval(args) -> int:
             print(f"{'path':<10}{'accuracy':>10}{'strict':>8}{'f1':>8}{'abstained':>11}{'p50 ms':>9}{'p95 ms':>9}")
             for path_id, s in report["paths"].items():
                 print(f"{path_id:<10}{s['accuracy']:>10.3f}{s['strict']:>8.3f}{s['f1']:>8.3f}{s['abstained']:>11.3f}"
-                      f"{s['p50_ms']:>9.0f}{s['p95_ms']:>9.0f}")
+                      f"{s['p50_ms']:>9.0f}{s['p95_ms'] or 0:>9.0f}")
+            for group, figures in report.get("groups", {}).items():
+                strict = "  ".join(f"{p} {s['strict']:.3f}" for p, s in figures["paths"].items())
+                print(f"  {group} ({figures['n']}): strict {strict}")
     return 0
 
 
@@ -304,6 +306,22 @@ def run_results(args) -> int:
     return 0
 
 
+def run_choose(args) -> int:
+    from fourpaths.views import decision
+
+    settings = _settings(args)
+    needs = decision.Needs.from_keys(**{name: getattr(args, name) for name in decision.LEVEL_KEYS
+                                        if getattr(args, name) is not None})
+    evidence = decision.gather_evidence(settings)
+    ranking = decision.recommend(needs, evidence)
+    summary = decision.summary_markdown(needs, ranking, evidence, settings)
+    if args.json:
+        print(json.dumps(decision.choice_json(needs, ranking, summary), indent=2, ensure_ascii=False))
+    else:
+        print(summary)
+    return 0
+
+
 def run_corpus_check(args) -> int:
     from fourpaths.retrieval.corpus_check import run_check
 
@@ -329,7 +347,7 @@ def run_train(args) -> int:
 
         summary = train_answer_head(Path(args.corpus), output, run_dir, **common)
     elif args.recipe == "lora":
-        from fourpaths.training.lora import train_lora
+        from fourpaths.training.generative_adapter import train_lora
 
         summary = train_lora(resolve_location(args.base), Path(args.corpus), output, run_dir, **common,
                              base_name=args.base)
@@ -460,6 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     fresh.add_argument("--output", default=None, help="write the JSON here (default results/fresh.json)")
     _settings_options(fresh)
     fresh.set_defaults(handler=run_fresh)
+
+    choose = subparsers.add_parser("choose", help="rank the paths for a project's needs, as the Choose page does")
+    for name in ("accuracy", "examples", "expertise", "compute", "change"):  # fourpaths.decision.LEVEL_KEYS
+        choose.add_argument(f"--{name}", default=None, help="a level's short word (default: the page's)")
+    choose.add_argument("--json", action="store_true", help="the ranking and the summary as JSON")
+    _settings_options(choose)
+    choose.set_defaults(handler=run_choose)
 
     results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
     results.add_argument("--eval", default=None, help="default: <results_dir>/eval.json")

@@ -332,3 +332,10 @@ def validate_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
         raise FourpathsError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,}: "
                              "shorten it")
     return cleaned
+
+
+def shown_location(location: str | Path) -> str:
+    """A location as people read it: inside the project, relative to it (models/reader); elsewhere as it is."""
+    text = str(location)
+    prefix = f"{PROJECT_ROOT}{os.sep}"
+    return text[len(prefix):] if text.startswith(prefix) else text

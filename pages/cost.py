@@ -20,8 +20,7 @@ except FourpathsError as error:
     st.warning(f"No speed or memory figures yet: {error}")
 
 st.subheader("Side by side")
-table = costs.display_table(costs.cost_table(path_costs, bench))
-st.dataframe(table, height=35 * (len(table) + 1) + 3)  # every row (35 px each), no inner scrolling
+st.table(costs.display_table(costs.cost_table(path_costs, bench)))  # a table wraps its cells: none is cut
 
 st.subheader("Each path")
 for row in (list(path_costs.values())[:2], list(path_costs.values())[2:]):
@@ -36,7 +35,8 @@ for row in (list(path_costs.values())[:2], list(path_costs.values())[2:]):
                     metrics.metric(label, value, width="content")
             curve = costs.loss_frame(cost.losses)
             if len(curve):
-                st.line_chart(curve, x_label="step", y_label="training loss", height=220)
+                st.line_chart(curve, x_label="step", height=220,
+                              y_label="base pretraining loss" if cost.path_id == "prompt" else "training loss")
             else:
                 st.info(f"No loss curve recorded for {cost.title}.")
 

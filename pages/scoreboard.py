@@ -1,4 +1,5 @@
-"""Scoreboard: how often each path is right on every question set, read from results/eval.json."""
+"""Scoreboard: how often each path is right on every question set, read from results/eval.json; how often it
+says it does not know, apart; partial re-runs beside the full sets, never in their place."""
 
 import streamlit as st
 
@@ -14,8 +15,8 @@ POLL_S = 1.0
 settings = page_settings()
 
 st.title("Scoreboard")
-st.caption("How often each path is right on the questions it was trained on, on the same facts asked in new "
-           "words, on facts that arrived after training, and on questions nothing answers. Measured by "
+st.caption("How often each path is right on trained facts, on the same facts asked in new words, on facts that "
+           "arrived after training, and whether it says so when no document answers. Measured by "
            "`fourpaths eval --all`; read from its results file.")
 
 try:
@@ -26,24 +27,41 @@ except FourpathsError as error:
 
 if doc is not None:
     st.caption(scoreboard.provenance(doc))
-    metric = st.radio("Figure", list(scoreboard.METRICS), format_func=scoreboard.METRICS.get, horizontal=True,
-                      key="scoreboard_metric")
-    st.bar_chart(scoreboard.chart_frame(doc, metric), stack=False, horizontal=True, sort=False,
-                 x_label="", y_label=scoreboard.METRICS[metric])  # horizontal: y_label names the value axis
+    right, abstain = st.columns(2, gap="large")
+    with right:
+        st.subheader("How often right")
+        metric = st.radio("Figure", list(scoreboard.RIGHT_METRICS), format_func=scoreboard.RIGHT_METRICS.get,
+                          horizontal=True, key="scoreboard_metric",
+                          help="Strict: the reference in a short answer. Accuracy: the reference within the first "
+                               "40 words. F1: word overlap with the reference.")
+        st.altair_chart(scoreboard.grouped_bars(scoreboard.chart_frame(doc, metric), "set",
+                                                scoreboard.RIGHT_METRICS[metric], ["id"]))
+    with abstain:
+        st.subheader("How often it says it does not know")
+        st.caption("Right when no document answers; a miss when one does. Saying it every time is high on both.")
+        st.altair_chart(scoreboard.grouped_bars(scoreboard.abstention_frame(doc), "when", "Abstained"))
     st.markdown(scoreboard.summary_line(doc))
     figures = scoreboard.figures_frame(doc)
-    st.dataframe(figures, hide_index=True, height=35 * (len(figures) + 1) + 3)  # every row, no inner scrolling
+    shares = {label: st.column_config.NumberColumn(label, format="%.2f")
+              for label in ("Accuracy", "Strict", "F1", "Abstained")}
+    times = {label: st.column_config.NumberColumn(label, format="%.0f") for label in ("p50 ms", "p95 ms")}
+    st.dataframe(figures, hide_index=True, height=35 * (len(figures) + 1) + 3,  # every row, no inner scrolling
+                 column_config={**shares, **times, "set": st.column_config.TextColumn("set", width="medium"),
+                                "id": st.column_config.TextColumn("id", help="the question set's file: "
+                                                                  "corpus/qa/<id>.jsonl")})
     with st.expander("Each set in words"):
         for split, sentence in scoreboard.split_sentences(doc).items():
-            st.markdown(f"**{split}**: {scoreboard.split_note(split) or 'a further question set'}. {sentence}")
+            note = scoreboard.split_note(split) or "a further question set"
+            st.markdown(f"**{scoreboard.split_title(split)}**: {note}. {sentence}", help=f"id: {split}")
 
     st.subheader("Question by question")
-    left, middle, right, far = st.columns(4)
-    split = left.selectbox("Question set", list(doc["splits"]), key="questions_split")
+    left, middle, right_, far = st.columns(4)
+    split = left.selectbox("Question set", list(doc["splits"]), format_func=scoreboard.split_title,
+                           key="questions_split")
     path_ids = list(doc["splits"][split]["paths"])
     chosen = middle.multiselect("Paths", path_ids, default=path_ids, format_func=scoreboard.title,
                                 key="questions_paths")
-    outcome = right.selectbox("Outcome", scoreboard.OUTCOMES, key="questions_outcome")
+    outcome = right_.selectbox("Outcome", scoreboard.OUTCOMES, key="questions_outcome")
     measure = far.radio("Right means", scoreboard.MEASURES, horizontal=True, key="questions_measure")
     st.dataframe(scoreboard.question_frame(doc, split, chosen, outcome, measure), hide_index=True,
                  column_config={"question": st.column_config.TextColumn(width="medium"),
@@ -51,8 +69,9 @@ if doc is not None:
                                 "answer": st.column_config.TextColumn(width="large")})
 
 st.subheader("Run again")
-st.caption("Re-measures one question set with the current settings and writes its figures into the results "
-           "file; the other sets stay as they were. The first question also loads the models.")
+st.caption("Re-measures one question set with the current settings. The whole set replaces its figures in the "
+           "results file; the first N questions are kept apart, in results/eval-partial.json, and shown beside "
+           "the full figures, never in their place. The first question also loads the models.")
 job = st.session_state.get(RERUN_KEY)
 
 
@@ -61,7 +80,8 @@ def rerun_panel() -> None:
     job = st.session_state.get(RERUN_KEY)
     running = job is not None and not job.finished
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
-    split = left.selectbox("Question set", scoreboard.question_sets(settings), key="rerun_split", disabled=running)
+    split = left.selectbox("Question set", scoreboard.question_sets(settings), format_func=scoreboard.split_title,
+                           key="rerun_split", disabled=running)
     first = middle.number_input("Only the first N questions (0: all)", min_value=0, value=0, step=1,
                                 key="rerun_limit", disabled=running)
     if right.button("Run again", key="rerun_button", disabled=running or split is None):
@@ -74,7 +94,8 @@ def rerun_panel() -> None:
     if job is None:
         return
     if not job.finished:
-        text = f"{job.split}: {job.done} of {job.total} questions" if job.total else f"{job.split}: loading models…"
+        text = (f"{scoreboard.split_title(job.split)}: {job.done} of {job.total} questions" if job.total
+                else f"{scoreboard.split_title(job.split)}: loading models…")
         st.progress(job.fraction(), text=text)
     elif st.session_state.get(SHOWN_KEY) is not job:
         st.session_state[SHOWN_KEY] = job
@@ -82,8 +103,13 @@ def rerun_panel() -> None:
     elif job.state == "failed":
         st.error(f"Re-measuring {job.split} failed: {markdown_escaped(job.error)}")  # may quote a question
     else:
-        st.success(f"{job.split} re-measured on {job.result['n']} questions in {job.seconds:.0f} s and written to "
-                   f"{job.path.name}. {scoreboard.describe_split(job.split, job.result)}")
+        st.success(f"{job.split} ({scoreboard.split_title(job.split)}) re-measured on {job.result['n']} questions "
+                   f"in {job.seconds:.0f} s and written to {job.path.name}. "
+                   f"{scoreboard.describe_split(job.split, job.result)}")
 
 
 rerun_panel()
+partial = scoreboard.partial_frame(scoreboard.load_partial(settings), doc)
+if len(partial):
+    st.markdown("**Partial re-runs** (the first N questions of a set; the figures above are the whole sets)")
+    st.dataframe(partial, hide_index=True)

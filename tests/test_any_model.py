@@ -48,7 +48,7 @@ def test_every_path_answers_on_the_compare_page(tiny_env, monkeypatch):
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert len(at.metric) >= 4 * 2  # each column's first-token and total times
+    assert len([c for c in at.caption if c.value.startswith("Answer by: ")]) == 4  # each column's timings
 
 
 def test_a_decoder_without_chat_template_is_refused_in_its_column(tmp_path, small_corpus, warm_index, micro_settings,

@@ -11,11 +11,11 @@ from conftest import (
     QUESTION,
     ask,
     assert_answered,
-    metric_labels,
     path_columns,
     shown,
     sidebar_warnings,
     start,
+    timing_captions,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -35,12 +35,8 @@ def app(micro_env, monkeypatch) -> AppTest:
 
 
 def latency_chart_present(at: AppTest) -> bool:
-    """The Latency subheader, followed by a chart, at the top level of the page."""
-    children = list(at.main.children.values())
-    for position, node in enumerate(children):
-        if getattr(node, "type", None) == "subheader" and node.value == "Latency":
-            return any(getattr(later, "type", "").endswith("vega_lite_chart") for later in children[position + 1:])
-    return False
+    """The Latency subheader, and the chart under it: the only chart on the Compare page."""
+    return "Latency" in [s.value for s in at.subheader] and len(at.main.get("vega_lite_chart")) == 1
 
 
 
@@ -69,12 +65,13 @@ def test_preset_question_gets_four_answers_with_latency_and_downloads(app):
     assert app.text_area[0].value, "choosing a preset should fill the question"
     for path_id, column in path_columns(app).items():
         assert_answered(column, path_id)
-    assert len(app.metric) == 3 * len(PATH_IDS) == 12
+    assert len(timing_captions(app)) == len(PATH_IDS)
     assert latency_chart_present(app)
     walls = [c.value for c in app.caption if c.value.startswith("From Ask to the last answer")]
     assert len(walls) == 1 and "the four paths run at once" in walls[0], walls
-    downloads = app.get("download_button")
-    assert len(downloads) == 2, downloads
+    downloads = [d.proto.label for d in app.get("download_button")]
+    assert downloads == ["Download answers (JSON)", "Download answers (Markdown)",
+                         "Download the session report (HTML)"], downloads
     assert not app.error, [e.value for e in app.error]
 
 
@@ -88,10 +85,13 @@ def test_typed_question_gets_four_answers(app):
 def test_the_rag_anatomy_shows_what_it_retrieved_and_what_the_reader_read(app, micro_env):
     ask(app, question=QUESTION)
     rag = path_columns(app)["rag"]
-    assert any(m.value == "**Retrieved passages**" for m in rag.markdown)
-    listed = [c.value for c in rag.caption if c.value.startswith("[")]
-    assert len(listed) == micro_env.top_k_passages and all(" — score " in caption for caption in listed)
-    assert listed[0].replace("\\", "").startswith("[1] docs/hr-annual-leave-policy.md")
+    assert any(m.value.startswith("**Retrieved passages**, by similarity") for m in rag.markdown)
+    listed = [c.value for c in rag.caption if c.value.startswith("[") and " — score " in c.value]
+    assert len(listed) == micro_env.top_k_passages
+    scores = [float(caption.split(" — score ")[1].split(",")[0]) for caption in listed]
+    assert scores == sorted(scores, reverse=True)  # in score order, each keeping the number the reader saw
+    assert sorted(caption.split("]")[0] for caption in listed) == [f"[{n}" for n in range(1, len(listed) + 1)]
+    assert any(caption.replace("\\", "").startswith("[1] docs/hr-annual-leave-policy.md") for caption in listed)
     given = rag.code[0].value  # the reader's input: the question and the numbered passages
     assert given.startswith(f"Question: {QUESTION}") and "[1] " in given
     assert any(m.value == f"**Model**: `{micro_env.reader_model}`" for m in rag.markdown)
@@ -120,7 +120,7 @@ def test_empty_question_is_an_error(app):
     ask(app, question="   ")
     assert len(app.error) == 1
     assert "empty" in app.error[0].value
-    assert not app.metric
+    assert not timing_captions(app)
     assert "Latency" not in [s.value for s in app.subheader]
 
 
@@ -128,7 +128,7 @@ def test_overlong_question_names_the_limit(app):
     ask(app, question="word " * 200)
     assert len(app.error) == 1
     assert f"limit is {MAX_QUESTION_CHARS}" in app.error[0].value
-    assert not app.metric
+    assert not timing_captions(app)
 
 
 def test_a_fresh_machine_builds_the_index_while_loading_then_rebuilds_it_when_a_document_changes(
@@ -161,10 +161,10 @@ def test_missing_scratch_model_fails_only_its_column(micro_env, monkeypatch, tmp
     columns = path_columns(at)
     scratch_errors = [shown(e.value) for e in columns["scratch"].error]
     assert scratch_errors == [f"model folder not found: {missing}"], scratch_errors
-    assert not metric_labels(columns["scratch"])
+    assert not timing_captions(columns["scratch"])
     for path_id in ("prompt", "lora", "rag"):
         assert_answered(columns[path_id], path_id)
-    assert len(at.metric) == 9
+    assert len(timing_captions(at)) == 3
     assert latency_chart_present(at)
 
 
@@ -194,7 +194,7 @@ def test_adapter_for_another_base_fails_only_the_lora_column(micro_env, micro_mo
     columns = path_columns(at)
     lora_errors = [shown(e.value) for e in columns["lora"].error]
     assert len(lora_errors) == 1 and "does not fit" in lora_errors[0] and str(adapter) in lora_errors[0]
-    assert not metric_labels(columns["lora"])
+    assert not timing_captions(columns["lora"])
     for path_id in ("prompt", "rag", "scratch"):
         assert_answered(columns[path_id], path_id)
     assert latency_chart_present(at)
@@ -224,3 +224,40 @@ def test_every_other_page_renders_without_an_exception(app, page):
     app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.title, "every page has a title"
+
+
+def test_a_settings_switch_keeps_the_answers_and_marks_them_against_the_reference(micro_settings, monkeypatch):
+    """The Compare page on its own: a question from the sets is asked, the template changes (a rerun), the
+    answers stay under the settings they were asked with; asked again, the history holds both rows."""
+    from dataclasses import replace
+
+    from fourpaths.config import PROJECT_ROOT
+    from fourpaths.views.session import mark, reference_for
+
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # ui/, as `streamlit run app.py` finds it
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "compare.py"), default_timeout=300)
+    at.session_state["settings"] = micro_settings
+    at.run()
+    reference = reference_for(micro_settings.corpus_root, at.selectbox(key="preset").options[1].split("  (")[0])
+    assert reference is not None
+    ask(at, preset=at.selectbox(key="preset").options[1])
+    history = at.session_state["compare_history"]
+    first = history.latest
+    assert len(history) == 1 and first.reference == reference
+    for path_id, column in path_columns(at).items():
+        assert_answered(column, path_id)
+        badge = [b.proto.body for b in column.get("markdown") if b.proto.body.startswith(":")]
+        expected = mark(first.results[path_id], reference)
+        assert any(expected.label in body for body in badge), (path_id, badge, expected.label)
+    at.session_state["settings"] = replace(micro_settings, template="few-shot")
+    at.run()
+    assert any(c.value.startswith("Asked ") and "with zero-shot" in c.value for c in at.caption)
+    for path_id, column in path_columns(at).items():
+        assert_answered(column, path_id)  # still there after the switch
+    ask(at)
+    assert len(history) == 2 and "few-shot" in history.latest.settings and history.entries[0] is first
+    assert [s.value for s in at.subheader if s.value.startswith("This session's")] == ["This session's questions (2)"]
+    table = at.dataframe[0].value
+    assert len(table) == 2 and list(table["settings"]) == [first.settings, history.latest.settings]
+    next(b for b in at.button if b.label == "Clear the history").click().run()
+    assert len(history) == 0

@@ -669,8 +669,8 @@ def test_an_index_that_cannot_be_built_fails_only_the_rag_column_with_the_comman
 ])
 def test_bad_configuration_is_one_line_in_the_cli_and_a_message_on_the_page(variable, value, expected, micro_env,
                                                                            monkeypatch, capsys):
+    from conftest import APP, TIMEOUT
     from streamlit.testing.v1 import AppTest
-    from test_app import APP, TIMEOUT
 
     monkeypatch.setenv(variable, value)
     assert main(["ask", QUESTION]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -484,3 +484,57 @@ def test_default_corpus_root(monkeypatch, tmp_path: Path):
 def test_corpus_modules_do_not_import_streamlit():
     code = "import sys, fourpaths.retrieval.corpus_check, fourpaths.cli; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------
+# The hand-written sets (eval_natural, dev)
+
+NATURAL_LIMITS = replace(SMALL_LIMITS, min_eval_natural=2, min_dev=2, min_natural_per_kind=1)
+
+
+def write_natural_sets(root: Path) -> None:
+    """One taught docs fact and one updates fact to report on; another docs fact and a question nothing answers
+    to tune on."""
+    train = read_jsonl(root / "qa" / "train.jsonl")
+    unseen = read_jsonl(root / "qa" / "eval_unseen.jsonl")
+    write_jsonl(root / "qa" / "eval_natural.jsonl", [
+        {"id": "nat-d-1", "question": "Asking for a colleague: what was that figure again?",
+         "answer": train[0]["answer"], "source": train[0]["source"], "kind": "docs", "trained": True,
+         "style": "indirect"},
+        {"id": "nat-u-1", "question": "I heard this changed lately, what is it now?", "answer": unseen[0]["answer"],
+         "source": unseen[0]["source"], "kind": "updates", "trained": False, "style": "old-vs-new"}])
+    write_jsonl(root / "qa" / "dev.jsonl", [
+        {"id": "dev-d-1", "question": "quick one, what's the figure for this?", "answer": train[1]["answer"],
+         "source": train[1]["source"], "kind": "docs", "trained": True, "style": "casual"},
+        {"id": "dev-n-1", "question": "What colour is the reception sofa?", "answer": "", "source": "",
+         "kind": "none", "trained": False, "style": "synonym"}])
+
+
+def test_natural_sets_pass_when_true(corpus: Path):
+    write_natural_sets(corpus)
+    assert check_corpus(corpus, NATURAL_LIMITS) == []
+    items = load_questions(corpus, "eval_natural")
+    assert [(item.kind, item.trained, item.style) for item in items] == [("docs", True, "indirect"),
+                                                                         ("updates", False, "old-vs-new")]
+
+
+@pytest.mark.parametrize("split, line, changes, rule", [
+    ("eval_natural", 1, {"trained": False}, "wrong-trained-flag"),
+    ("eval_natural", 2, {"trained": True}, "wrong-trained-flag"),
+    ("eval_natural", 1, {"kind": "other"}, "bad-kind"),
+    ("eval_natural", 1, {"style": "shouty"}, "bad-style"),
+    ("eval_natural", 2, {"kind": "docs"}, "wrong-collection"),
+    ("dev", 2, {"answer": "blue"}, "unanswerable-has-answer"),
+    ("dev", 2, {"id": "na-q-77"}, "id-prefix"),
+])
+def test_natural_set_rules(corpus: Path, split: str, line: int, changes: dict, rule: str):
+    write_natural_sets(corpus)
+    edit_record(corpus, split, line, **changes)
+    assert rule in rules(check_corpus(corpus, NATURAL_LIMITS))
+
+
+def test_dev_may_not_ask_a_reported_fact(corpus: Path):
+    write_natural_sets(corpus)
+    natural = read_jsonl(corpus / "qa" / "eval_natural.jsonl")[0]
+    edit_record(corpus, "dev", 1, answer=natural["answer"], source=natural["source"])
+    assert "dev-overlaps-eval" in rules(check_corpus(corpus, NATURAL_LIMITS))

@@ -133,3 +133,51 @@ def test_summary_holds_inputs_ranking_evidence_date_and_models(tmp_path):
     assert "- LoRA: lora_adapter = `models/lora`" in text
     assert f"- Accuracy: {tmp_path}/eval.json, measured {DOC['date']}, commit {DOC['commit'][:12]}" in text
     assert f"- Speed and memory: {tmp_path}/bench.json: not found; run `{BENCH_COMMAND}`" in text
+
+
+def test_a_path_that_fails_the_need_is_never_first_nor_advised():
+    """Prompt, with the most points for a small team, is strictly right on nothing: it is ranked after RAG."""
+    doc = json.loads(json.dumps(DOC))
+    for split in ("eval_seen", "eval_unseen"):
+        doc["splits"][split]["paths"]["prompt"]["strict"] = 0.0
+    needs = Needs(accuracy=0, examples=0, expertise=0, compute=0, change=2)
+    ranked = recommend(needs, Evidence(eval_doc=doc))
+    assert ranked[0].candidate != "prompt"
+    prompt = next(r for r in ranked if r.candidate == "prompt")
+    assert prompt.fails and prompt.verdict == decision.FAILS_VERDICT
+    assert all(not r.fails for r in ranked[:ranked.index(prompt)])
+    assert recommend(needs)[0].candidate == "prompt"  # without measurements its points would put it first
+
+
+def test_when_every_measured_path_fails_the_headline_says_so():
+    doc = json.loads(json.dumps(DOC))
+    for figures in doc["splits"]["eval_unseen"]["paths"].values():
+        figures["strict"] = 0.0
+    needs = Needs(change=1)
+    ranked = recommend(needs, Evidence(eval_doc=doc))
+    assert all(r.fails for r in ranked)
+    assert decision.headline(ranked, needs).startswith("No path measured here meets this need")
+
+
+def test_fourpaths_choose_never_ranks_first_a_path_that_fails_for_any_inputs(capsys):
+    """Every combination of the five inputs through `fourpaths choose --json`, on the shipped results file."""
+    import itertools
+
+    from fourpaths.cli import main
+    from fourpaths.config import load_settings
+
+    evidence = decision.gather_evidence(load_settings())
+    assert evidence.eval_doc is not None, evidence.eval_problem
+    combinations = list(itertools.product(*decision.LEVEL_KEYS.values()))
+    assert len(combinations) == 3 * 4 * 3 * 3 * 3
+    for combination in combinations:
+        argv = ["choose", "--json"] + [part for name, key in zip(decision.LEVEL_KEYS, combination)
+                                       for part in (f"--{name}", key)]
+        assert main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)
+        first = printed["ranking"][0]
+        needs = Needs.from_keys(**dict(zip(decision.LEVEL_KEYS, combination)))
+        measured = evidence.strict(printed["judged_on"], first["path"])
+        assert measured is None or measured > 0, (combination, first)
+        assert not first["fails_need"] and first["title"] in printed["summary"]
+        assert [r["title"] for r in printed["ranking"]] == titles(recommend(needs, evidence))

@@ -147,12 +147,23 @@ def test_evaluate_eval_unanswerable(oracle, settings):
     assert all(row["reference"] == "" for row in report["items"])
 
 
+def test_hand_written_sets_are_scored_per_kind(oracle, settings):
+    items = load_questions(CORPUS, "dev")
+    report = evaluate("dev", settings, limit=len(items), path_ids=("rag",))
+    groups = report["groups"]
+    for kind in ("docs", "updates", "none"):
+        assert groups[kind]["n"] == sum(item.kind == kind for item in items) > 0
+    assert groups["docs-trained"]["n"] == sum(item.kind == "docs" and item.trained for item in items)
+    assert groups["none"]["paths"]["rag"]["abstained"] == groups["none"]["paths"]["rag"]["strict"]
+    assert {row["kind"] for row in report["items"]} == {"docs", "updates", "none"}
+
+
 def test_evaluate_all_records_what_it_measured(oracle, settings, tmp_path):
     calls = []
     doc = evaluate_all(settings, limit=2, progress=lambda split, done, total: calls.append((split, done, total)))
-    assert list(doc["splits"]) == ["train", "eval_seen", "eval_unseen", "eval_unanswerable"]
+    assert list(doc["splits"]) == ["train", "dev", "eval_seen", "eval_unseen", "eval_natural", "eval_unanswerable"]
     assert all(result["n"] == 2 for result in doc["splits"].values())
-    assert calls[:2] == [("train", 1, 2), ("train", 2, 2)] and len(calls) == 8
+    assert calls[:2] == [("train", 1, 2), ("train", 2, 2)] and len(calls) == 12
     assert doc["date"].endswith("Z") and doc["limit"] == 2 and doc["settings"]["temperature"] == 0.0
     assert doc["machine"]["cpu_count"] >= 1 and doc["machine"]["torch"]
     assert doc["commit"] is None or len(doc["commit"]) == 40
@@ -177,7 +188,7 @@ def test_evaluate_all_rejects_an_unknown_split(settings):
 
 
 def test_available_splits_are_the_files_the_corpus_has(tmp_path):
-    assert available_splits(CORPUS) == ("train", "eval_seen", "eval_unseen", "eval_unanswerable")
+    assert available_splits(CORPUS) == ("train", "dev", "eval_seen", "eval_unseen", "eval_natural", "eval_unanswerable")
     (tmp_path / "qa").mkdir()
     (tmp_path / "qa" / "eval_seen.jsonl").write_text("{}\n", encoding="utf-8")
     assert available_splits(tmp_path) == ("eval_seen",)

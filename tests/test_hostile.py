@@ -123,9 +123,10 @@ def test_fenced_text_is_verbatim_even_with_backticks():
 
 def test_the_markdown_download_renders_no_html_image_or_link():
     hostile = f"{SCRIPT} {IMAGE} {LINK} {HTML_IMAGE}"
-    trace = Trace("rag", "RAG", f"Sure: {IMAGE}\n<script>x</script>", "generated", "models/<b>base</b>",
-                  hostile, [Source("added/![s](http://example.com/s.png).md", 0.5, hostile)], 10.0, 20.0, 3, 1.0,
-                  None, True, {})
+    trace = Trace(path="rag", title="RAG", text=f"Sure: {IMAGE}\n<script>x</script>", mode="generated",
+                  model="models/<b>base</b>", input=hostile,
+                  sources=[Source("added/![s](http://example.com/s.png).md", 0.5, hostile)], ttft_ms=10.0,
+                  total_ms=20.0, new_tokens=3, tokens_per_s=1.0)
     markdown = answers_markdown(hostile, {"rag": trace, "lora": f"failed on {HTML_IMAGE}"})
     assert_inert(rendered(markdown))
     assert fenced(trace.text) in markdown  # the answer itself, verbatim
@@ -193,7 +194,7 @@ def test_compare_refuses_with_a_clear_error(compare, name, typed, message):
     at = ask(compare(), typed)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and message in errors[0], errors
-    assert not at.metric and not at.get("download_button")
+    assert not [c for c in at.caption if c.value.startswith("Answer by: ")] and not at.get("download_button")
 
 
 @pytest.mark.parametrize("name, typed", AS_TYPED + [(name, typed) for name, typed, _ in CLEANED[:3]],
@@ -202,7 +203,7 @@ def test_compare_answers_hostile_questions_as_text(compare, name, typed):
     at = ask(compare(), typed)
     cleaned = validate_question(typed)
     assert not at.error, [e.value for e in at.error]
-    assert len([m for m in at.metric if m.label == "Total"]) == 4  # every path answered
+    assert len([c for c in at.caption if c.value.startswith("Answer by: ")]) == 4  # every path answered
     assert_no_raw_payload(at)
     assert any(cleaned in code.value for code in at.code), "the question is shown, as the models read it, as text"
     markdown = download(at, "Download answers (Markdown)")

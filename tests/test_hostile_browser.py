@@ -41,7 +41,7 @@ def test_a_hostile_question_causes_no_outside_request_and_no_element(micro_env, 
         page.get_by_role("textbox", name="Question", exact=True).fill(QUESTION)
         ask_and_wait(page)
         assert not page_errors(page), page_errors(page)
-        rag = page.get_by_test_id("stColumn").filter(has=page.get_by_role("heading", name="RAG", exact=True))
+        rag = page.get_by_test_id("stColumn").filter(has=page.get_by_text("RAG", exact=True)).last  # its bold title
         rag.get_by_text("Anatomy").click()
         # the question is there, as text: the reader's input, exactly as typed
         expect(rag.get_by_test_id("stCode").first).to_contain_text(HTML_IMAGE, timeout=30_000)

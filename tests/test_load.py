@@ -128,7 +128,7 @@ def test_the_compare_page_answers_a_question_that_had_to_wait(micro_env, monkeyp
     transient; `fourpaths load` counts the sessions whose browser drew it.)"""
     import time
 
-    from test_app import path_columns, start
+    from conftest import path_columns, start, timing_captions
 
     at = start(monkeypatch)
     holder = ask_stream(FIRST, micro_env)
@@ -147,7 +147,7 @@ def test_the_compare_page_answers_a_question_that_had_to_wait(micro_env, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     assert [s.label for s in at.status] == [f"{len(PATH_IDS)} of {len(PATH_IDS)} paths answered"]
     for path_id, column in path_columns(at).items():
-        assert column.text and not column.error, path_id
+        assert timing_captions(column) and not column.error, path_id
 
 
 @pytest.mark.parametrize("raw", ["0", "-2", "two"])
@@ -199,7 +199,7 @@ async def _sessions_at_once(address: str, chromium: str, questions: list[str]):
 
 @pytest.mark.browser
 def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_path):
-    from test_browser import chromium_or_skip
+    from conftest import chromium_or_skip
 
     from fourpaths.measure.browser import served_app
     from fourpaths.measure.load_test import question_sets
@@ -225,7 +225,7 @@ def test_three_sessions_at_once_each_see_only_their_own_answers(micro_env, tmp_p
 
 @pytest.mark.browser
 def test_load_command_measures_two_sessions_on_the_micro_models(micro_env, tmp_path, capsys):
-    from test_browser import chromium_or_skip
+    from conftest import chromium_or_skip
 
     chromium_or_skip()
     output = tmp_path / "load.json"

@@ -70,12 +70,15 @@ def test_scoreboard_shows_the_results_file(micro_settings, results):
     doc = load_eval_results(results / "eval.json")
     at = page("scoreboard", micro_settings, results)
     assert texts(at.title) == ["Scoreboard"] and not at.warning
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # how often right; how often it says it does not know
     from fourpaths.views import scoreboard
+    from fourpaths.views.scoreboard import split_title
 
     assert scoreboard.summary_line(doc) in texts(at.markdown)
     figures = at.dataframe[0].value
-    assert len(figures) == 4 * len(doc["splits"]) and set(figures["set"]) == set(doc["splits"])
+    assert len(figures) == 4 * len(doc["splits"]) and set(figures["id"]) == set(doc["splits"])
+    assert set(figures["set"]) == {split_title(split) for split in doc["splits"]}
+    assert "trained facts, new words" in set(figures["set"])  # people's words, the id beside
     assert list(figures["n"]) == [2] * len(figures)
     questions = at.dataframe[1].value
     assert len(questions) == 2 * 4  # the first set's two questions, four paths each
@@ -83,7 +86,7 @@ def test_scoreboard_shows_the_results_file(micro_settings, results):
     at.selectbox(key="questions_outcome").set_value("wrong").run()
     filtered = at.dataframe[1].value
     assert set(filtered["path"]) <= {"RAG"} and not filtered["right"].any()
-    at.radio(key="scoreboard_metric").set_value("p95_ms").run()
+    at.radio(key="scoreboard_metric").set_value("f1").run()
     assert not at.exception
 
 
@@ -92,27 +95,45 @@ def test_scoreboard_runs_a_set_again_and_shows_the_new_figures(micro_settings, r
     del doc["splits"]["eval_seen"]  # so the new figures show as rows the page did not have
     (results / "eval.json").write_text(json.dumps(doc), encoding="utf-8")
     at = page("scoreboard", micro_settings, results)
-    assert "eval_seen" not in set(at.dataframe[0].value["set"])
+    assert "eval_seen" not in set(at.dataframe[0].value["id"])
     at.selectbox(key="rerun_split").set_value("eval_seen")
-    at.number_input(key="rerun_limit").set_value(2)
+    at.number_input(key="rerun_limit").set_value(0)
     at.button(key="rerun_button").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["scoreboard_rerun"]
-    assert job.split == "eval_seen" and job.limit == 2
+    assert job.split == "eval_seen" and job.limit is None
     job.wait(TIMEOUT)
     assert job.state == "done", job.error
     at.run()  # what the page's polling does: the panel sees the job done and redraws the page
     assert not at.exception, [e.value for e in at.exception]
     success = texts(at.success)
-    assert len(success) == 1 and success[0].startswith("eval_seen re-measured on 2 questions")
+    assert len(success) == 1 and success[0].startswith("eval_seen (trained facts, new words) re-measured on "), success
     written = load_eval_results(results / "eval.json")
-    assert written["splits"]["eval_seen"]["n"] == 2 and written["splits"]["eval_seen"]["measured"]["limit"] == 2
+    assert written["splits"]["eval_seen"]["measured"]["limit"] is None
     assert set(written["splits"]) == set(doc["splits"]) | {"eval_seen"}
     shown = at.dataframe[0].value
-    seen = shown[shown["set"] == "eval_seen"].set_index("path")
+    seen = shown[shown["id"] == "eval_seen"].set_index("path")
     for path_id, figures in written["splits"]["eval_seen"]["paths"].items():
         assert seen.loc[{"prompt": "Prompt", "lora": "LoRA", "rag": "RAG", "scratch": "Scratch"}[path_id],
                         "Strict"] == figures["strict"]
+
+
+def test_a_partial_run_is_kept_beside_the_full_figures_never_in_their_place(micro_settings, results):
+    before = (results / "eval.json").read_bytes()
+    at = page("scoreboard", micro_settings, results)
+    at.selectbox(key="rerun_split").set_value("eval_seen")
+    at.number_input(key="rerun_limit").set_value(1)
+    at.button(key="rerun_button").click().run()
+    job = at.session_state["scoreboard_rerun"]
+    job.wait(TIMEOUT)
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (results / "eval.json").read_bytes() == before
+    partial = load_eval_results(results / "eval-partial.json")
+    assert partial["splits"]["eval_seen"]["n"] == 1 and partial["splits"]["eval_seen"]["measured"]["limit"] == 1
+    shown = at.dataframe[-1].value  # the partial runs' table, under the panel
+    assert set(shown["questions"]) == {"first 1 of 2"} and set(shown["id"]) == {"eval_seen"}
 
 
 @pytest.mark.parametrize("content", [None, "{\"splits\": ", json.dumps({"date": "today"})])
@@ -132,17 +153,19 @@ def test_scoreboard_without_a_usable_file_says_the_command(micro_settings, tmp_p
 def test_cost_shows_each_models_figures_and_loss_curves(micro_settings, micro_models, results):
     at = page("cost", micro_settings, results)
     assert texts(at.title) == ["Cost to build"] and not at.warning
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table.columns) == TITLES
     for title, name in zip(TITLES, ("base", "lora", "reader", "scratch")):
         summary = read_training_summary(str(micro_models[name]))
-        assert table.loc["Steps", title] == f"{summary['steps']:,}"
+        prefix = costs.BASE_PRETRAINING if name == "base" else ""  # the prompt path trains nothing: its base's
+        assert table.loc["Steps", title] == f"{prefix}{summary['steps']:,}"
     head = read_training_summary(str(micro_models["lora"]))
     assert table.loc["Trainable parameters", "LoRA"] == f"{head['trainable_parameters']:,}"
     assert table.loc["Parameters", "LoRA"] == f"{head['total_parameters']:,}"
     bench = json.loads((results / "bench.json").read_text())
     assert table.loc["Answer ms", "RAG"] == costs.display_table(
         costs.cost_table(costs.path_costs(micro_settings), bench)).loc["Answer ms", "RAG"]
+    assert [m.value for m in at.metric if m.label == "Trained for the path"] == ["nothing"]
     assert len(charts(at)) == 4  # a loss curve per model
     assert "Steps" in [m.label for m in at.metric]
     assert any(m.label == "Peak memory, every model loaded (MB)" for m in at.metric)
@@ -153,7 +176,7 @@ def test_cost_without_bench_says_the_command(micro_settings, tmp_path):
     at = page("cost", micro_settings, tmp_path)
     warnings = texts(at.warning)
     assert len(warnings) == 1 and f"run `{BENCH_COMMAND}`" in warnings[0]
-    assert list(at.dataframe[0].value.columns) == TITLES and len(charts(at)) == 4  # the rest still works
+    assert list(at.table[0].value.columns) == TITLES and len(charts(at)) == 4  # the rest still works
 
 
 # ---------------------------------------------------------------------------

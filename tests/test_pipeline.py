@@ -14,7 +14,7 @@ from fourpaths.answering import engine
 from fourpaths.answering.paths import PATH_IDS, PATHS
 from fourpaths.answering.paths.rag import DOCUMENTS_DO_NOT_ANSWER
 from fourpaths.answering.pipeline import ask, ask_stream
-from fourpaths.answering.prompts import PROMPT_TEMPLATES
+from fourpaths.answering.prompts import PROMPT_TEMPLATES, zero_shot
 from fourpaths.answering.workspace import Workspace
 from fourpaths.errors import FourpathsError
 from fourpaths.types import DoneEvent, ErrorEvent, TokenEvent, Trace
@@ -51,7 +51,22 @@ def test_every_path_answers_with_a_measured_trace(micro_settings):
         else:
             assert trace.new_tokens == 0 and trace.tokens_per_s == 0
             assert isinstance(trace.score, float)
+        assert 0 < trace.confidence <= 1 and trace.confidence_meaning  # each path's own 0-1, said what it is
         json.dumps(trace.to_json())  # what the CLI prints and the app offers for download
+
+
+def test_a_generated_answers_confidence_is_the_mean_probability_of_its_tokens(micro_settings):
+    """Recomputed by hand: a forward pass over the prompt and the answer, each written token's softmax."""
+    trace = ask(QUESTION, micro_settings, ["scratch"])["scratch"]
+    generator = Workspace(micro_settings).scratch()
+    text, prompt = engine.render(generator, zero_shot(QUESTION), micro_settings.max_new_tokens)
+    streamer = engine.generate(generator, prompt, engine.Decoding(micro_settings.max_new_tokens))
+    ids = torch.tensor([prompt + streamer.ids])
+    with torch.inference_mode():
+        logits = generator.model(ids).logits[0, len(prompt) - 1:-1]
+    by_hand = torch.softmax(logits.float(), dim=-1).gather(1, torch.tensor(streamer.ids)[:, None]).mean()
+    assert len(streamer.probabilities) == len(streamer.ids)
+    assert abs(trace.confidence - float(by_hand)) < 1e-3
 
 
 def test_events_stream_tokens_before_each_paths_done_and_add_up_to_its_text(micro_settings):
@@ -95,7 +110,7 @@ def _forget_loaded_models(monkeypatch) -> None:
     from fourpaths.retrieval import embedder as embedder_module
 
     engine.clear_cache()
-    for name in ("_readers", "_index_cache", "_searcher_cache"):
+    for name in ("_picking_models", "_index_cache", "_searcher_cache"):
         monkeypatch.setattr(workspace_module, name, {})
     monkeypatch.setattr(embedder_module, "_EMBEDDERS", {})
 

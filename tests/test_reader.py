@@ -118,10 +118,15 @@ def test_best_span_stays_inside_the_passage_and_the_length_limit(reader):
     start = torch.tensor([9.0, 0.0, 0.0, 8.0, 1.0, 0.0, 0.0, 0.0])
     end = torch.tensor([9.0, 0.0, 0.0, 0.0, 0.0, 7.0, 0.0, 2.0])
     context = torch.tensor([False, False, False, True, True, True, True, False])  # [CLS], question, passage, [SEP]
-    assert reader._best_in_window(start, end, context) == (3, 5, 15.0)
+    first, last, score, probability = reader._best_in_window(start, end, context)
+    assert (first, last, score) == (3, 5, 15.0)
+    # its start's and its end's softmax over [CLS] (no answer) and the passage's tokens, multiplied
+    by_hand = (torch.softmax(torch.tensor([9.0, 8.0, 1.0, 0.0, 0.0]), 0)[1]
+               * torch.softmax(torch.tensor([9.0, 0.0, 0.0, 7.0, 0.0]), 0)[3])
+    assert abs(probability - float(by_hand)) < 1e-6
     end_before = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     end_before[4] = -5.0
-    first, last, _ = reader._best_in_window(torch.tensor([0, 0, 0, 0, 0, 0, 9.0, 0]), end_before, context)
+    first, last, _, _ = reader._best_in_window(torch.tensor([0, 0, 0, 0, 0, 0, 9.0, 0]), end_before, context)
     assert 3 <= first <= last <= 6 and first == 6
     limit = reader.max_answer_tokens
     long_start = torch.zeros(limit + 10)
@@ -129,7 +134,7 @@ def test_best_span_stays_inside_the_passage_and_the_length_limit(reader):
     long_start[1], long_end[-2] = 5.0, 5.0
     wide = torch.zeros(limit + 10, dtype=torch.bool)
     wide[1:-1] = True
-    first, last, _ = reader._best_in_window(long_start, long_end, wide)
+    first, last, _, _ = reader._best_in_window(long_start, long_end, wide)
     assert last - first < limit
 
 

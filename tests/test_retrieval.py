@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import QUESTIONS, write_corpus
 
+from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval import embedder as embedder_module
 from fourpaths.retrieval import index as retrieval
@@ -150,7 +151,7 @@ def test_open_index_persists_and_reloads_without_re_embedding(corpus: Path, tmp_
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["fingerprint"] == corpus_fingerprint(corpus)
     assert manifest["embedder"] == resolve_embedder_location(None)
-    assert manifest["chunking"] == {"max_words": 90, "overlap_words": 20}
+    assert manifest["chunking"] == {"max_words": Settings.chunk_words, "overlap_words": Settings.chunk_overlap}
     assert manifest["count"] == len(first) and manifest["dimension"] == 384
     assert manifest["format"] == retrieval.MANIFEST_FORMAT
     assert manifest["build_seconds"] >= 0
@@ -191,15 +192,11 @@ def test_an_index_moved_with_its_embedder_to_other_paths_is_still_current(corpus
     assert open_index(elsewhere / "corpus", elsewhere / "index", str(embedder))[1], "a changed embedder reused it"
 
 
-def test_an_index_with_sentence_vectors_is_rebuilt_without_them(corpus: Path, tmp_path: Path):
-    """Format 3 also stored every chunk sentence's vector; such a folder is stale and its rebuild drops them."""
+def test_an_index_of_another_format_is_rebuilt(corpus: Path, tmp_path: Path):
     index_dir = tmp_path / "index"
     open_index(corpus, index_dir, None)
     manifest = read_manifest(index_dir)
-    old = {**manifest, "format": 3, "sentences": 1}
-    (index_dir / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
-    (index_dir / "sentences.jsonl").write_text('"A sentence."\n', encoding="utf-8")
-    np.save(index_dir / "sentences.npy", np.zeros((1, 384), np.float32))
+    (index_dir / "manifest.json").write_text(json.dumps({**manifest, "format": 3}), encoding="utf-8")
     _, rebuilt = open_index(corpus, index_dir, None)
     assert rebuilt
     assert {p.name for p in index_dir.iterdir()} == INDEX_FILES
@@ -308,7 +305,7 @@ def _no_embedding(*args, **kwargs):
 def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path: Path):
     doc = Document("x.md", tmp_path / "x.md", "# X\n\nSome text.\n", "updates")
     with pytest.raises(ValueError, match="max_words"):
-        built.add_documents([doc], max_words=50)
+        built.add_documents([doc], max_words=Settings.chunk_words - 10)
 
 
 # ---------------------------------------------------------------------------
@@ -319,7 +316,6 @@ def test_add_documents_refuses_other_chunk_settings(built: SearchIndex, tmp_path
 # SIGXFSZ, so an over-long write fails with EFBIG, as on a full disk).
 _SAVE_UNDER_LIMIT = """
 import resource, sys
-from conftest import QUESTIONS, write_corpus
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.index import SearchIndex
 folder, limit = sys.argv[1], int(sys.argv[2])

@@ -157,7 +157,7 @@ def test_adapter_for_a_base_with_another_vocabulary_is_refused(micro_models):
 
 
 def test_lora_on_a_missing_base_is_one_clear_error(tmp_path, small_corpus):
-    from fourpaths.training.lora import train_lora
+    from fourpaths.training.generative_adapter import train_lora
 
     with pytest.raises(FourpathsError, match="not found"):
         train_lora(str(tmp_path / "nowhere"), small_corpus, tmp_path / "lora", tmp_path / "runs", preset="micro")

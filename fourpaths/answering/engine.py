@@ -319,6 +319,7 @@ class TimedStreamer(BaseStreamer):
         self.on_text = on_text
         self.ids: list[int] = []
         self.times: list[float] = []
+        self.probabilities: list[float] = []  # the model's probability of each token written, once generate ends
         self._seen_input = False
         self._shown = ""
 
@@ -393,12 +394,16 @@ def _as_list(value) -> list:
 @torch.inference_mode()
 def generate(generator: Generator, prompt_ids: list[int], decoding: Decoding, adapter: str | None = None,
              on_text: Callable[[str], None] | None = None, logits_processor=None) -> TimedStreamer:
-    """One answer through `generate`, streamed: returns the streamer, which holds the tokens, their times and
-    the text."""
+    """One answer through `generate`, streamed: returns the streamer, which holds the tokens, their times, the
+    text and the probability the model gave each token (from its raw logits: before any logits processor)."""
     streamer = TimedStreamer(generator.tokenizer, on_text)
     kwargs = generate_kwargs(generator, prompt_ids, decoding, adapter, logits_processor)
     with generator.lock, (SAMPLING if decoding.temperature > 0 else contextlib.nullcontext()):
         if decoding.temperature > 0:
             torch.manual_seed(decoding.seed)
-        generator.model.generate(**kwargs, streamer=streamer)
+        output = generator.model.generate(**kwargs, streamer=streamer, output_logits=True,
+                                          return_dict_in_generate=True)
+    if output.logits:
+        scores = generator.model.compute_transition_scores(output.sequences, output.logits, normalize_logits=True)
+        streamer.probabilities = [round(float(p), 4) for p in scores[0].exp()]
     return streamer

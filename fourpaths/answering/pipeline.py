@@ -145,8 +145,9 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
         if isinstance(job, Answer):
             now = time.perf_counter()
             emit(TokenEvent(path_id, job.text))
-            trace = Trace(path_id, path.title, job.text, job.mode, job.model, job.input, job.sources,
-                          _ms(started, now), _ms(started, now), 0, 0.0, job.score, job.answered, job.facts)
+            trace = Trace(path=path_id, title=path.title, text=job.text, mode=job.mode, model=job.model,
+                          input=job.input, sources=job.sources, ttft_ms=_ms(started, now), total_ms=_ms(started, now),
+                          score=job.score, answered=job.answered, facts=job.facts, confidence=job.confidence)
         else:
             with generating:
                 trace = _generate(path_id, path.title, job, settings, started, emit)
@@ -172,8 +173,12 @@ def _generate(path_id: str, title: str, job: Generation, settings: Settings, sta
     total_ms = _ms(started, finished)
     tokens_per_s = len(streamer.ids) / (total_ms / 1000) if total_ms > 0 else 0.0
     text = streamer.text
-    return Trace(path_id, title, text, job.mode, job.generator.location, job.input, job.sources, _ms(started, first),
-                 total_ms, len(streamer.ids), round(tokens_per_s, 2), None, not abstains(text), job.facts)
+    probabilities = streamer.probabilities
+    confidence = round(sum(probabilities) / len(probabilities), 4) if probabilities else None
+    return Trace(path=path_id, title=title, text=text, mode=job.mode, model=job.generator.location, input=job.input,
+                 sources=job.sources, ttft_ms=_ms(started, first), total_ms=total_ms, new_tokens=len(streamer.ids),
+                 tokens_per_s=round(tokens_per_s, 2), answered=not abstains(text), facts=job.facts,
+                 confidence=confidence)
 
 
 def _ms(start: float, end: float) -> float:

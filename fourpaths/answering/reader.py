@@ -41,6 +41,7 @@ class Span:
     score: float
     null_score: float
     answered: bool
+    probability: float = 0.0  # start x end probability (softmax over the window, [CLS] included)
 
     @property
     def margin(self) -> float:
@@ -110,7 +111,7 @@ class Reader:
             return NO_SPAN
         best = max(candidates, key=lambda span: span.margin)
         return Span(best.text, best.passage, best.start, best.end, best.score, best.null_score,
-                    best.margin >= self.threshold)
+                    best.margin >= self.threshold, best.probability)
 
     @torch.inference_mode()
     def candidates(self, question: str, passages: list[str]) -> list[Span]:
@@ -129,14 +130,15 @@ class Reader:
             span = self._best_in_window(starts[row], ends[row], context)
             if span is None:
                 continue
-            first, last, score = span
+            first, last, score, probability = span
             start, end = offsets[row][first][0], offsets[row][last][1]
             null = float(starts[row, 0] + ends[row, 0])
-            spans.append(Span(passages[passage][start:end], passage, start, end, score, null, False))
+            spans.append(Span(passages[passage][start:end], passage, start, end, score, null, False, probability))
         return spans
 
     def _best_in_window(self, start_logits, end_logits, context):
-        """(first token, last token, score) of the best span inside the passage's tokens of one window."""
+        """(first token, last token, score, probability) of the best span inside the passage's tokens of one window;
+        the probability is its start's times its end's, each a softmax over [CLS] and the passage's tokens."""
         positions = context.nonzero().flatten()
         if len(positions) == 0:
             return None
@@ -148,7 +150,10 @@ class Reader:
         scores = scores.masked_fill(~allowed, float("-inf"))
         flat = int(scores.argmax())
         first, last = divmod(flat, n)
-        return low + first, low + last, float(scores[first, last])
+        candidates = torch.cat([torch.tensor([0]), positions])  # [CLS] (no answer) and the passage's tokens
+        start_p = torch.softmax(start_logits[candidates], dim=0)[1 + first]
+        end_p = torch.softmax(end_logits[candidates], dim=0)[1 + last]
+        return low + first, low + last, float(scores[first, last]), float(start_p * end_p)
 
 
 def _read_config(folder: Path) -> dict:

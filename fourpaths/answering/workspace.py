@@ -6,16 +6,21 @@ import random
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fourpaths.answering import engine, prompts
 from fourpaths.config import PROJECT_ROOT, Settings, is_local, resolve_location
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.corpus import load_questions
 
+if TYPE_CHECKING:
+    from fourpaths.answering.answer_head import AnswerHead
+    from fourpaths.answering.reader import Reader
+
 _examples_cache: dict[str, list[prompts.Example]] = {}
 _index_cache: dict[tuple, object] = {}
 _searcher_cache: dict[int, object] = {}
-_readers: dict[tuple, object] = {}
+_picking_models: dict[tuple, object] = {}  # readers and answer heads: models that pick, not generate
 _lock = threading.Lock()
 
 
@@ -53,14 +58,14 @@ class Workspace:
         # A folder that is not there is no answer head: the LoRA path reports it, the base serves the others.
         return bool(location) and Path(location).is_dir() and engine.adapter_task(location) == "SEQ_CLS"
 
-    def answer_head(self):
+    def answer_head(self) -> "AnswerHead":
         from fourpaths.answering.answer_head import AnswerHead
 
         if self.overlay is not None and self.overlay.answer_head is not None:
             return self.overlay.answer_head  # the session's taught head, freed with the session
         return self._once(("answer_head", resolve_location(self.settings.lora_adapter)), AnswerHead.load)
 
-    def reader(self):
+    def reader(self) -> "Reader":
         from fourpaths.answering.reader import Reader
 
         return self._once(("reader", resolve_location(self.settings.reader_model)), Reader.load)
@@ -69,10 +74,10 @@ class Workspace:
     def _once(key: tuple, load):
         """One copy per process of a model that is not a generator, loaded by the first caller."""
         with _lock:
-            if key not in _readers:
+            if key not in _picking_models:
                 with engine.LOADING:
-                    _readers[key] = load(key[1])
-            return _readers[key]
+                    _picking_models[key] = load(key[1])
+            return _picking_models[key]
 
     def corpus_root(self) -> Path:
         return Path(resolve_location(self.settings.corpus_root))

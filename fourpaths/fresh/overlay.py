@@ -39,7 +39,7 @@ from fourpaths.fresh.uploads import (
     decode_text,
     text_digest,
 )
-from fourpaths.measure.scoring import normalise
+from fourpaths.measure.scoring import contains_words, normalise
 from fourpaths.retrieval.corpus import Chunk, Document, chunk_document
 from fourpaths.retrieval.embedder import DEFAULT_BATCH_SIZE, embed_texts, load_embedder
 from fourpaths.retrieval.fusion import fuse
@@ -317,8 +317,7 @@ class Overlay:
 
 def _holds(text: str, answer: str) -> bool:
     """The answer occurs in the text as whole words, case and punctuation aside."""
-    needle = normalise(answer)
-    return bool(needle) and f" {needle} " in f" {normalise(text)} "
+    return contains_words(normalise(text), normalise(answer))
 
 
 def add_document_file(overlay: Overlay, path: str | Path, progress: Progress | None = None) -> Added:

@@ -344,7 +344,7 @@ def shown_accuracy(head, items: list[tuple[str, str]], between: Callable[[], Non
     return round(right / len(items), 4)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TeachReport:
     """What teaching cost (examples, steps, seconds by phase) and what it bought (recall, rewordings)."""
 
@@ -367,11 +367,12 @@ class TeachReport:
 
     @classmethod
     def from_summary(cls, summary: dict, budget_s: float, location: str) -> "TeachReport":
-        return cls(summary["pairs"], summary["new_answers"], summary["examples_trained"],
-                   summary["new_examples_trained"], summary["steps"], summary["seconds"], summary["train_seconds"],
-                   budget_s, summary["recall"], summary["reworded_accuracy"], summary["shipped_recall"], location,
-                   summary["losses"], summary["prepare_seconds"], summary["measure_seconds"],
-                   summary["paused_seconds"])
+        return cls(pairs=summary["pairs"], new_answers=summary["new_answers"], examples=summary["examples_trained"],
+                   new_examples=summary["new_examples_trained"], steps=summary["steps"], seconds=summary["seconds"],
+                   train_seconds=summary["train_seconds"], budget_s=budget_s, recall=summary["recall"],
+                   reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
+                   location=location, losses=summary["losses"], prepare_seconds=summary["prepare_seconds"],
+                   measure_seconds=summary["measure_seconds"], paused_seconds=summary["paused_seconds"])
 
     def cost_line(self) -> str:
         paused = f", paused {self.paused_seconds:.0f} s for others' questions" if self.paused_seconds >= 1 else ""

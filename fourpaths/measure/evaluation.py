@@ -150,16 +150,21 @@ def evaluate(split: str, settings: Settings, limit: int | None = None, path_ids:
     checked = [path_id for path_id in path_ids if path_id in ENTITY_CHECKED_PATHS]
     known = known_vocabulary(root) if checked else set()
     tallies = {path_id: _Tally() for path_id in path_ids}
+    groups: dict[str, dict[str, _Tally]] = {}  # hand-written sets: the same figures per kind of question
     hits: list[bool] = []
     hits_at_3: list[bool] = []
     rows = []
     for done, item in enumerate(items, start=1):
         results = ask(item.question, settings, path_ids, concurrent=True, workspace=workspace)
         row = {"id": item.id, "question": item.question, "reference": item.answer, "answers": {}, "scores": {}}
+        if item.kind:
+            row |= {"kind": item.kind, "trained": item.trained, "style": item.style}
         for path_id in path_ids:
             outcome = score_answer(results.get(path_id, "no answer"), item,
                                    known if path_id in ENTITY_CHECKED_PATHS else None)
             tallies[path_id].outcomes.append(outcome)
+            for group in _groups_of(item):
+                groups.setdefault(group, {p: _Tally() for p in path_ids})[path_id].outcomes.append(outcome)
             row["answers"][path_id] = outcome.text
             row["scores"][path_id] = outcome.to_json()
         if item.source:  # an unanswerable question has no document to find
@@ -172,11 +177,22 @@ def evaluate(split: str, settings: Settings, limit: int | None = None, path_ids:
     return {
         "split": split, "n": len(items), "unanswerable": split in UNANSWERABLE_SPLITS,
         "paths": {path_id: tally.summary(path_id in checked) for path_id, tally in tallies.items()},
+        **({"groups": {group: {"n": len(next(iter(by_path.values())).outcomes),
+                               "paths": {p: tally.summary(p in checked) for p, tally in by_path.items()}}
+                       for group, by_path in sorted(groups.items())}} if groups else {}),
         "retrieval": {"k": settings.top_k_passages, "n": len(hits),
                       "hit_at_k": round(sum(hits) / len(hits), 4) if hits else None,
                       "hit_at_3": round(sum(hits_at_3) / len(hits_at_3), 4) if hits_at_3 else None},
         "items": rows,
     }
+
+
+def _groups_of(item: QAItem) -> list[str]:
+    """The kinds a hand-written question counts under: docs (and docs-trained when train teaches it), updates,
+    or none (no document answers it)."""
+    if not item.kind:
+        return []
+    return [item.kind] + (["docs-trained"] if item.kind == "docs" and item.trained else [])
 
 
 def _retrieved_sources(rag: object, question: str, settings: Settings, workspace: Workspace) -> list[str]:

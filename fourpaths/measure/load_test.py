@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import os
 import platform
 import tempfile
@@ -61,28 +62,25 @@ WHEN = """([condition, timeoutMs]) => new Promise((resolve, reject) => {
     observer.observe(document.body, {subtree: true, childList: true, characterData: true});
 })"""
 # In-page conditions: the script is running (Streamlit's running icon); the answers are there (the caption
-# pages/_answers.py draws after every column); they are drawn (and every column's Anatomy input too: the code
+# ui/answers.py draws after every column); they are drawn (and every column's Anatomy input too: the code
 # block's renderer loads after the page, so it can come last); a failure is shown (an exception, or an error box:
-# a column's or the question's).
+# a column's or the question's). An answer column is one with the path's bold title (drawn_for, below).
 RUNNING = "document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]') !== null"
 ANSWERED = ("Array.from(document.querySelectorAll('[data-testid=\"stCaptionContainer\"]'))"
             ".some(caption => caption.textContent.includes('From Ask to the last answer'))")
-DRAWN = (f"({ANSWERED}) && Array.from(document.querySelectorAll('[data-testid=\"stColumn\"]'))"
-         ".filter(column => column.querySelector('h3'))"
-         ".every(column => column.querySelector('[data-testid=\"stCode\"], [data-testid=\"stAlertContentError\"]'))")
 FAILED = ("document.querySelector('[data-testid=\"stException\"], [data-testid=\"stAlertContentError\"]') "
           "!== null")
-# Each column of the answer area (pages/_answers.py): its heading, the first text in it (the answer; a column
+# Each column of the answer area (ui/answers.py): its bold title, its answer (the column's h4 or h5; a column
 # whose answer failed shows an error box there instead) and its Anatomy's first code block (the input as the
 # model saw it, which holds the question). Collapsed expanders keep their content in the page (inert).
 READ_COLUMNS = """() => Array.from(document.querySelectorAll('[data-testid="stColumn"]')).flatMap(column => {
-    const heading = column.querySelector('h3');
+    const heading = column.querySelector('strong');
     if (!heading) return [];
     const text = selector => {
         const found = column.querySelector(selector);
         return found ? found.textContent : null;
     };
-    return [{title: heading.textContent.trim(), answer: text('[data-testid="stText"]'),
+    return [{title: heading.textContent.trim(), answer: text('h4, h5') ?? text('[data-testid="stText"]'),
              input: text('[data-testid="stCode"] code') ?? text('[data-testid="stCode"]'),
              error: text('[data-testid="stAlertContentError"]')}];
 })"""
@@ -99,6 +97,18 @@ new MutationObserver(records => {
         }
     }
 }).observe(document, {subtree: true, childList: true, characterData: true});"""
+
+
+
+def drawn_for(question: str) -> str:
+    """The answers drawn for this question: the page keeps the session's last answers on screen until new ones
+    come, so every answer column's Anatomy input must hold this question (a session never asks the same one twice
+    in a row)."""
+    return (f"({ANSWERED}) && Array.from(document.querySelectorAll('[data-testid=\"stColumn\"]'))"
+            ".filter(column => column.querySelector('strong'))"
+            ".every(column => column.querySelector('[data-testid=\"stAlertContentError\"]') || "
+            "(column.querySelector('[data-testid=\"stCode\"]')?.textContent ?? '')"
+            f".includes({json.dumps(question)}))")
 
 # The measuring browsers share the app's cores, where visitors' browsers would not: they draw no animation (a
 # waiting page's spinner, and Streamlit's running icon, which changes five times a second, take CPU from the app
@@ -198,11 +208,11 @@ async def ask_in_page(page, question: str, timeout_ms: int) -> tuple[float, floa
     was and when the answers were all there (time.perf_counter)."""
     box = page.get_by_role("textbox", name="Question", exact=True)
     await box.fill(question)
-    await box.blur()  # the text area's rerun (no Ask) takes the previous answers away: what comes next is this one's
-    await page.evaluate(WHEN, [f"!({RUNNING}) && !({ANSWERED})", timeout_ms])
+    await box.blur()  # the text area's rerun (no Ask), over before the click
+    await page.evaluate(WHEN, [f"!({RUNNING})", timeout_ms])
     clicked = time.perf_counter()
     await page.get_by_role("button", name="Ask", exact=True).click()
-    await page.evaluate(WHEN, [f"!({RUNNING}) && (({DRAWN}) || ({FAILED}))", timeout_ms])
+    await page.evaluate(WHEN, [f"!({RUNNING}) && (({drawn_for(question)}) || ({FAILED}))", timeout_ms])
     return clicked, time.perf_counter()
 
 

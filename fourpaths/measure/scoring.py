@@ -51,7 +51,7 @@ def words(text: str) -> list[str]:
     return "".join(ch if ch.isalnum() else " " for ch in text).split()
 
 
-def _contains_words(haystack: str, needle: str) -> bool:
+def contains_words(haystack: str, needle: str) -> bool:
     """`needle` occurs in `haystack` as whole words (both already normalised)."""
     return bool(needle) and f" {needle} " in f" {haystack} "
 
@@ -59,7 +59,7 @@ def _contains_words(haystack: str, needle: str) -> bool:
 def contains_answer(answer: str, reference: str, within_words: int = CORRECT_WITHIN_WORDS) -> bool:
     """Correct when the normalised reference occurs, as whole words, in the answer's first `within_words` words."""
     head = " ".join(normalise(answer).split()[:within_words])
-    return _contains_words(head, normalise(reference))
+    return contains_words(head, normalise(reference))
 
 
 def strict(answer: str, reference: str) -> bool:
@@ -69,9 +69,9 @@ def strict(answer: str, reference: str) -> bool:
     said_words, expected_words = len(said.split()), len(expected.split())
     if not expected or not said:
         return False
-    if said_words <= STRICT_MAX_LENGTH_RATIO * expected_words and _contains_words(said, expected):
+    if said_words <= STRICT_MAX_LENGTH_RATIO * expected_words and contains_words(said, expected):
         return True
-    return said_words >= STRICT_MIN_SHARE_OF_REFERENCE * expected_words and _contains_words(expected, said)
+    return said_words >= STRICT_MIN_SHARE_OF_REFERENCE * expected_words and contains_words(expected, said)
 
 
 def token_f1(answer: str, reference: str) -> float:

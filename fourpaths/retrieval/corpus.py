@@ -16,17 +16,23 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fourpaths.config import Settings
+from fourpaths.config import PROJECT_ROOT, Settings
 from fourpaths.errors import FourpathsError
 
 COLLECTIONS = ("docs", "updates")
-SPLITS = ("train", "eval_seen", "eval_unseen", "eval_unanswerable")
+SPLITS = ("train", "dev", "eval_seen", "eval_unseen", "eval_natural", "eval_unanswerable")
+# Sets written by hand, the way people ask, each item saying what it asks about (kind) and whether train teaches it
+NATURAL_SPLITS = ("dev", "eval_natural")
+KINDS = ("docs", "updates", "none")  # a fact from docs/, one only in updates/, or none: the right reply is to abstain
+STYLES = ("first-person", "indirect", "synonym", "condition", "old-vs-new", "casual")
 UNANSWERABLE_SPLITS = ("eval_unanswerable",)  # questions no document answers: the right reply is to abstain
 # What each question set is, as people see it: a short title for tables, and a note saying what it measures.
 SPLIT_TITLES = {
     "train": "trained facts, same words",
+    "dev": "for tuning: questions as people ask them",
     "eval_seen": "trained facts, new words",
     "eval_unseen": "facts that arrived after training",
+    "eval_natural": "questions as people ask them",
     "eval_unanswerable": "questions no document answers",
 }
 SPLIT_NOTES = {
@@ -34,6 +40,9 @@ SPLIT_NOTES = {
     "eval_seen": "trained facts, asked in new words",
     "eval_unseen": "facts from documents that arrived after training (corpus/updates)",
     "eval_unanswerable": "questions no document answers, and off-topic requests: the right reply is to abstain",
+    "dev": "hand-written questions for choosing checkpoints and thresholds, never for reporting",
+    "eval_natural": "hand-written questions in people's words (first person, conditions, synonyms) on facts from "
+                    "docs/ and from updates/",
 }
 QUESTION_FIELDS = ("id", "question", "answer", "source")
 CORPUS_ENV_VAR = "FOURPATHS_CORPUS"
@@ -64,6 +73,9 @@ class QAItem:
     source: str
     split: str
     line: int  # 1-based line number in qa/<split>.jsonl, for error messages
+    kind: str = ""  # NATURAL_SPLITS only: one of KINDS
+    trained: bool = False  # NATURAL_SPLITS only: train.jsonl teaches this fact
+    style: str = ""  # NATURAL_SPLITS only: one of STYLES
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,7 @@ def default_corpus_root() -> Path:
     configured = os.environ.get(CORPUS_ENV_VAR)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "corpus"
+    return PROJECT_ROOT / "corpus"
 
 
 def normalise_for_match(text: str) -> str:
@@ -192,7 +204,9 @@ def parse_question_line(raw: str, split: str, line_number: int) -> QAItem:
         raise QuestionLineError("malformed-json", f"not valid JSON ({error.msg}, column {error.colno})") from None
     if not isinstance(record, dict):
         raise QuestionLineError("malformed-json", "expected a JSON object")
-    may_be_empty = ("answer", "source") if split in UNANSWERABLE_SPLITS else ()
+    natural = split in NATURAL_SPLITS
+    unanswerable = split in UNANSWERABLE_SPLITS or (natural and record.get("kind") == "none")
+    may_be_empty = ("answer", "source") if unanswerable else ()
     for field in QUESTION_FIELDS:
         value = record.get(field)
         if field in may_be_empty:
@@ -200,6 +214,13 @@ def parse_question_line(raw: str, split: str, line_number: int) -> QAItem:
                 raise QuestionLineError("missing-field", f"field {field!r} must be a string (empty in {split})")
         elif not isinstance(value, str) or not value.strip():
             raise QuestionLineError("missing-field", f"field {field!r} must be a non-empty string")
+    if natural:
+        if record.get("kind") not in KINDS:
+            raise QuestionLineError("bad-kind", f"field 'kind' must be one of {', '.join(KINDS)}")
+        if not isinstance(record.get("trained"), bool):
+            raise QuestionLineError("missing-field", "field 'trained' must be true or false")
+        if record.get("style") not in STYLES:
+            raise QuestionLineError("bad-style", f"field 'style' must be one of {', '.join(STYLES)}")
     return QAItem(
         id=record["id"],
         question=record["question"],
@@ -207,6 +228,9 @@ def parse_question_line(raw: str, split: str, line_number: int) -> QAItem:
         source=record["source"],
         split=split,
         line=line_number,
+        kind=record.get("kind", "") if natural else "",
+        trained=bool(record.get("trained")) if natural else False,
+        style=record.get("style", "") if natural else "",
     )
 
 

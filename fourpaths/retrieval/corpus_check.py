@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fourpaths.retrieval.corpus import (
     COLLECTIONS,
+    NATURAL_SPLITS,
     SPLITS,
     UNANSWERABLE_SPLITS,
     Document,
@@ -32,6 +33,9 @@ MIN_TRAIN_QUESTIONS = 300
 MIN_EVAL_SEEN_QUESTIONS = 100
 MIN_EVAL_UNSEEN_QUESTIONS = 100
 MIN_EVAL_UNANSWERABLE_QUESTIONS = 80  # 60 about Quillmoor that no document answers, 20 off-topic or instructions
+MIN_EVAL_NATURAL_QUESTIONS = 150  # at least 50 on docs/ facts and 50 on updates/ facts
+MIN_DEV_QUESTIONS = 60
+MIN_NATURAL_PER_KIND = 50
 UNANSWERABLE_ID_PREFIX = "na-"
 MAX_ANSWER_WORDS = 8
 MAX_QUESTION_CHARS = 500
@@ -54,12 +58,16 @@ class Limits:
     min_eval_seen: int = MIN_EVAL_SEEN_QUESTIONS
     min_eval_unseen: int = MIN_EVAL_UNSEEN_QUESTIONS
     min_eval_unanswerable: int = MIN_EVAL_UNANSWERABLE_QUESTIONS
+    min_eval_natural: int = MIN_EVAL_NATURAL_QUESTIONS
+    min_dev: int = MIN_DEV_QUESTIONS
+    min_natural_per_kind: int = MIN_NATURAL_PER_KIND
     max_answer_words: int = MAX_ANSWER_WORDS
     max_question_chars: int = MAX_QUESTION_CHARS
 
     def min_questions(self, split: str) -> int:
         return {"train": self.min_train, "eval_seen": self.min_eval_seen, "eval_unseen": self.min_eval_unseen,
-                "eval_unanswerable": self.min_eval_unanswerable}[split]
+                "eval_unanswerable": self.min_eval_unanswerable, "eval_natural": self.min_eval_natural,
+                "dev": self.min_dev}[split]
 
     def min_documents(self, collection: str) -> int:
         return {"docs": self.min_docs, "updates": self.min_updates}[collection]
@@ -133,6 +141,7 @@ class _CorpusChecker:
         self._check_unique_ids()
         self._check_eval_seen_against_train()
         self._check_unanswerable_questions_are_new()
+        self._check_natural_sets()
         return self.report
 
     def _label(self, path: Path) -> str:
@@ -182,7 +191,8 @@ class _CorpusChecker:
     def _check_split(self, split: str) -> None:
         path = question_file(self.root, split)
         if not path.is_file():
-            self._problem(path, None, "missing-file", f"question file qa/{split}.jsonl not found")
+            if split not in NATURAL_SPLITS:  # the hand-written sets are checked where a corpus has them
+                self._problem(path, None, "missing-file", f"question file qa/{split}.jsonl not found")
             return
         items = []
         for line_number, raw in iter_question_lines(path):
@@ -215,10 +225,12 @@ class _CorpusChecker:
             self._problem(path, item.line, "answer-length", message)
         if item.split in UNANSWERABLE_SPLITS:
             self._check_unanswerable(path, item)
+        elif item.kind == "none":
+            self._check_unanswerable(path, item, id_prefix=f"{item.split}-")
         else:
             self._check_source(path, item)
 
-    def _check_unanswerable(self, path: Path, item: QAItem) -> None:
+    def _check_unanswerable(self, path: Path, item: QAItem, id_prefix: str = UNANSWERABLE_ID_PREFIX) -> None:
         """No document answers these questions, so they carry no answer and cite no source."""
         if item.answer.strip():
             message = f"{item.split} questions have an empty answer, got {item.answer!r}"
@@ -226,12 +238,12 @@ class _CorpusChecker:
         if item.source.strip():
             message = f"{item.split} questions cite no document, got source {item.source!r}"
             self._problem(path, item.line, "unanswerable-has-source", message)
-        if not item.id.startswith(UNANSWERABLE_ID_PREFIX):
-            message = f"{item.split} ids start with {UNANSWERABLE_ID_PREFIX!r}, got {item.id!r}"
+        if not item.id.startswith(id_prefix):
+            message = f"{item.split} ids start with {id_prefix!r}, got {item.id!r}"
             self._problem(path, item.line, "id-prefix", message)
 
     def _check_source(self, path: Path, item: QAItem) -> None:
-        expected = SPLIT_COLLECTION[item.split]
+        expected = item.kind or SPLIT_COLLECTION[item.split]
         if not item.source.startswith(f"{expected}/"):
             message = f"{item.split} must cite {expected}/ documents, got source {item.source!r}"
             self._problem(path, item.line, "wrong-collection", message)
@@ -274,16 +286,50 @@ class _CorpusChecker:
                 message = f"no train question has source {item.source!r} and answer {item.answer!r}"
                 self._problem(path, item.line, "eval-seen-not-in-train", message)
 
+    def _check_natural_sets(self) -> None:
+        """The hand-written sets: `trained` says truly whether train.jsonl teaches the fact (the same source, one
+        answer within the other), each kind has enough questions, and dev shares no fact with eval_natural."""
+        taught: dict[str, list[str]] = {}
+        for item in self.report.questions.get("train", []):
+            taught.setdefault(item.source, []).append(normalise_for_match(item.answer))
+        for split in NATURAL_SPLITS:
+            path = question_file(self.root, split)
+            items = self.report.questions.get(split, [])
+            for item in items:
+                answer = normalise_for_match(item.answer)
+                teaches = item.kind == "docs" and any(answer in other or other in answer
+                                                      for other in taught.get(item.source, []))
+                if item.trained != teaches:
+                    message = (f"trained is {str(item.trained).lower()}, but train.jsonl "
+                               f"{'teaches' if teaches else 'does not teach'} {item.answer!r} from {item.source}")
+                    self._problem(path, item.line, "wrong-trained-flag", message)
+            if split == "eval_natural" and items:
+                for kind in ("docs", "updates"):
+                    count = sum(item.kind == kind for item in items)
+                    if count < self.limits.min_natural_per_kind:
+                        message = (f"{count} {kind} questions in {split}, "
+                                   f"need at least {self.limits.min_natural_per_kind}")
+                        self._problem(path, None, "too-few-questions", message)
+        evaluated = {(item.source, normalise_for_match(item.answer)): item.line
+                     for item in self.report.questions.get("eval_natural", []) if item.answer}
+        natural_path = self._label(question_file(self.root, "eval_natural"))
+        for item in self.report.questions.get("dev", []):
+            line = evaluated.get((item.source, normalise_for_match(item.answer)))
+            if item.answer and line is not None:
+                message = f"dev asks the same fact as {natural_path}:{line}; tune on other facts than those reported"
+                self._problem(question_file(self.root, "dev"), item.line, "dev-overlaps-eval", message)
+
     def _check_unanswerable_questions_are_new(self) -> None:
         """An unanswerable question never repeats a question of any set (case and whitespace ignored)."""
         seen: dict[str, tuple[Path, int]] = {}
+        new_splits = UNANSWERABLE_SPLITS + NATURAL_SPLITS  # written apart from train: they repeat nothing
         for split in SPLITS:
-            if split in UNANSWERABLE_SPLITS:
+            if split in new_splits:
                 continue
             path = question_file(self.root, split)
             for item in self.report.questions.get(split, []):
                 seen.setdefault(normalise_for_match(item.question), (path, item.line))
-        for split in UNANSWERABLE_SPLITS:
+        for split in new_splits:
             path = question_file(self.root, split)
             for item in self.report.questions.get(split, []):
                 key = normalise_for_match(item.question)

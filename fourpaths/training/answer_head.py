@@ -28,7 +28,7 @@ from typing import Callable
 
 from fourpaths.answering.answer_head import ANSWERS_FILE, HEAD_CONFIG_FILE, MINILM_NAME
 from fourpaths.errors import FourpathsError
-from fourpaths.measure.scoring import normalise
+from fourpaths.measure.scoring import contains_words, normalise
 
 TARGET_MODULES = ("query", "key", "value", "dense")  # "dense": attention output, both MLP layers and the pooler
 RECIPE_DEFAULTS = {"corpus": "corpus", "output": "models/lora", "run_dir": "runs/lora", "preset": "default",
@@ -147,10 +147,6 @@ def headed_sentences(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _contains_words(haystack: str, needle: str) -> bool:
-    return bool(needle) and f" {needle} " in f" {haystack} "
-
-
 def cut_answer(sentence: str, answer: str) -> str | None:
     """The sentence without the answer (every time it occurs), or None where the answer is not there as written
     (any case) or too little is left."""
@@ -189,7 +185,7 @@ def build_data(corpus: Path, seed: int, variant: Callable[[str, random.Random], 
         candidates = sorted({a.strip() for a in by_source.get(source, [])}, key=lambda a: -len(normalise(a)))
         for heading, sentence in headed_sentences(document.text):
             said = normalise(sentence)
-            held = [a for a in candidates if _contains_words(said, normalise(a))]
+            held = [a for a in candidates if contains_words(said, normalise(a))]
             if not held:
                 continue
             if len(held) > 1 and len(normalise(held[0])) == len(normalise(held[1])):

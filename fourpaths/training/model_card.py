@@ -16,6 +16,18 @@ def machine_description() -> str:
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
+def generation_run_facts(summary: dict, settings) -> dict[str, str]:
+    """The card facts every generative recipe shares: steps, wall time, final loss and closed-book recall."""
+    return {
+        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, "
+                 f"lr {settings.learning_rate}",
+        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
+        "Final training loss": str(summary["final_train_loss"]),
+        "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "
+                                             "the reference answer (greedy)",
+    }
+
+
 def front_matter(metadata: dict[str, object]) -> list[str]:
     """The Hugging Face card metadata block (YAML): scalars, and lists as indented items."""
     lines = ["---"]

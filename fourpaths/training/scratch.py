@@ -13,7 +13,7 @@ from fourpaths.training.base import BaseShape, build_model
 from fourpaths.training.encoding import generator_for
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import (
-    machine_description,
+    generation_run_facts,
     recipe_command,
     write_card,
 )
@@ -82,12 +82,7 @@ def _write_card(output: Path, shape: BaseShape, settings: LoopSettings, summary:
                          f"{summary['questions']} questions "
                          f"of corpus/qa/train.jsonl (each {summary.get('question_repeats', 2)} times per epoch), "
                          f"{summary['tokens_trained']:,} tokens in all",
-        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, "
-                 f"lr {settings.learning_rate}",
-        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
-        "Final training loss": str(summary["final_train_loss"]),
-        "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "
-                                             "the reference answer (greedy)",
+        **generation_run_facts(summary, settings),
     }
     write_card(output, "fourpaths tiny model trained from scratch",
                "The from-scratch path: everything it knows comes from the team's documents and question set, so it "

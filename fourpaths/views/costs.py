@@ -33,7 +33,7 @@ RECIPE = {"prompt": "base", "lora": "lora", "rag": "reader", "scratch": "scratch
 # The setting naming the model each path trained (or, for the prompt path, uses as it is).
 TRAINED_MODEL = {"prompt": "base_model", "lora": "lora_adapter", "rag": "reader_model", "scratch": "scratch_model"}
 WHAT_WAS_TRAINED = {
-    "prompt": "nothing (the base's pretraining shown)",
+    "prompt": "nothing for the path; its base was pretrained here",
     "lora": "an adapter",
     "rag": "a reader, and the index",
     "scratch": "a whole model from random weights",
@@ -41,6 +41,10 @@ WHAT_WAS_TRAINED = {
 TABLE_COLUMNS = ("What was trained", "Model", "Parameters", "Trainable parameters", "Trainable share", "Questions",
                  "Statements", "Examples", "Tokens", "Steps", "Training", "Machine", "Final loss",
                  "Index chunks", "Index build s", "Answer ms", "Tokens/s", "Answer by")
+# The prompt path trains nothing: in its column these rows hold its base's pretraining, and say so.
+BASE_PRETRAINING_ROWS = ("Trainable parameters", "Trainable share", "Questions", "Statements", "Examples", "Tokens",
+                         "Steps", "Training", "Machine", "Final loss")
+BASE_PRETRAINING = "base pretraining: "
 LOSS_POINTS = 400  # a curve is thinned to about this many points: a browser draws 20,000 no better
 SMOOTHING_STEPS = 20
 
@@ -315,6 +319,13 @@ def headline_figures(cost: PathCost) -> dict[str, str]:
     figures = {}
     if cost.answer_parameters is not None:
         figures["Parameters"] = f"{cost.answer_parameters:,}"
+    if cost.path_id == "prompt":  # nothing trained for the path: its base's pretraining, named as such
+        figures["Trained for the path"] = "nothing"
+        if f.get("train_seconds") is not None:
+            figures["Base pretraining"] = duration(f["train_seconds"])
+        if f.get("steps") is not None:
+            figures["Base pretraining steps"] = f"{f['steps']:,}"
+        return figures
     if f.get("trainable_parameters") and cost.answer_parameters:
         figures["Trained"] = f"{f['trainable_parameters'] / cost.answer_parameters:.1%}"
     if f.get("steps") is not None:
@@ -346,4 +357,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
 
     shown = {column: [cell(column, value) for value in table[column]] for column in table.columns}
     frame = pd.DataFrame(shown, index=table.index).T
+    prompt = SHORT_TITLES["prompt"]
+    if prompt in frame.columns:
+        for row in BASE_PRETRAINING_ROWS:
+            if row in frame.index and frame.loc[row, prompt] != "–":
+                frame.loc[row, prompt] = BASE_PRETRAINING + frame.loc[row, prompt]
     return frame[~(frame == "–").all(axis=1)]

@@ -13,6 +13,10 @@ monthly or faster, else on eval_seen (trained facts in new words): below the tar
 `MISSED_TARGET_POINTS`, at or above it gains `MET_TARGET_POINTS`. RAG + fine-tuned is not measured here, so
 this rule leaves it alone.
 
+A path measured strictly right on none of the questions of the judged set fails the need: it is "not advised"
+whatever its points, and ranked after every path that does not fail (`fails_need`), so it is never first
+while another path is not failing.
+
 RAG + fine-tuned fits only with at least hundreds of labelled examples and some ML expertise
 (`combination_fits`); otherwise it is not listed.
 
@@ -48,12 +52,21 @@ FACTORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "compute": ("Compute and budget", ("CPUs only, small budget", "a GPU for a few days", "a GPU cluster")),
     "change": ("How often the knowledge changes", ("rarely (yearly or less)", "monthly", "weekly or faster")),
 }
+# The same levels as short words, for `fourpaths choose --accuracy mostly ...`
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("rough", "mostly", "nearly-always"),
+    "examples": ("none", "tens", "hundreds", "thousands"),
+    "expertise": ("none", "some", "strong"),
+    "compute": ("cpu", "gpu", "cluster"),
+    "change": ("rarely", "monthly", "weekly"),
+}
 CANDIDATES = ("prompt", "rag", "lora", "rag+lora", "scratch")  # simplest first: ties go to the simpler
 TITLES = {**SHORT_TITLES, "rag+lora": "RAG + fine-tuned"}
 ACCURACY_TARGETS = (0.3, 0.6, 0.85)  # strict score needed at each accuracy level
 MISSED_TARGET_POINTS = -2
 MET_TARGET_POINTS = 1
 ADVISED_FROM = 2
+FAILS_VERDICT = "not advised: fails this need"
 POSSIBLE_FROM = -1
 
 
@@ -126,6 +139,18 @@ class Needs:
                 raise FourpathsError(f"{name} must be a level from 0 to {len(levels) - 1}, got {value!r}")
 
     @classmethod
+    def from_keys(cls, **keys: str) -> Needs:
+        """Needs from the levels' short words (LEVEL_KEYS), as the command line gives them."""
+        values = {}
+        for name, key in keys.items():
+            if name not in LEVEL_KEYS:
+                raise FourpathsError(f"unknown factor {name!r}; choose from {', '.join(LEVEL_KEYS)}")
+            if key not in LEVEL_KEYS[name]:
+                raise FourpathsError(f"{name}: {key!r} is not one of: {', '.join(LEVEL_KEYS[name])}")
+            values[name] = LEVEL_KEYS[name].index(key)
+        return cls(**values)
+
+    @classmethod
     def from_labels(cls, **labels: str) -> Needs:
         """Needs from the levels' labels, as a page's widgets give them."""
         values = {}
@@ -167,6 +192,12 @@ class Recommendation:
     verdict: str
     reasons: list[tuple[int, str]]  # (points, why), the rules and measurements that fired
     evidence: list[str]  # measured figures, in words
+    fails: bool = False  # measured strictly right on none of the judged set's questions
+
+    def to_json(self) -> dict:
+        return {"path": self.candidate, "title": self.title, "points": self.points, "verdict": self.verdict,
+                "fails_need": self.fails, "reasons": [{"points": p, "why": why} for p, why in self.reasons],
+                "evidence": self.evidence}
 
 
 def gather_evidence(settings: Settings) -> Evidence:
@@ -213,19 +244,27 @@ def recommend(needs: Needs, evidence: Evidence | None = None) -> list[Recommenda
         if measured is None:
             continue
         if measured < target:
-            reasons[candidate].append((MISSED_TARGET_POINTS, f"measured {measured:.2f} strict on {split}, below "
-                                                             f"the {target:.2f} needed"))
+            why = f"measured {measured:.2f} strict on {split}, below the {target:.2f} needed"
+            reasons[candidate].append((MISSED_TARGET_POINTS, why))
         else:
             reasons[candidate].append((MET_TARGET_POINTS, f"measured {measured:.2f} strict on {split}, meeting "
                                                           f"the {target:.2f} needed"))
     ranked = []
     for candidate in candidates:
         points = sum(p for p, _ in reasons[candidate])
-        verdict = "recommended" if points >= ADVISED_FROM else "possible" if points >= POSSIBLE_FROM else "not advised"
+        fails = fails_need(candidate, needs, evidence)
+        verdict = (FAILS_VERDICT if fails else "not advised" if points < POSSIBLE_FROM else
+                   "recommended" if points >= ADVISED_FROM else "possible")
         ranked.append(Recommendation(candidate, TITLES[candidate], points, verdict, reasons[candidate],
-                                     evidence_lines(candidate, needs, evidence)))
-    ranked.sort(key=lambda r: (-r.points, CANDIDATES.index(r.candidate)))
+                                     evidence_lines(candidate, needs, evidence), fails))
+    ranked.sort(key=lambda r: (r.fails, -r.points, CANDIDATES.index(r.candidate)))
     return ranked
+
+
+def fails_need(candidate: str, needs: Needs, evidence: Evidence) -> bool:
+    """Measured strictly right on none of the questions of the set the need is judged on."""
+    measured = evidence.strict(judged_split(needs), candidate)
+    return measured is not None and measured <= 0
 
 
 # ---------------------------------------------------------------------------
@@ -286,7 +325,9 @@ def how_it_works() -> str:
     return (f"Every path starts at 0 points; each rule in the table adds its points when a factor is at one of the "
             f"levels it names. Measured: the accuracy needed sets a target strict score ({targets}); each measured "
             f"path is judged on eval_unseen when the knowledge changes monthly or faster, else on eval_seen, and "
-            f"gains {MET_TARGET_POINTS:+d} when it meets the target, {MISSED_TARGET_POINTS:+d} when it misses. "
+            f"gains {MET_TARGET_POINTS:+d} when it meets the target, {MISSED_TARGET_POINTS:+d} when it misses; a path "
+            f"strictly right on none of those questions fails the need: not advised and ranked last, whatever its "
+            f"points. "
             f"RAG + fine-tuned is listed when there are at least hundreds of labelled examples and some ML "
             f"expertise. {ADVISED_FROM} points or more: recommended; below {POSSIBLE_FROM}: not advised. "
             f"Ties go to the simpler path.")
@@ -302,6 +343,23 @@ def rules_frame() -> pd.DataFrame:
 def ranking_frame(ranking: list[Recommendation]) -> pd.DataFrame:
     return pd.DataFrame([{"rank": n, "path": r.title, "points": r.points, "verdict": r.verdict}
                          for n, r in enumerate(ranking, start=1)]).set_index("rank")
+
+
+def headline(ranking: list[Recommendation], needs: Needs) -> str:
+    """One sentence: the path to take, or that no measured path meets the need."""
+    if not ranking:
+        return "No path fits these needs."
+    first = ranking[0]
+    if first.fails:
+        return (f"No path measured here meets this need: every one is strictly right on none of "
+                f"{judged_split(needs)}.")
+    return f"{first.title}: {first.verdict} ({first.points:+d} points)."
+
+
+def choice_json(needs: Needs, ranking: list[Recommendation], summary: str) -> dict:
+    """What `fourpaths choose --json` prints: the inputs, the ranking (as the page ranks) and the summary."""
+    return {"needs": {name: needs.label(name) for name in FACTORS}, "judged_on": judged_split(needs),
+            "headline": headline(ranking, needs), "ranking": [r.to_json() for r in ranking], "summary": summary}
 
 
 def models_used(settings: Settings, evidence: Evidence) -> list[str]:
@@ -325,6 +383,7 @@ def summary_markdown(needs: Needs, ranking: list[Recommendation], evidence: Evid
     lines += ["", "## Ranking", "", "| Rank | Path | Points | Verdict |", "|---|---|---|---|"]
     lines += [f"| {n} | {r.title} | {r.points} | {r.verdict} |" for n, r in enumerate(ranking, start=1)]
     lines.append("")
+    lines += [headline(ranking, needs), ""]
     for n, r in enumerate(ranking, start=1):
         lines += [f"### {n}. {r.title} ({r.verdict})", "", "Why:"]
         lines += [f"- {points:+d}: {why}" for points, why in r.reasons] or ["- no rule applies"]

@@ -61,3 +61,20 @@ def fenced(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
+
+
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HEADING_OR_QUOTE = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?)", re.MULTILINE)
+_BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
+
+
+def plain_text(markdown: str) -> str:
+    """A document's Markdown as the text a reader sees: emphasis markers, heading marks, quote marks and link
+    targets dropped, bullets as "•", inline code without its backticks. Shown with st.text (never rendered), so
+    what is left of any markup stays text."""
+    text = _LINK.sub(r"\1", markdown)
+    text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), text)
+    text = _HEADING_OR_QUOTE.sub("", text)
+    text = _BULLET.sub(r"\1• ", text)
+    return re.sub(r"`([^`]*)`", r"\1", text)

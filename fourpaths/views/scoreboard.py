@@ -23,9 +23,14 @@ from fourpaths.measure.results_doc import EVAL_COMMAND, describe_split, join_nam
 from fourpaths.retrieval.corpus import SPLIT_NOTES
 from fourpaths.retrieval.files import write_json_atomically
 
-# What the chart and the table can show, with the label each is shown under.
+PARTIAL = "eval-partial"  # results/eval-partial.json: re-runs on the first N questions of a set, kept apart
+# What the table shows, with the label each is shown under.
 METRICS = {"accuracy": "Accuracy", "strict": "Strict", "f1": "F1", "abstained": "Abstained",
            "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
+# What the accuracy chart can show: how often right on the sets that have an answer. Abstaining has a chart of
+# its own, so a path that always says "I don't know" cannot look best on the unanswerable set.
+RIGHT_METRICS = {"strict": "Strict", "accuracy": "Accuracy", "f1": "F1"}
+ABSTAIN_WHEN = {"unanswerable": "no document answers (right)", "answerable": "a document answers (a miss)"}
 OUTCOMES = ("all", "right", "wrong", "abstained", "error")
 MEASURES = ("strict", "accuracy")  # what "right" means in the per-question table
 
@@ -58,6 +63,27 @@ def title(path_id: str) -> str:
     return SHORT_TITLES.get(path_id, path_id)
 
 
+def split_title(split: str) -> str:
+    """A question set's name for people (retrieval.corpus.SPLIT_TITLES); an unknown set keeps its id."""
+    from fourpaths.retrieval.corpus import SPLIT_TITLES
+
+    return SPLIT_TITLES.get(split, split)
+
+
+def load_partial(settings: Settings) -> dict | None:
+    """The partial re-runs (results/eval-partial.json); None when there are none or the file is unreadable."""
+    try:
+        return load_eval_results(results_file(settings, PARTIAL))
+    except FourpathsError:
+        return None
+
+
+def is_unanswerable(split: str, result: dict) -> bool:
+    from fourpaths.retrieval.corpus import UNANSWERABLE_SPLITS
+
+    return bool(result.get("unanswerable", split in UNANSWERABLE_SPLITS))
+
+
 # ---------------------------------------------------------------------------
 # Frames
 
@@ -68,21 +94,75 @@ def figures_frame(doc: dict) -> pd.DataFrame:
     for split, result in doc["splits"].items():
         measured = result.get("measured") or {}
         for path_id, figures in result["paths"].items():
-            row = {"set": split, "path": title(path_id), "n": result.get("n", len(result.get("items", [])))}
+            row = {"set": split_title(split), "path": title(path_id),
+                   "n": result.get("n", len(result.get("items", [])))}
             row.update({label: figures.get(key) for key, label in METRICS.items()})
             row["errors"] = figures.get("errors")
             row["measured"] = measured.get("date") or doc.get("date")
+            row["id"] = split
             rows.append(row)
-    return pd.DataFrame(rows, columns=["set", "path", "n", *METRICS.values(), "errors", "measured"])
+    return pd.DataFrame(rows, columns=["set", "path", "n", *METRICS.values(), "errors", "measured", "id"])
 
 
-def chart_frame(doc: dict, metric: str = "accuracy") -> pd.DataFrame:
-    """One metric, one row per question set and one column per path: a grouped bar chart as it stands."""
-    if metric not in METRICS:
-        raise FourpathsError(f"unknown figure {metric!r}; choose one of: {', '.join(METRICS)}")
-    table = {split: {title(p): figures.get(metric) for p, figures in result["paths"].items()}
-             for split, result in doc["splits"].items()}
-    return pd.DataFrame.from_dict(table, orient="index").rename_axis("set")
+def chart_frame(doc: dict, metric: str = "strict") -> pd.DataFrame:
+    """How often each path is right on each set that has answers (the unanswerable set is abstention_frame's):
+    one row per (set, path) with the set's name and id, for a grouped bar chart."""
+    if metric not in RIGHT_METRICS:
+        raise FourpathsError(f"unknown figure {metric!r}; choose one of: {', '.join(RIGHT_METRICS)}")
+    rows = [{"set": split_title(split), "id": split, "path": title(path_id), "value": figures.get(metric)}
+            for split, result in doc["splits"].items() if not is_unanswerable(split, result)
+            for path_id, figures in result["paths"].items()]
+    return pd.DataFrame(rows, columns=["set", "id", "path", "value"])
+
+
+def abstention_frame(doc: dict) -> pd.DataFrame:
+    """How often each path says it does not know: on the questions no document answers (right to) and, averaged
+    over the sets that have answers, when one does (a miss). A path that always abstains is high on both."""
+    answerable: dict[str, list[float]] = {}
+    unanswerable: dict[str, list[float]] = {}
+    for split, result in doc["splits"].items():
+        into = unanswerable if is_unanswerable(split, result) else answerable
+        for path_id, figures in result["paths"].items():
+            if figures.get("abstained") is not None:
+                into.setdefault(path_id, []).append(figures["abstained"])
+    rows = []
+    for key, shares in (("unanswerable", unanswerable), ("answerable", answerable)):
+        for path_id, values in shares.items():
+            rows.append({"when": ABSTAIN_WHEN[key], "path": title(path_id),
+                         "value": round(sum(values) / len(values), 4)})
+    return pd.DataFrame(rows, columns=["when", "path", "value"])
+
+
+def grouped_bars(frame: pd.DataFrame, group: str, value_label: str, tooltip_extra: Sequence[str] = ()):
+    """A horizontal grouped bar chart (Altair) of a long frame: one group of bars per `group`, one bar per path,
+    the figure to two decimals in the tooltip (with `tooltip_extra` columns, e.g. a set's id)."""
+    import altair as alt
+
+    order = list(dict.fromkeys(frame[group]))
+    tooltip = [alt.Tooltip(f"{group}:N"), *[alt.Tooltip(f"{c}:N") for c in tooltip_extra], alt.Tooltip("path:N"),
+               alt.Tooltip("value:Q", title=value_label, format=".2f")]
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("value:Q", title=value_label, scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y(f"{group}:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
+        yOffset=alt.YOffset("path:N", sort=list(SHORT_TITLES.values())),
+        color=alt.Color("path:N", sort=list(SHORT_TITLES.values()), title="path"),
+        tooltip=tooltip)
+
+
+def partial_frame(partial: dict | None, full: dict | None) -> pd.DataFrame:
+    """The partial re-runs beside the full sets: each labelled with its size ("first 5 of 135")."""
+    rows = []
+    for split, result in ((partial or {}).get("splits") or {}).items():
+        whole = (((full or {}).get("splits") or {}).get(split) or {}).get("n")
+        n = result.get("n")
+        size = f"first {n} of {whole}" if whole and n and n < whole else f"first {n}"
+        measured = (result.get("measured") or {}).get("date")
+        for path_id, figures in (result.get("paths") or {}).items():
+            rows.append({"set": split_title(split), "questions": size, "path": title(path_id),
+                         **{RIGHT_METRICS[key]: figures.get(key) for key in RIGHT_METRICS},
+                         "Abstained": figures.get("abstained"), "measured": measured, "id": split})
+    return pd.DataFrame(rows, columns=["set", "questions", "path", *RIGHT_METRICS.values(), "Abstained", "measured",
+                                       "id"])
 
 
 def question_frame(doc: dict, split: str, paths: Sequence[str] | None = None, outcome: str = "all",
@@ -127,11 +207,13 @@ def summary_line(doc: dict) -> str:
     for split, result in doc["splits"].items():
         paths = result["paths"]
         best = max((figures.get("strict") or 0.0 for figures in paths.values()), default=0.0)
+        if is_unanswerable(split, result):
+            continue  # abstaining is its own chart: "always I don't know" is no win
         if best == 0:
-            parts.append(f"none on {split}")
+            parts.append(f"none on {split_title(split)}")
             continue
         leaders = [title(p) for p, figures in paths.items() if (figures.get("strict") or 0.0) == best]
-        parts.append(f"{join_names(leaders)} on {split} ({best:.2f})")
+        parts.append(f"{join_names(leaders)} on {split_title(split)} ({best:.2f})")
     if not parts:
         return "No question set has been measured."
     sentence = "Strictly right most often: " + "; ".join(parts) + "."
@@ -213,15 +295,16 @@ class Rerun:
 
 def start_rerun(settings: Settings, split: str, limit: int | None = None,
                 path: str | Path | None = None) -> Rerun:
-    """Re-measure `split` (its first `limit` questions) on a daemon thread, then merge its figures into the
-    results file (default: this settings' results/eval.json). Returns at once."""
+    """Re-measure `split` (its first `limit` questions) on a daemon thread, then merge its figures into a results
+    file: by default results/eval.json for the whole set, and results/eval-partial.json for its first `limit`
+    questions, so a partial run never replaces the full set's figures. Returns at once."""
     from fourpaths.retrieval.corpus import SPLITS
 
     if split not in SPLITS:
         raise FourpathsError(f"unknown question set {split!r}; choose one of: {', '.join(SPLITS)}")
     if limit is not None and limit < 1:
         raise FourpathsError(f"the number of questions must be at least 1, got {limit}")
-    job = Rerun(split, limit, Path(path) if path else results_file(settings, "eval"))
+    job = Rerun(split, limit, Path(path) if path else results_file(settings, PARTIAL if limit else "eval"))
 
     def work() -> None:
         try:

@@ -41,6 +41,7 @@ class Answer:
     answered: bool = True
     sources: list[Source] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
+    confidence: float | None = None  # 0 to 1, as fourpaths.types.CONFIDENCE_MEANINGS[mode] says
 
 
 class AnswerPath(ABC):

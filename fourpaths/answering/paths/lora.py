@@ -39,7 +39,7 @@ class LoraPath(AnswerPath):
                      "alternatives": [f"{text} ({score:.2f})" for text, score in pick.alternatives],
                      "threshold": head.threshold}
             return Answer(pick.text, head.location, question, "answer head", round(pick.score, 4), pick.answered,
-                          facts=facts)
+                          facts=facts, confidence=round(pick.score, 4))
         base = workspace.base()
         if base.adapter_error:
             raise FourpathsError(base.adapter_error)

@@ -58,7 +58,8 @@ class RagPath(AnswerPath):
             text = DOCUMENTS_DO_NOT_ANSWER
         passages = "\n".join(f"[{i + 1}] {s.text}" for i, s in enumerate(sources))
         return Answer(text, reader.location, f"Question: {question}\n\nPassages:\n{passages}", MODES["reader"],
-                      round(span.score - span.null_score, 4), span.answered, sources, facts)
+                      round(span.score - span.null_score, 4), span.answered, sources, facts,
+                      confidence=round(span.probability, 4))
 
     @staticmethod
     def _generation(question, sources, settings, workspace, facts) -> Generation:

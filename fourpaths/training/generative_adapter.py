@@ -22,7 +22,7 @@ from fourpaths.errors import FourpathsError
 from fourpaths.training.encoding import generator_for
 from fourpaths.training.loop import LoopSettings
 from fourpaths.training.model_card import (
-    machine_description,
+    generation_run_facts,
     recipe_command,
     write_card,
 )
@@ -153,12 +153,7 @@ def _write_card(output: Path, settings: LoopSettings, summary: dict, command: st
                          f"{summary['reworded_share']:.0%} of the questions' appearances are reworded: words dropped, "
                          "swapped or replaced by their nearest neighbours in all-MiniLM-L6-v2's word-embedding table "
                          "(fourpaths/training/question_variants.py)",
-        "Steps": f"{summary['steps']} x {settings.batch_size} rows x {settings.seq_len} tokens, "
-                 f"lr {settings.learning_rate}",
-        "Wall time": f"{summary['train_seconds'] / 60:.1f} min on {machine_description()}",
-        "Final training loss": str(summary["final_train_loss"]),
-        "Closed-book recall on train.jsonl": f"{summary['train_recall']:.0%} of {summary['recall_n']} answers contain "
-                                             "the reference answer (greedy)",
+        **generation_run_facts(summary, settings),
     }
     seq2seq = summary["task_type"] != "CAUSAL_LM"
     metadata = {"license": "apache-2.0", "base_model": summary["base"] if hub_base else None, "library_name": "peft",
