@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fourpaths.answering.paths import PATH_IDS
 from fourpaths.config import load_settings, results_file, with_overrides
-from fourpaths.errors import FourpathsError, one_line
+from fourpaths.errors import FourpathsError, QuestionRefused, one_line
 from fourpaths.retrieval.corpus import SPLITS
 
 
@@ -48,11 +48,37 @@ def _progress(description: str):
     return update
 
 
+def _check_output(output: str | None) -> str | None:
+    """Refuse, before minutes of measuring, a results file that could not be written: a trial file is made and
+    removed beside it (os.access says yes to root on a read-only mount)."""
+    if output:
+        import tempfile
+
+        existing = Path(output).parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise FourpathsError(f"cannot write {output}: {existing} is a file, not a folder; give --output a file "
+                                 "in a folder you can write, or set FOURPATHS_RESULTS_DIR")
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=Path(output).parent, prefix=".probe-"):
+                pass
+        except OSError as error:
+            raise FourpathsError(f"cannot write {output}: {error.strerror or one_line(error)}; give --output a "
+                                 "file in a folder you can write, or set FOURPATHS_RESULTS_DIR") from None
+    return output
+
+
 def _write_json(document: dict, output: str | None, as_json: bool) -> None:
     if output:
         from fourpaths.retrieval.files import write_json_atomically
 
-        write_json_atomically(document, Path(output))
+        try:
+            write_json_atomically(document, Path(output))
+        except OSError as error:
+            raise FourpathsError(f"cannot write {output}: {error.strerror or one_line(error)}; give --output a "
+                                 "file in a folder you can write, or set FOURPATHS_RESULTS_DIR") from None
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -76,16 +102,24 @@ def run_ask(args) -> int:
             print(f"added {added.source}: {len(added.chunks)} chunks in {added.seconds:.2f} s", file=sys.stderr)
     workspace = Workspace(settings, index_progress=_progress("indexing corpus"), overlay=overlay)
     workspace.preload()  # loading first, so the times shown are answering times (a broken model fails its column)
-    results = ask(question, settings, args.paths or PATH_IDS, workspace=workspace)
+    try:
+        results = ask(question, settings, args.paths or PATH_IDS, workspace=workspace)
+    except QuestionRefused as refused:  # no path can read it: with --json, still every path and its reason
+        if args.json:
+            answers = {p: {"path": p, "error": reason} for p, reason in refused.reasons.items()}
+            print(json.dumps({"question": question, "error": str(refused), "answers": answers}, indent=2,
+                             ensure_ascii=False))
+        raise
     if args.json:
         answers = {p: (r.to_json() if not isinstance(r, str) else {"path": p, "error": r}) for p, r in results.items()}
         print(json.dumps({"question": question, "answers": answers}, indent=2,
                          ensure_ascii=False))
     else:
         _print_side_by_side(results)
-    if all(isinstance(result, str) for result in results.values()):
-        print(f"fourpaths: error: no path answered ({'; '.join(f'{p}: {r}' for p, r in results.items())})",
-              file=sys.stderr)
+    failed = [path for path, result in results.items() if isinstance(result, str)]
+    if failed:  # the exit status says whether every path answered: 1 when any did not
+        what = "no path answered" if len(failed) == len(results) else f"{len(failed)} of {len(results)} paths failed"
+        print(f"fourpaths: error: {what} ({'; '.join(f'{p}: {results[p]}' for p in failed)})", file=sys.stderr)
         return 1
     return 0
 
@@ -118,8 +152,8 @@ def run_eval(args) -> int:
     splits = None if args.all else [args.split]  # --all: every set the corpus has
     bars: dict = {}
     progress = lambda split, done, total: bars.setdefault(split, _progress(f"eval {split}"))(done, total)  # noqa: E731
+    output = _check_output(args.output or (str(results_file(_settings(args), "eval")) if args.all else None))
     document = evaluate_all(_settings(args), splits, args.limit, progress=progress)
-    output = args.output or (str(results_file(_settings(args), "eval")) if args.all else None)
     _write_json(document, output, args.json)
     if output:
         print(f"wrote {output}", file=sys.stderr)
@@ -140,13 +174,14 @@ def run_bench(args) -> int:
     from fourpaths.measure.bench import run_bench as bench
 
     settings = _settings(args)
+    output = _check_output(args.output or str(results_file(settings, "bench")))
     here = with_overrides(settings, engine="local", prompt_engine="", lora_engine="", rag_engine="")
     result = bench(here, repeats=args.repeats, cold_start=not args.no_cold_start)
     if args.served:
         from fourpaths.measure.served_bench import run_served_bench
 
         result["served"] = run_served_bench(settings)
-    _write_json(result, args.output or str(results_file(_settings(args), "bench")), args.json)
+    _write_json(result, output, args.json)
     if not args.json:
         for path_id, p in result["paths"].items():
             speed = (f"{p['tokens_per_s']:.0f} tok/s, generate() {p['baseline_generate_tokens_per_s']:.0f} tok/s"
@@ -168,11 +203,17 @@ def run_fresh(args) -> int:
 
     if args.teach_seconds < 0:
         raise FourpathsError("--teach-seconds must be 0 (no teaching) or more")
+    output = _check_output(args.output or str(results_file(_settings(args), "fresh")))
     result = measure_fresh(_settings(args), args.documents or DEFAULT_DOCUMENTS, args.teach_seconds,
                            progress=lambda line: print(line, file=sys.stderr))
-    _write_json(result, args.output or str(results_file(_settings(args), "fresh")), args.json)
+    _write_json(result, output, args.json)
     if not args.json:
         print(f"{len(result['documents'])} documents searchable in {result['searchable_s_median']:.2f} s (median)")
+        if "teaching" in result:
+            t = result["teaching"]
+            print(f"teaching: {t['steps']} steps in {t['train_seconds']:.1f} s of training (budget "
+                  f"{t['budget_s']:.0f} s); preparing {t['prepare_seconds']:.1f} s (loading included) and measuring "
+                  f"{t['measure_seconds']:.1f} s apart; {t['seconds']:.1f} s in all")
         for stage in ("before", "after_adding", "after_teaching"):
             for path_id, s in result.get(stage, {}).items():
                 print(f"{stage:<15}{path_id:<6} accuracy {s['accuracy']:.2f}  strict {s['strict']:.2f}  "
@@ -194,9 +235,11 @@ def run_load(args) -> int:
     if args.concurrent_questions is not None:
         env["FOURPATHS_CONCURRENT_QUESTIONS"] = str(args.concurrent_questions)
     settings = validate_settings(load_settings(environ=env))  # what the app will read: refused here, not there
-    result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr))
-
-    output = args.output or str(results_file(settings, "load"))
+    if args.teach < 0 or args.teach_seconds < 10:
+        raise FourpathsError("--teach must be 0 or more, --teach-seconds at least 10")
+    output = _check_output(args.output or str(results_file(settings, "load")))
+    result = load(settings, args.sessions, args.questions, env, progress=lambda line: print(line, file=sys.stderr),
+                  teach=args.teach, teach_seconds=args.teach_seconds)
     _write_json(result, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
@@ -209,6 +252,18 @@ def run_load(args) -> int:
         print(f"{'errors':<28}{result['errors']:>12}")
         print(f"{'cross-session answers':<28}{result['cross_session_answers']:>12}")
         print(f"{'peak server memory':<28}{result['peak_server_mb']:>9.0f} MB")
+        teaching = result.get("teaching")
+        if teaching:
+            print(f"with {teaching['sessions']} sessions teaching ({teaching['budget_s']:.0f} s budget each):")
+            print(f"{'  askers p95':<28}{ms(teaching['askers_p95_ms']):>12}  ({teaching['askers_p95_over_without']}x "
+                  "their p95 without teaching)")
+            print(f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB")
+            print(f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB")
+            print(f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
+                  f"({teaching['after_close_over_idle']}x idle; its own data "
+                  f"{teaching['anonymous_after_close_over_idle']}x)")
+            for teacher in teaching["teachers"]:
+                print(f"  teacher {teacher['document']}: {teacher['error'] or teacher['cost']}")
         for message in result["error_messages"]:
             print(f"error: {message}")
     return 1 if result["errors"] or result["cross_session_answers"] else 0
@@ -217,9 +272,9 @@ def run_load(args) -> int:
 def run_injection(args) -> int:
     from fourpaths.measure.injection import measure_injection
 
+    output = _check_output(args.output or str(results_file(_settings(args), "injection")))
     document = measure_injection(_settings(args), args.corpus, args.index_dir, args.limit,
                                  progress=_progress("injection questions"))
-    output = args.output or str(results_file(_settings(args), "injection"))
     _write_json(document, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
@@ -234,11 +289,15 @@ def run_injection(args) -> int:
 
 def run_index(args) -> int:
     from fourpaths.answering.workspace import Workspace
-    from fourpaths.config import resolve_location
+    from fourpaths.config import PROJECT_ROOT, Settings, resolve_location
     from fourpaths.retrieval.index import open_index
 
     settings = _settings(args)
     workspace = Workspace(settings)
+    shipped_corpus = (PROJECT_ROOT / Settings.corpus_root).resolve()
+    if workspace.ships_index() and workspace.corpus_root().resolve() != shipped_corpus:
+        raise FourpathsError(f"index_dir is the shipped {workspace.index_dir()}, but corpus_root is "
+                             f"{workspace.corpus_root()}: set FOURPATHS_INDEX_DIR to a folder for that corpus's index")
     # --rebuild replaces the folder only once the new index is complete: a failed build keeps the old one.
     index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
                                 settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"),
@@ -428,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--questions", type=int, required=True, help="questions each session asks, one after another")
     load.add_argument("--concurrent-questions", type=int, default=None,
                       help="questions the app answers at once (default: the setting concurrent_questions)")
+    load.add_argument("--teach", type=int, default=0, help="sessions that teach the adapter on the Fresh knowledge "
+                                                           "page while the askers ask again (memory and latency)")
+    load.add_argument("--teach-seconds", type=float, default=30.0, help="each teaching session's budget (10..600)")
     load.add_argument("--json", action="store_true")
     load.add_argument("--output", default=None, help="write the JSON here (default results/load.json)")
     load.add_argument("--config", default=None, help="TOML file of settings for the app (default: fourpaths.toml "
@@ -484,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     except FourpathsError as error:
         print(f"fourpaths: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line; every file write is atomic, so nothing is left half-written
+        print(f"fourpaths: interrupted ({args.command} stopped; files it writes are replaced whole or not at all)",
+              file=sys.stderr)
+        return 130
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
         print(f"fourpaths: error: {type(error).__name__}: {one_line(error)}", file=sys.stderr)
         return 1

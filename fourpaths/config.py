@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass, fields, replace
@@ -57,6 +58,7 @@ class Settings:
     prompt_constraints: bool = True  # the prompt path's NoNewNames and OneSentence (local engine only)
     # Serving
     concurrent_questions: int = 1  # questions answered at once by one process; the others wait their turn
+    concurrent_teaching: int = 1  # Fresh knowledge teaching jobs run at once by one process; the others queue
     # Engines (docs/deploy.md): which engine writes the prompt, LoRA and generated-RAG answers
     engine: str = "local"  # "local" (transformers here, offline) or "openai" (an OpenAI-compatible endpoint)
     prompt_engine: str = ""  # empty: as `engine`; else this path's own choice
@@ -86,6 +88,33 @@ OTHER_VARIABLES = frozenset({CONFIG_ENV, "FOURPATHS_CORPUS", "FOURPATHS_TRAIN_DE
 # Settings naming folders fourpaths writes to. A relative one must stay inside the project; an absolute one is
 # the explicit choice to write elsewhere (a temporary folder, a mounted volume).
 WRITTEN_FOLDERS = ("index_dir", "results_dir")
+MAX_CONFIG_BYTES = 64 * 1024  # a settings file is a few hundred bytes: anything far larger is a mistake
+MIN_TEMPERATURE = 0.01  # below it the softmax overflows to inf/NaN: 0 (greedy) is what such a value means
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share where the OS says so)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# Every number a setting may take, with why its ends are there; checked at load, naming the setting.
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    "top_k_passages": (1, 50, "each passage is searched, sent and read for every question"),
+    "chunk_words": (5, 200, "the embedder reads at most 256 tokens, about 190 words, of a passage"),
+    "chunk_overlap": (0, 199, "and less than chunk_words"),
+    "few_shot_examples": (0, 20, "examples fill the prompt path's input"),
+    "max_new_tokens": (1, 1024, "the answer must fit the model's input with the question"),
+    "temperature": (0.0, 5.0, f"0 is greedy; otherwise from {MIN_TEMPERATURE}"),
+    "seed": (0, 2 ** 32 - 1, "what numpy's and torch's generators take"),
+    "threads": (0, _cores(), "0 is torch's default; more threads than cores only wait on each other"),
+    "concurrent_questions": (1, 16, "each question answered at once holds its own activations"),
+    "concurrent_teaching": (1, 4, "each teaching job holds a model's gradients and a core"),
+    "endpoint_timeout": (0.1, 3600.0, "seconds one request to the endpoint may take"),
+    "rag_min_relevance": (-1.0, 1.0, "a cosine"),
+}
 _KIND_WORDS = {int: "int (a whole number)", float: "float (a number)", str: "str (text)", bool: "bool (true or false)"}
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
@@ -124,15 +153,32 @@ def _coerce(name: str, raw: object, kind: type, origin: str = "", parse_text: bo
         value = raw
     if kind is float and not math.isfinite(value):
         raise refuse(" (not a finite number)")
+    if name in BOUNDS:
+        _check_bounds(name, value, origin)
     if name in WRITTEN_FOLDERS:
         _check_written_folder(name, value, origin)
     return value
 
 
+def _check_bounds(name: str, value, origin: str = "") -> None:
+    low, high, why = BOUNDS[name]
+    greedy_or_more = name != "temperature" or value == 0 or value >= MIN_TEMPERATURE
+    if not (low <= value <= high and greedy_or_more):
+        shown = f"{low:,}" if name != "temperature" else f"0 or {MIN_TEMPERATURE:g}"
+        raise FourpathsError(f"{origin}setting {name} = {value!r} is out of range: it must be from {shown} to "
+                             f"{high:,} ({why})")
+
+
 def _check_written_folder(name: str, value: str, origin: str = "") -> None:
     """A folder fourpaths writes to: relative ones resolve from the project root and may not climb out of it
-    (nor be the root itself, which a save would replace); an absolute path is taken as meant."""
+    (nor be the root itself, which a save would replace); an absolute path is taken as meant, if it names a
+    folder of its own (not the file system's root) and is not a file."""
     if Path(value).is_absolute():
+        if not Path(value).name:
+            raise FourpathsError(f"{origin}setting {name} = {value!r} is the file system's root: give a folder of "
+                                 "its own")
+        if Path(value).exists() and not Path(value).is_dir():
+            raise FourpathsError(f"{origin}setting {name} = {value!r} is a file, not a folder")
         return
     target = Path(os.path.normpath(PROJECT_ROOT / value))
     if target == PROJECT_ROOT or PROJECT_ROOT not in target.parents:
@@ -141,11 +187,39 @@ def _check_written_folder(name: str, value: str, origin: str = "") -> None:
                              "it, or an absolute path to write elsewhere on purpose")
 
 
-def _overrides_from_file(path: Path) -> dict[str, object]:
+def _read_config_file(path: Path) -> dict:
+    """The TOML in a settings file: a regular file (a FIFO would block, /dev/zero never end) of at most
+    MAX_CONFIG_BYTES, UTF-8, nested no deeper than the parser's recursion allows; else one line saying which."""
+    def refuse(reason: str) -> FourpathsError:
+        return FourpathsError(f"cannot read config file {path}: {reason}")
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise FourpathsError(f"cannot read config file {path}: {one_line(error)}") from None
+        info = path.stat()
+    except OSError as error:
+        raise refuse(error.strerror or one_line(error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise refuse("it is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse("it is not a regular file (a pipe, socket or device)")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise refuse(error.strerror or one_line(error)) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise refuse(f"it is over {MAX_CONFIG_BYTES:,} bytes; a settings file is a few lines")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise refuse(f"not UTF-8 text (byte 0x{data[error.start]:02x} at position {error.start:,})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise refuse(one_line(error)) from None
+    except RecursionError:
+        raise refuse("its values are nested too deeply") from None
+
+
+def _overrides_from_file(path: Path) -> dict[str, object]:
+    data = _read_config_file(path)
     section = data.get("fourpaths", data)
     if not isinstance(section, dict):
         raise FourpathsError(f"{path}: fourpaths must be a table of settings ([fourpaths]), got {section!r}")
@@ -197,7 +271,7 @@ def load_settings(config_file: str | Path | None = None, environ: dict[str, str]
     elif DEFAULT_CONFIG_FILE.exists():
         overrides.update(_overrides_from_file(DEFAULT_CONFIG_FILE))
     overrides.update(_overrides_from_env(environ))
-    return with_overrides(Settings(), **overrides)
+    return validate_settings(with_overrides(Settings(), **overrides))
 
 
 def with_overrides(settings: Settings, **overrides: object) -> Settings:
@@ -236,22 +310,21 @@ def validate_settings(settings: Settings) -> Settings:
         _check_written_folder(name, getattr(settings, name))
 
     if settings.template not in PROMPT_TEMPLATES:
-        raise FourpathsError(f"unknown prompt template {settings.template!r}; choose one of: "
+        raise FourpathsError(f"setting template = {settings.template!r} is no prompt template; choose one of: "
                              f"{', '.join(PROMPT_TEMPLATES)}")
-    checks = [(settings.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
-              (settings.top_k_passages >= 1, "top_k_passages must be at least 1"),
-              (settings.retrieval in RETRIEVAL_MODES, f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}"),
-              (settings.rag_answer in RAG_ANSWER_MODES, f"rag_answer must be one of {', '.join(RAG_ANSWER_MODES)}"),
-              (settings.engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}"),
+    for name in BOUNDS:  # the same bounds as at load, for settings made in code
+        _check_bounds(name, getattr(settings, name))
+    checks = [(settings.retrieval in RETRIEVAL_MODES,
+               f"setting retrieval = {settings.retrieval!r} must be one of {', '.join(RETRIEVAL_MODES)}"),
+              (settings.rag_answer in RAG_ANSWER_MODES,
+               f"setting rag_answer = {settings.rag_answer!r} must be one of {', '.join(RAG_ANSWER_MODES)}"),
+              (settings.chunk_overlap < settings.chunk_words,
+               f"setting chunk_overlap = {settings.chunk_overlap} must be less than chunk_words = "
+               f"{settings.chunk_words} (each passage must move on from the last)"),
+              (settings.engine in ENGINES, f"setting engine = {settings.engine!r} must be one of {', '.join(ENGINES)}"),
               *[(getattr(settings, f"{path}_engine") in ("", *ENGINES),
-                 f"{path}_engine must be one of {', '.join(ENGINES)} (or empty: as engine)")
-                for path in ENDPOINT_PATHS],
-              (settings.endpoint_timeout > 0, "endpoint_timeout must be more than 0 seconds"),
-              (-1 <= settings.rag_min_relevance <= 1, "rag_min_relevance must be a cosine, from -1 to 1"),
-              (settings.temperature >= 0, "temperature must be 0 (greedy) or more"),
-              (settings.threads >= 0, "threads must be 0 (torch's default) or more"),
-              (settings.few_shot_examples >= 0, "few_shot_examples must be 0 or more"),
-              (settings.concurrent_questions >= 1, "concurrent_questions must be at least 1")]
+                 f"setting {path}_engine must be one of {', '.join(ENGINES)} (or empty: as engine)")
+                for path in ENDPOINT_PATHS]]
     for ok, message in checks:
         if not ok:
             raise FourpathsError(message)

@@ -9,21 +9,22 @@ import streamlit as st
 from fourpaths.answering.workspace import Workspace
 from fourpaths.config import validate_question
 from fourpaths.errors import FourpathsError
-from fourpaths.fresh.overlay import Overlay
 from fourpaths.fresh.proposals import Pair, propose_pairs
-from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, TeachJob
+from fourpaths.fresh.teaching import DEFAULT_BUDGET_S
 from fourpaths.fresh.uploads import MAX_DOCUMENT_BYTES
 from fourpaths.views.export import (
     markdown_escaped,  # messages quote file names and answers, which are the user's
 )
 from ui.answers import ask_and_show
 from ui.settings import page_settings
+from ui.teaching import show_job
+from ui.visitor import session_visitor
 
 settings = page_settings()
 state = st.session_state
-if "fresh_overlay" not in state:
-    state["fresh_overlay"] = Overlay(settings)
-overlay: Overlay = state["fresh_overlay"]
+visitor = session_visitor(settings)  # documents, taught adapter and teaching job: released when the session ends
+state["fresh_visitor"] = visitor  # the same object, for tests; after the session it is an empty shell
+overlay = visitor.overlay
 overlay.settings = settings  # the sidebar's current choices; the documents stay
 PAIR_COLUMNS = ["question", "answer", "document"]
 
@@ -143,50 +144,29 @@ else:
                                                                                  required=True),
                                            "document": st.column_config.SelectboxColumn("Document", options=sources,
                                                                                         required=True)})
-    budget = st.slider("Budget (seconds of training)", 10, 600, int(DEFAULT_BUDGET_S), step=10, key="fresh_budget")
-    job = state.get("fresh_job")
-    running = job is not None and not job.done
-    if st.button("Teach", disabled=running):
+    budget = st.slider("Budget (seconds of training steps; loading and measuring come on top and are shown apart)",
+                       10, 600, int(DEFAULT_BUDGET_S), step=10, key="fresh_budget")
+    job = visitor.job
+    if st.button("Teach", disabled=job is not None and not job.done):
         pairs = [Pair(str(row.question or ""), str(row.answer or ""), str(row.document or ""))
                  for row in edited.fillna("").itertuples(index=False)]
         try:
-            checked = overlay.check_pairs(pairs)
+            job = visitor.teach(pairs, float(budget))
         except FourpathsError as error:
             st.error(markdown_escaped(str(error)))
-        else:
-            state["fresh_job"] = job = TeachJob(overlay, checked, float(budget))
-            state["fresh_job_shown"] = False
-            running = True
-
-    @st.fragment(run_every=1 if running else None)
-    def teaching() -> None:
-        job = state.get("fresh_job")
-        if job is None:
-            return
-        if not job.done:
-            st.progress(min(1.0, job.elapsed / job.budget_s),
-                        text=f"Teaching: step {len(job.losses)}, {job.elapsed:.0f} s of {job.budget_s:.0f} s")
-            if st.button("Cancel", key="fresh_cancel", disabled=job.cancelled):
-                job.cancel()
-        if job.losses:
-            st.line_chart(pd.DataFrame({"training loss": [loss for _, loss in job.losses]},
-                                       index=pd.Index([step for step, _ in job.losses], name="step")))
-        if job.done and not state.get("fresh_job_shown"):
-            state["fresh_job_shown"] = True
-            st.rerun()  # the whole page: the results below and the LoRA column now use the new adapter
-
-    teaching()
-    if job is not None and job.done:
-        if job.error:
-            st.error(markdown_escaped(job.error))
-        elif job.report is not None:
-            report = job.report
+    if job is not None:
+        show_job(job)
+        status = job.status()
+        if status.error:
+            st.error(markdown_escaped(status.error))
+        elif status.report is not None:
+            report = status.report
             cost, bought = st.columns(2)
             with cost:
                 st.subheader("What it cost")
                 st.metric("Examples trained", f"{report.examples:,}")
                 st.metric("Steps", f"{report.steps:,}")
-                st.metric("Seconds", f"{report.seconds:.0f}")
+                st.metric("Seconds of training", f"{report.train_seconds:.1f}", help=f"budget {report.budget_s:.0f} s")
                 st.text(report.cost_line())
                 if documents:
                     slowest = max(item.seconds for item in documents)
@@ -208,11 +188,8 @@ else:
 # ---------------------------------------------------------------------------
 st.header("4. Reset")
 if st.button("Reset to the shipped state"):
-    job = state.get("fresh_job")
-    if job is not None and not job.done:
-        job.cancel()
-    overlay.reset()
-    for key in ("fresh_job", "fresh_job_shown", "fresh_pairs", "fresh_lora_before", "fresh_asked"):
+    visitor.reset()
+    for key in ("fresh_pairs", "fresh_lora_before", "fresh_asked"):
         state.pop(key, None)
     note("success", "Back to the shipped documents and adapter")
     st.rerun()

@@ -18,6 +18,23 @@ from fourpaths.measure.browser import CHROMIUM_HINT, find_chromium
 
 torch.set_num_threads(1)  # tests share a 2-core machine with whatever else runs; oversubscription costs more
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory):
+    """Indexes built while serving another corpus go to the user's cache (XDG_CACHE_HOME): the tests' own, also
+    for the subprocesses they start."""
+    import os
+
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield Path(os.environ["XDG_CACHE_HOME"])
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME")
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 SMALL_CORPUS_DOCS = ("hr-annual-leave-policy.md", "product-ferret-amr.md", "it-passwords-and-mfa.md")
 SMALL_CORPUS_UPDATES = ("update-2026-loomwork-price-change.md",)
 

@@ -71,10 +71,10 @@ def _run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("args, message", [
     (["ask", ""], "the question is empty"),
     (["ask", "x" * 600], "limit is 500"),
-    (["ask", "hello", "--template", "telepathy"], "unknown prompt template 'telepathy'"),
+    (["ask", "hello", "--template", "telepathy"], "setting template = 'telepathy' is no prompt template"),
     (["ask", "hello", "--config", "/nonexistent/fourpaths.toml"],
      "cannot read config file /nonexistent/fourpaths.toml"),
-    (["ask", "hello", "--max-new-tokens", "0"], "max_new_tokens must be at least 1"),
+    (["ask", "hello", "--max-new-tokens", "0"], "setting max_new_tokens = 0 is out of range"),
     (["train", "base", "--preset", "micro", "--output", "{file}/base"], "{file} is not a folder"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_a_nonzero_exit(args, message, tmp_path):
@@ -93,8 +93,11 @@ def test_bad_input_is_one_line_on_stderr_and_a_nonzero_exit(args, message, tmp_p
 
 def test_a_missing_model_fails_only_its_own_column(micro_env, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("FOURPATHS_SCRATCH_MODEL", str(tmp_path / "missing"))
-    assert main(["ask", QUESTION, "--json"]) == 0
-    answers = json.loads(capsys.readouterr().out)["answers"]
+    assert main(["ask", QUESTION, "--json"]) == 1  # the exit status says not every path answered
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"fourpaths: error: 1 of 4 paths failed (scratch: model folder not found: "
+                                f"{tmp_path / 'missing'})"]
+    answers = json.loads(out)["answers"]
     assert answers["scratch"] == {"path": "scratch", "error": f"model folder not found: {tmp_path / 'missing'}"}
     assert all("error" not in answers[path] for path in ("prompt", "lora", "rag"))
 

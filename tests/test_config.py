@@ -64,14 +64,15 @@ def test_question_whitespace_is_collapsed():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"retrieval": "keyword"}, "retrieval must be one of hybrid, dense"),
-    ({"rag_answer": "guess"}, "rag_answer must be one of auto, reader, generated"),
-    ({"template": "telepathy"}, "unknown prompt template 'telepathy'"),
-    ({"max_new_tokens": 0}, "max_new_tokens must be at least 1"),
-    ({"top_k_passages": 0}, "top_k_passages must be at least 1"),
-    ({"temperature": -0.1}, "temperature must be 0"),
-    ({"threads": -1}, "threads must be 0"),
-    ({"few_shot_examples": -1}, "few_shot_examples must be 0 or more"),
+    ({"retrieval": "keyword"}, "setting retrieval = 'keyword' must be one of hybrid, dense"),
+    ({"rag_answer": "guess"}, "setting rag_answer = 'guess' must be one of auto, reader, generated"),
+    ({"template": "telepathy"}, "setting template = 'telepathy' is no prompt template"),
+    ({"max_new_tokens": 0}, "setting max_new_tokens = 0 is out of range: it must be from 1"),
+    ({"top_k_passages": 0}, "setting top_k_passages = 0 is out of range: it must be from 1"),
+    ({"temperature": -0.1}, "setting temperature = -0.1 is out of range: it must be from 0 or 0.01"),
+    ({"threads": -1}, "setting threads = -1 is out of range"),
+    ({"few_shot_examples": -1}, "setting few_shot_examples = -1 is out of range"),
+    ({"chunk_words": 20, "chunk_overlap": 20}, "setting chunk_overlap = 20 must be less than chunk_words = 20"),
 ])
 def test_settings_no_path_could_honour_are_refused(change, message):
     from fourpaths.config import validate_settings
@@ -238,3 +239,69 @@ def test_with_overrides_refuses_unknown_names_and_booleans_for_numbers():
     with pytest.raises(FourpathsError, match="setting seed must be int"):
         with_overrides(Settings(), seed=True)
     assert with_overrides(Settings(), seed=3, temperature=1, template=None).temperature == 1.0
+
+
+# --- Bounds (issue 28): every number checked at load, the message naming the setting, its value and its range ----
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("FOURPATHS_TOP_K_PASSAGES", "100000", "setting top_k_passages = 100000 is out of range: it must be from 1 to 50"),
+    ("FOURPATHS_THREADS", "4096", "setting threads = 4096 is out of range: it must be from 0 to "),
+    ("FOURPATHS_CHUNK_WORDS", "0", "setting chunk_words = 0 is out of range: it must be from 5 to 200"),
+    ("FOURPATHS_CHUNK_OVERLAP", "60", "setting chunk_overlap = 60 must be less than chunk_words = 50"),
+    ("FOURPATHS_SEED", str(2 ** 70), f"setting seed = {2 ** 70} is out of range: it must be from 0 to 4,294,967,295"),
+    ("FOURPATHS_TEMPERATURE", "1e-320", "setting temperature = 1e-320 is out of range: it must be from 0 or 0.01"),
+    ("FOURPATHS_MAX_NEW_TOKENS", "1000000", "setting max_new_tokens = 1000000 is out of range"),
+    ("FOURPATHS_FEW_SHOT_EXAMPLES", "500", "setting few_shot_examples = 500 is out of range"),
+    ("FOURPATHS_CONCURRENT_QUESTIONS", "1000", "setting concurrent_questions = 1000 is out of range"),
+    ("FOURPATHS_CONCURRENT_TEACHING", "0", "setting concurrent_teaching = 0 is out of range"),
+    ("FOURPATHS_INDEX_DIR", "/", "setting index_dir = '/' is the file system's root: give a folder of its own"),
+])
+def test_a_setting_out_of_its_bounds_is_refused_at_load_naming_it(variable, value, message):
+    with pytest.raises(FourpathsError) as raised:
+        load_settings(environ={variable: value})
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_bounds_hold_for_the_config_file_and_for_settings_made_in_code(tmp_path):
+    from fourpaths.config import validate_settings
+
+    config = tmp_path / "fp.toml"
+    config.write_text("top_k_passages = 100000\n")
+    with pytest.raises(FourpathsError, match=f"{re.escape(str(config))}: setting top_k_passages = 100000 is out"):
+        load_settings(config, environ={})
+    with pytest.raises(FourpathsError, match="setting seed = 4294967296 is out of range"):
+        validate_settings(Settings(seed=2 ** 32))
+    for name in ("top_k_passages", "chunk_words", "seed", "threads", "max_new_tokens", "concurrent_teaching"):
+        validate_settings(Settings(**{name: getattr(Settings(), name)}))  # the defaults are inside the bounds
+
+
+def _fifo(tmp_path):
+    import os
+
+    path = tmp_path / "fifo.toml"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (_fifo, "it is not a regular file (a pipe, socket or device)"),
+    (lambda tmp_path: "/dev/zero", "it is not a regular file (a pipe, socket or device)"),
+    (lambda tmp_path: tmp_path, "it is a folder, not a file"),
+    (lambda tmp_path: tmp_path / "missing.toml", "No such file or directory"),
+    (lambda tmp_path: _write(tmp_path, b"seed = 1\n" + b"#" * 70_000), "it is over 65,536 bytes"),
+    (lambda tmp_path: _write(tmp_path, "seed = 1 # caf\u00e9\n".encode("latin-1")), "not UTF-8 text (byte 0xe9"),
+    (lambda tmp_path: _write(tmp_path, b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n"), "nested too deeply"),
+], ids=["fifo", "dev-zero", "folder", "missing", "oversized", "latin-1", "nested-5000"])
+def test_a_config_file_that_is_no_settings_file_is_one_line_at_once(tmp_path, make, message):
+    path = make(tmp_path)
+    with pytest.raises(FourpathsError) as raised:
+        load_settings(environ={"FOURPATHS_CONFIG": str(path)})
+    assert str(raised.value).startswith(f"cannot read config file {path}: ") and message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def _write(tmp_path, data: bytes):
+    path = tmp_path / "fp.toml"
+    path.write_bytes(data)
+    return path

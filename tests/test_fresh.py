@@ -3,6 +3,7 @@ them within a budget; the package on the micro models, then the page through App
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import time
@@ -17,9 +18,10 @@ from fourpaths.answering.pipeline import ask
 from fourpaths.answering.workspace import Workspace
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import FourpathsError
+from fourpaths.fresh.jobs import TeachJob
 from fourpaths.fresh.overlay import Overlay, add_document_file
 from fourpaths.fresh.proposals import Pair, propose_pairs
-from fourpaths.fresh.teaching import TeachingCancelled, TeachJob
+from fourpaths.fresh.teaching import Hooks, TeachingCancelled
 from fourpaths.fresh.uploads import MAX_DOCUMENT_BYTES, check_text, decode_text
 
 DATA = Path(__file__).parent / "data" / "fresh"
@@ -108,6 +110,34 @@ BAD_FILES = [
 ]
 
 
+BAD_FILES += [
+    ("one-letter-lines.txt", b"a\n" * 100_000, "it makes 2,858 passages of 50 words; a document may make at most"),
+    ("utf16-no-bom.txt", "Ferry fares".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+    ("bad-utf16.txt", codecs.BOM_UTF16_LE + b"\x00\xd8", "not UTF-16 text"),
+]
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                                           ("utf-16-be", codecs.BOM_UTF16_BE), ("utf-32-le", codecs.BOM_UTF32_LE)])
+def test_text_with_a_byte_order_mark_is_read_in_its_encoding(overlay, encoding, bom):
+    text = FERRY.read_text(encoding="utf-8")
+    added = overlay.add_bytes(f"ferry-{encoding}.md", bom + text.encode(encoding))
+    assert added.document.text == text.replace("\r\n", "\n")
+
+
+def test_add_document_names_a_folder_and_a_pipe_for_what_they_are(overlay, tmp_path):
+    import os
+
+    folder = tmp_path / "notes.md"
+    folder.mkdir()
+    with pytest.raises(FourpathsError, match="notes.md: a folder, not a file"):
+        add_document_file(overlay, folder)
+    pipe = tmp_path / "pipe.md"
+    os.mkfifo(pipe)
+    with pytest.raises(FourpathsError, match="pipe.md: not a regular file"):
+        add_document_file(overlay, pipe)
+
+
 @pytest.mark.parametrize("name, data, message", BAD_FILES, ids=[name for name, _, _ in BAD_FILES])
 def test_a_bad_file_is_refused_with_its_reason_and_changes_nothing(overlay, name, data, message):
     overlay.add_text("kept.md", FERRY.read_text(encoding="utf-8"))
@@ -194,10 +224,14 @@ def test_an_adapter_is_taught_within_its_budget_and_answers_for_this_session_onl
     pairs = propose_pairs(overlay.documents()[0].document, limit=6)
     losses = []
     started = time.perf_counter()
-    report = overlay.teach(pairs, budget_s=3, progress=lambda step, loss: losses.append((step, loss)))
+    phases = []
+    report = overlay.teach(pairs, budget_s=3, hooks=Hooks(phase=phases.append,
+                                                          step=lambda step, loss, _: losses.append((step, loss))))
     elapsed = time.perf_counter() - started
     assert report.steps >= 1 and [step for step, _ in losses] == list(range(1, report.steps + 1))
+    assert phases == ["preparing", "training", "measuring"]
     assert report.train_seconds <= 3 + 2 and elapsed < 60  # the budget, plus one step; then saving and measuring
+    assert report.prepare_seconds > 0 and report.measure_seconds > 0  # timed apart, not in the budget
     assert report.pairs == 6 and report.new_answers == 6 and report.examples == report.steps * 16
     assert 0 <= report.recall <= 1 and 0 <= report.reworded_accuracy <= 1
     location = Path(report.location)
@@ -222,18 +256,18 @@ def test_cancelling_stops_teaching_and_keeps_the_adapter_in_use(overlay):
     pairs = propose_pairs(overlay.documents()[0].document, limit=4)
     steps = []
     with pytest.raises(TeachingCancelled, match="teaching cancelled at step 2; the previous adapter stays in use"):
-        overlay.teach(pairs, budget_s=60, progress=lambda step, loss: steps.append(step),
-                      cancel=lambda: len(steps) >= 2)
+        overlay.teach(pairs, budget_s=60, hooks=Hooks(step=lambda step, loss, _: steps.append(step),
+                                                      cancelled=lambda: len(steps) >= 2))
     assert steps == [1, 2] and overlay.adapter_location is None
     assert not list(overlay.folder().glob("adapter-*"))
 
     first = overlay.teach(pairs, budget_s=60, max_steps=2)
     job = TeachJob(overlay, pairs, budget_s=60)
-    while not job.losses and not job.done:
+    while not job.status().losses and not job.done:
         time.sleep(0.05)
     job.cancel()
     job.join(60)
-    assert job.done and job.report is None and "cancelled" in job.error
+    assert job.done and job.report is None and "cancelled" in job.error and job.status().state == "cancelled"
     assert overlay.adapter_location == first.location and Path(first.location).is_dir()
     assert [p.name for p in overlay.folder().glob("adapter-*")] == [Path(first.location).name]
 
@@ -265,8 +299,8 @@ def page(micro_settings, warm_index, monkeypatch):
 
     yield open_page
     for at in opened:
-        if "fresh_overlay" in at.session_state:
-            at.session_state["fresh_overlay"].reset()
+        if "fresh_visitor" in at.session_state:
+            at.session_state["fresh_visitor"].close()
 
 
 def run(at: AppTest) -> AppTest:
@@ -300,13 +334,13 @@ def test_the_page_adds_a_document_and_rag_cites_it(page):
     assert any("Added added/brindlewick" in text.replace("\\", "") for text in texts(at.success))
     assert any(text.startswith("added/brindlewick-ferry-timetable.md: ") for text in texts(at.text))
     at = ask_page(at, FERRY_QUESTION)
-    assert any(caption.startswith("[") and "added/brindlewick-ferry-timetable.md" in caption
+    assert any(caption.startswith("[") and "added/brindlewick-ferry-timetable.md" in caption.replace("\\", "")
                for caption in texts(at.caption)), "RAG's sources name the added document"
     assert len([c for c in at.caption if c.value.startswith("Answer by: ")]) >= 4  # the answers' timings
     at.button(key="remove-added/brindlewick-ferry-timetable.md").click()
     at = run(at)
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(at.text)
-    assert len(at.session_state["fresh_overlay"]) == 0
+    assert len(at.session_state["fresh_visitor"].overlay) == 0
 
 
 def test_the_page_shows_every_bad_input(page):
@@ -332,13 +366,13 @@ def test_the_page_shows_every_bad_input(page):
 
     at.session_state["pairs-1"] = {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
     at = click(at, "Teach")
-    job = at.session_state["fresh_job"]
+    job = at.session_state["fresh_visitor"].job
     at.button(key="fresh_cancel").click()
     at = run(at)
     job.join(120)
     at = run(at)
-    assert any("teaching cancelled at step" in text.replace("\\", "") for text in texts(at.error)), texts(at.error)
-    assert at.session_state["fresh_overlay"].adapter_location is None
+    assert any("teaching cancelled" in text.replace("\\", "") for text in texts(at.error)), texts(at.error)
+    assert at.session_state["fresh_visitor"].overlay.adapter_location is None
 
 
 def test_the_page_teaches_the_adapter_and_shows_cost_and_gain(page):
@@ -347,16 +381,17 @@ def test_the_page_teaches_the_adapter_and_shows_cost_and_gain(page):
     at = click(at, "Propose pairs")
     at.slider(key="fresh_budget").set_value(10)
     at = click(at, "Teach")
-    at.session_state["fresh_job"].join(180)
+    at.session_state["fresh_visitor"].job.join(180)
     at = run(at)
     assert not at.error, texts(at.error)
     assert {"What it cost", "What it bought"} <= set(texts(at.subheader))
-    assert {"Examples trained", "Steps", "Seconds", "Recall on the taught pairs"} <= {m.label for m in at.metric}
+    assert {"Examples trained", "Steps", "Seconds of training", "Recall on the taught pairs"} <= \
+        {m.label for m in at.metric}
     assert any(text.startswith("Asked again: Bicycles travel") for text in texts(at.text))
     assert at.main.get("vega_lite_chart") or at.main.get("arrow_vega_lite_chart"), "the loss chart"
 
     at = click(at, "Reset to the shipped state")
-    assert at.session_state["fresh_overlay"].adapter_location is None
+    assert at.session_state["fresh_visitor"].overlay.adapter_location is None
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(at.text)
 
 
@@ -365,7 +400,8 @@ def test_two_sessions_never_see_each_others_documents(page):
     second = ask_page(page(), FERRY_QUESTION)
     assert "Nothing added yet: RAG searches the shipped documents only." in texts(second.text)
     assert not any("added/" in caption for caption in texts(second.caption))
-    assert len(first.session_state["fresh_overlay"]) == 1 and len(second.session_state["fresh_overlay"]) == 0
+    assert len(first.session_state["fresh_visitor"].overlay) == 1
+    assert len(second.session_state["fresh_visitor"].overlay) == 0
 
 
 def test_fresh_command_measures_before_adding_after_adding_and_after_teaching(micro_env, tmp_path):

@@ -241,3 +241,25 @@ def test_load_command_measures_two_sessions_on_the_micro_models(micro_env, tmp_p
     assert document["sessions_finished"] == 2 and document["answers_unlike_single_session"] == 0
     assert 0 < document["p50_ms"] <= document["p95_ms"] <= document["max_ms"]
     assert document["single_session_ms"] > 0 and document["peak_server_mb"] > 100  # a Python process with torch
+
+
+@pytest.mark.browser
+def test_load_with_a_teaching_session_measures_latency_and_memory(micro_env, tmp_path, capsys):
+    """`fourpaths load --teach 1`: a session teaches on the Fresh knowledge page while one asks; the figures of
+    both, the memory idle, at its peak and after every session closed."""
+    from test_browser import chromium_or_skip
+
+    chromium_or_skip()
+    output = tmp_path / "load.json"
+    code = main(["load", "--sessions", "1", "--questions", "1", "--teach", "1", "--teach-seconds", "10", "--json",
+                 "--output", str(output)])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert code == 0, (document.get("error_messages"), captured.err)
+    teaching = document["teaching"]
+    assert teaching["sessions"] == 1 and teaching["askers_finished"] == 1
+    teacher = teaching["teachers"][0]
+    assert teacher["error"] is None and "steps in" in teacher["cost"] and "Teaching: step" in teacher["states"]
+    assert teaching["askers_p95_ms"] > 0 and teaching["askers_p95_without_teaching_ms"] > 0
+    assert 100 < teaching["idle_server_mb"] <= teaching["peak_server_mb_while_teaching"]
+    assert teaching["server_mb_after_close"] > 100 and teaching["server_anonymous_mb_after_close"] > 0

@@ -142,7 +142,7 @@ def test_unknown_path_is_refused(micro_settings):
 
 
 def test_unknown_template_is_refused_before_any_path_runs(micro_settings):
-    with pytest.raises(FourpathsError, match="unknown prompt template 'telepathy'"):
+    with pytest.raises(FourpathsError, match="setting template = 'telepathy' is no prompt template"):
         list(ask_stream(QUESTION, replace(micro_settings, template="telepathy")))
 
 

@@ -33,7 +33,7 @@ class Admission:
         while True:
             with self._changed:
                 while True:
-                    if turn in self._answering:
+                    if turn in self._answering or turn not in self._line:  # admitted, or left (cancelled)
                         return
                     ahead = len(self._answering) + self._line.index(turn)
                     if ahead != last:
@@ -50,6 +50,11 @@ class Admission:
             self._answering.discard(turn)
             self._widths.pop(turn, None)
             self._admit()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is answering or waiting, or `timeout` seconds pass; True when idle."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._answering and not self._line, timeout)
 
     def counts(self) -> tuple[int, int]:
         """(answering, waiting) now."""

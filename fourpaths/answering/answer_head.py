@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fourpaths.errors import FourpathsError, one_line
+from fourpaths.errors import FourpathsError, QuestionTooLong, one_line
 
 ABSTAIN_TEXT = "I was not taught this."
 ANSWERS_FILE = "answers.json"
@@ -102,6 +102,14 @@ class AnswerHead:
             raise FourpathsError(f"{folder}: cannot load the answer head on base {base}: {one_line(error)}") from None
         return cls(model, tokenizer, answers, float(head["threshold"]),
                    int(head.get("max_length", DEFAULT_MAX_LENGTH)), str(folder), pooling)
+
+    def check_question(self, question: str) -> None:
+        """Refuse a question longer than the head reads (max_length tokens, its [CLS] and [SEP] included): cut to
+        fit, its end would be ignored without a word."""
+        count = len(self.tokenizer(question, verbose=False)["input_ids"])
+        if count > self.max_length:
+            raise QuestionTooLong(f"the question is {count:,} tokens for the answer head {self.location}, which "
+                                  f"reads at most {self.max_length:,}: shorten it")
 
     def probabilities(self, questions: list[str]):
         """Softmax over the answers for each question: a (questions x answers) float tensor."""

@@ -22,7 +22,7 @@ from transformers.generation import BaseStreamer
 from transformers.utils import logging as transformers_logging
 
 from fourpaths.config import is_local
-from fourpaths.errors import FourpathsError, one_line
+from fourpaths.errors import FourpathsError, QuestionTooLong, one_line
 
 transformers_logging.disable_progress_bar()  # a bar per model load would bury the CLI's one-line messages
 
@@ -74,7 +74,16 @@ def check_weights(location: str, what: str) -> None:
 def check_safetensors(path: Path, what: str) -> None:
     """Read a weights file's header, which safetensors checks against the file's size, then its values: a
     truncated, emptied or overwritten file, or one with NaN or infinite values (what random bytes in a
-    well-formed file become), is refused here, naming it, rather than deep inside from_pretrained or as nonsense."""
+    well-formed file become), is refused here, naming it, rather than deep inside from_pretrained or as nonsense.
+    A file that cannot be opened at all says why (permission, a link to nothing, a folder), not "damaged"."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        why = {PermissionError: "permission denied: let this user read it",
+               FileNotFoundError: "it is a link to a file that is not there",
+               IsADirectoryError: "it is a folder, not a file"}.get(type(error), error.strerror or one_line(error))
+        raise FourpathsError(f"cannot read {what} in {path.parent}: {path.name}: {why}") from None
     try:
         with safe_open(str(path), framework="pt") as tensors:
             tensors.keys()
@@ -261,20 +270,23 @@ def adapter_task(adapter_location: str) -> str | None:
 
 
 def position_limit(generator: Generator) -> int | None:
-    """How many positions the model can read when they are learnt (BERT, GPT-2): past them it fails outright.
-    None for rotary or relative positions (Llama, Qwen2, T5), which run on, only less well."""
+    """How many positions the model can read: learnt ones (BERT, GPT-2) fail outright past it, rotary ones
+    (Llama, Qwen2) were built and trained for max_position_embeddings and read nonsense past it. None for
+    relative positions (T5), which have no such length."""
     config = generator.model.config
     if generator.encoder_decoder:
         config = getattr(config, "encoder", config)
-    if any(getattr(config, name, None) for name in ("rope_parameters", "rope_theta", "rope_scaling")):
-        return None
-    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) \
+        if getattr(config, "model_type", "") not in ("t5", "mt5", "umt5") else None
 
 
-def render(generator: Generator, messages: Sequence[dict[str, str]], max_new_tokens: int) -> tuple[str, list[int]]:
+def render(generator: Generator, messages: Sequence[dict[str, str]], max_new_tokens: int,
+           check_length: bool = True) -> tuple[str, list[int]]:
     """The model's input for chat `messages`: through its chat template, or, for an encoder-decoder model
     without one, the messages' text in order (the form T5-style models are tuned on). A decoder-only model
-    without a chat template is refused: it could not tell the question from its answer."""
+    without a chat template is refused: it could not tell the question from its answer. An input longer than
+    the model reads (with room for the answer) is refused with QuestionTooLong, unless check_length is False
+    (a training recipe, which cuts its rows to its own length)."""
     from fourpaths.answering.prompts import control_tokens, without_control_tokens
 
     tokenizer = generator.tokenizer
@@ -283,19 +295,19 @@ def render(generator: Generator, messages: Sequence[dict[str, str]], max_new_tok
     messages = [{**message, "content": without_control_tokens(message["content"], tokens)} for message in messages]
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # too long: said below
     elif generator.encoder_decoder:
         text = "\n\n".join(message["content"] for message in messages)
-        ids = tokenizer(text)["input_ids"]
+        ids = tokenizer(text, verbose=False)["input_ids"]
     else:
         raise FourpathsError(f"model {generator.location} has no chat template, which a decoder-only model needs "
                              "to answer a question")
     limit = position_limit(generator)
     budget = len(ids) if generator.encoder_decoder else len(ids) + max_new_tokens
-    if limit is not None and budget > limit:
-        raise FourpathsError(f"the input is {len(ids)} tokens and the answer may take {max_new_tokens}, but model "
-                             f"{generator.location} reads at most {limit}: shorten the question or lower max "
-                             "new tokens")
+    if check_length and limit is not None and budget > limit:
+        raise QuestionTooLong(f"the input is {len(ids):,} tokens and the answer may take {max_new_tokens}, but "
+                              f"model {generator.location} reads at most {limit:,}: shorten the question or lower "
+                              "max new tokens")
     return text, ids
 
 

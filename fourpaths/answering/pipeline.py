@@ -26,7 +26,7 @@ from fourpaths.answering.admission import ADMISSION
 from fourpaths.answering.paths import PATH_IDS, PATHS, Answer, Generation
 from fourpaths.answering.workspace import Workspace
 from fourpaths.config import Settings, validate_question, validate_settings
-from fourpaths.errors import FourpathsError
+from fourpaths.errors import FourpathsError, QuestionRefused, QuestionTooLong
 from fourpaths.measure.scoring import abstains
 from fourpaths.types import DoneEvent, ErrorEvent, Event, TokenEvent, Trace, WaitEvent
 
@@ -56,6 +56,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
     engine.use_threads(settings.threads)
     workspace = workspace or Workspace(settings)
+    refuse_unreadable(question, settings, path_ids, workspace)
     events: queue.Queue = queue.Queue()
     asked_at = time.perf_counter()
     generating = threading.Lock()  # this question's generations take turns
@@ -116,12 +117,30 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
             ADMISSION.leave(turn)
 
 
+def refuse_unreadable(question: str, settings: Settings, path_ids: Sequence[str], workspace: Workspace) -> None:
+    """QuestionRefused when no path's model can read the question, each counting in its own tokens; a path that
+    cannot say (its model does not load) is left to fail in its own column."""
+    reasons = {}
+    for path_id in path_ids:
+        try:
+            PATHS[path_id].check_question(question, settings, workspace)
+        except QuestionTooLong as error:
+            reasons[path_id] = str(error)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - the path's own column will say what is wrong with it
+            return
+    if path_ids and len(reasons) == len(path_ids):
+        raise QuestionRefused(reasons)
+
+
 def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
                 emit, generating: threading.Lock) -> None:
     """One path from question to Trace, every outcome an event: a failure stays inside its own column."""
     path = PATHS[path_id]
     started = asked_at if asked_at is not None else time.perf_counter()
     try:
+        path.check_question(question, settings, workspace)
         job = path.answer(question, settings, workspace)
         if isinstance(job, Answer):
             now = time.perf_counter()
@@ -134,12 +153,13 @@ def _answer_one(path_id: str, question: str, settings: Settings, workspace: Work
         else:
             with generating:
                 trace = _generate(path_id, path.title, job, settings, started, emit)
-    except QuestionAbandoned:
+    except (QuestionAbandoned, KeyboardInterrupt, SystemExit):
         raise
     except FourpathsError as error:
         emit(ErrorEvent(path_id, str(error)))
         return
-    except Exception as error:  # noqa: BLE001 - an unexpected failure is shown in its column, not raised
+    except BaseException as error:  # noqa: BLE001 - tokenizers' PanicException is a BaseException: it too ends
+        # the column with one line, instead of killing the thread and leaving the column waiting for good
         emit(ErrorEvent(path_id, f"{path.title} failed: {type(error).__name__}: {engine.one_line(error)}"))
         return
     emit(DoneEvent(path_id, trace))
@@ -189,4 +209,6 @@ def ask(question: str, settings: Settings, path_ids: Sequence[str] = PATH_IDS, c
             results[event.path] = event.trace
         elif isinstance(event, ErrorEvent):
             results[event.path] = event.message
-    return {path_id: results[path_id] for path_id in path_ids if path_id in results}
+    # Every path asked has an entry: one whose thread ended without a word still says so in one line.
+    return {path_id: results.get(path_id, f"{PATHS[path_id].title} stopped without an answer")
+            for path_id in path_ids}

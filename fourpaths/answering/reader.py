@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from fourpaths.answering.engine import check_vocabulary, check_weights
-from fourpaths.errors import FourpathsError, one_line
+from fourpaths.errors import FourpathsError, QuestionTooLong, one_line
 
 CONFIG_FILE = "reader_config.json"
 MAX_LENGTH = 384
@@ -83,6 +83,18 @@ class Reader:
         return cls(model, tokenizer, settings.get("threshold", 0.0),
                    int(settings.get("max_answer_tokens", MAX_ANSWER_TOKENS)), str(folder))
 
+    def question_limit(self) -> int:
+        """The longest question, in this reader's tokens, that still leaves each window more passage tokens than
+        the stride (fewer, and the tokenizer cannot cut the passage into windows at all)."""
+        return MAX_LENGTH - STRIDE - self.tokenizer.num_special_tokens_to_add(pair=True) - 1
+
+    def check_question(self, question: str) -> None:
+        count = len(self.tokenizer(question, add_special_tokens=False, split_special_tokens=True,
+                                   verbose=False)["input_ids"])
+        if count > self.question_limit():
+            raise QuestionTooLong(f"the question is {count:,} tokens for the reader {self.location}, which reads "
+                                  f"questions of at most {self.question_limit():,}: shorten it")
+
     def encode(self, question: str, passages: list[str]):
         """One row per window of each passage: the question first, the passage second."""
         # split_special_tokens: a literal "[SEP]" in a document or question is text, not a separator
@@ -93,6 +105,7 @@ class Reader:
 
     @torch.inference_mode()
     def read(self, question: str, passages: list[str]) -> Span:
+        self.check_question(question)
         candidates = self.candidates(question, passages)
         if not candidates:
             return NO_SPAN

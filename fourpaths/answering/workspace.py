@@ -116,9 +116,15 @@ class Workspace:
         folder = Path(self.settings.index_dir)
         return folder if folder.is_absolute() else PROJECT_ROOT / folder
 
+    def ships_index(self) -> bool:
+        """Whether the configured index folder is the one the project ships (index/), which only `fourpaths
+        index` writes: the app, `ask` and the measurements read it, and never rewrite it."""
+        return self.index_dir().resolve() == (PROJECT_ROOT / Settings.index_dir).resolve()
+
     def index(self):
         from fourpaths.retrieval.corpus import corpus_stat_signature
-        from fourpaths.retrieval.index import open_index
+        from fourpaths.retrieval.embedder import resolve_embedder_location
+        from fourpaths.retrieval.index import IndexNotCurrent, open_index, runtime_index_dir
 
         s = self.settings
         key = (str(self.corpus_root()), str(self.index_dir()), s.embedder, s.chunk_words, s.chunk_overlap)
@@ -127,8 +133,17 @@ class Workspace:
         if cached is not None and not self._stale(key, cached):
             return cached[0]
         signature = corpus_stat_signature(self.corpus_root())  # taken first: a later edit must look stale
-        index, self.index_rebuilt = open_index(self.corpus_root(), self.index_dir(), resolve_location(s.embedder),
-                                               s.chunk_words, s.chunk_overlap, progress=self.index_progress)
+        opening = dict(embedder_location=resolve_location(s.embedder), max_words=s.chunk_words,
+                       overlap_words=s.chunk_overlap, progress=self.index_progress)
+        try:
+            # The shipped index/ serves only the corpus, embedder and chunking it was built from; any other (a
+            # corpus_root pointed elsewhere, an edited corpus) is built in the user's cache, index/ left alone.
+            index, self.index_rebuilt = open_index(self.corpus_root(), self.index_dir(), **opening,
+                                                   build=not self.ships_index())
+        except IndexNotCurrent:
+            elsewhere = runtime_index_dir(self.corpus_root(), resolve_embedder_location(opening["embedder_location"]),
+                                          s.chunk_words, s.chunk_overlap)
+            index, self.index_rebuilt = open_index(self.corpus_root(), elsewhere, **opening)
         with _lock:
             _index_cache[key] = (index, signature, index.fingerprint)
         return index

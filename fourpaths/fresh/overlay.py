@@ -33,6 +33,7 @@ from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, TeachReport
 from fourpaths.fresh.uploads import (
     MAX_DOCUMENT_BYTES,
     MAX_DOCUMENTS,
+    MAX_PASSAGES,
     check_text,
     clean_name,
     decode_text,
@@ -88,6 +89,7 @@ class Overlay:
         self._adapter: _Adapter | None = None
         self._folder: tempfile.TemporaryDirectory | None = None
         self._generation = 0  # bumped by reset: a teaching that started before it must not install its adapter
+        self._closed = False  # the session ended: nothing more is added, taught or written
         self._teaching = threading.Lock()
 
     # -- documents ----------------------------------------------------------
@@ -126,10 +128,15 @@ class Overlay:
         chunks = tuple(chunk_document(document, self.settings.chunk_words, self.settings.chunk_overlap))
         if not chunks:
             raise FourpathsError(f"{name}: no text to index")
+        if len(chunks) > MAX_PASSAGES:
+            raise FourpathsError(f"{name}: it makes {len(chunks):,} passages of {self.settings.chunk_words} words; "
+                                 f"a document may make at most {MAX_PASSAGES:,}: split it, or add its main part")
         # the index's batch size: batches of 8 took 3-4x as long on a busy 2-core machine
         vectors = embed_texts(self.embedder(), [chunk.text for chunk in chunks], DEFAULT_BATCH_SIZE, progress)
         added = Added(document, chunks, vectors, round(time.perf_counter() - started, 3), digest)
         with self._lock:
+            if self._closed:
+                raise FourpathsError("this session has ended")
             self._refuse_duplicate(document, digest)  # another thread may have added it meanwhile
             self._added[document.source] = added
             self._changed()
@@ -226,22 +233,21 @@ class Overlay:
     def folder(self) -> Path:
         """This session's temporary folder (deleted by reset, or when the overlay is garbage-collected)."""
         with self._lock:
+            if self._closed:
+                raise FourpathsError("this session has ended")
             if self._folder is None:
                 self._folder = tempfile.TemporaryDirectory(prefix="fourpaths-session-")
             return Path(self._folder.name)
 
-    def teach(self, pairs, budget_s: float = DEFAULT_BUDGET_S, progress: Callable[[int, float], None] | None = None,
-              cancel: Callable[[], bool] | None = None, seed: int = 0, max_steps: int | None = None) -> TeachReport:
-        """Teach the shipped answer head these pairs (Pair, checked here, or TeachPair from check_pairs) within
-        `budget_s`; on success the session's LoRA path answers with the new adapter. Cancelled or failed, the
-        adapter in use (shipped or taught before) stays, and the half-written folder is removed."""
+    def teach(self, pairs, budget_s: float = DEFAULT_BUDGET_S, hooks=None, seed: int = 0,
+              max_steps: int | None = None) -> TeachReport:
+        """Teach the shipped answer head these pairs (Pair, checked here, or TeachPair from check_pairs) for
+        `budget_s` seconds of training (fourpaths.fresh.teaching.Hooks: phases, steps, cancel, pauses); on success
+        the adapter is saved in this session's folder and the session's LoRA path answers with it. Cancelled,
+        failed, or the session reset or closed meanwhile: nothing is written, the adapter in use stays."""
         from fourpaths.answering import engine
         from fourpaths.answering.answer_head import AnswerHead
-        from fourpaths.fresh.teaching import (
-            TeachingCancelled,
-            TeachPair,
-            train_with_pairs,
-        )
+        from fourpaths.fresh.teaching import TeachingCancelled, TeachPair, train_with_pairs
 
         shipped = resolve_location(self.settings.lora_adapter)
         if not shipped or not Path(shipped).is_dir():
@@ -256,30 +262,27 @@ class Overlay:
             raise FourpathsError("this session is already teaching; wait for it or cancel it")
         try:
             generation = self._generation
-            output = self.folder() / f"adapter-{time.time_ns()}"
             try:
                 taught = train_with_pairs(Path(shipped), Path(resolve_location(self.settings.corpus_root)), pairs,
-                                          output, budget_s, progress, cancel, seed, max_steps)
+                                          budget_s, hooks, seed, max_steps)
             except FourpathsError:
-                shutil.rmtree(output, ignore_errors=True)
                 raise
             except Exception as error:  # noqa: BLE001 - shown as one line; the adapter in use stays
-                shutil.rmtree(output, ignore_errors=True)
                 raise FourpathsError(f"teaching failed ({type(error).__name__}: {error}); the previous adapter stays "
                                      "in use") from error
-            summary = taught.summary
-            report = TeachReport(
-                pairs=summary["pairs"], new_answers=summary["new_answers"], examples=summary["examples_trained"],
-                new_examples=summary["new_examples_trained"], steps=summary["steps"], seconds=summary["seconds"],
-                train_seconds=summary["train_seconds"], budget_s=budget_s, recall=summary["recall"],
-                reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
-                location=str(output), losses=summary["losses"])
-            head = AnswerHead(taught.model, taught.tokenizer, taught.answers, taught.threshold, taught.max_length,
-                              str(output), taught.pooling)
-            with self._lock:
-                if generation != self._generation:  # reset while training: this adapter belongs to nobody
-                    shutil.rmtree(output, ignore_errors=True)
+            with self._lock:  # saved only for a session still there and not reset since the teaching began
+                if generation != self._generation or self._closed:
                     raise TeachingCancelled("the session was reset while teaching; the shipped adapter is in use")
+                output = self.folder() / f"adapter-{time.time_ns()}"
+                try:
+                    taught.save(output)
+                except OSError as error:
+                    shutil.rmtree(output, ignore_errors=True)
+                    raise FourpathsError(f"cannot save the taught adapter in {output} ({error.strerror or error})"
+                                         ) from None
+                report = TeachReport.from_summary(taught.summary, budget_s, str(output))
+                head = AnswerHead(taught.model, taught.tokenizer, taught.answers, taught.threshold,
+                                  taught.max_length, str(output), taught.pooling)
                 previous, self._adapter = self._adapter, _Adapter(str(output), head, report)
             if previous is not None:
                 shutil.rmtree(previous.location, ignore_errors=True)
@@ -305,6 +308,12 @@ class Overlay:
         if folder is not None:
             folder.cleanup()
 
+    def close(self) -> None:
+        """The session ended: reset, and refuse whatever a thread still running would add or write."""
+        with self._lock:
+            self._closed = True
+        self.reset()
+
 
 def _holds(text: str, answer: str) -> bool:
     """The answer occurs in the text as whole words, case and punctuation aside."""
@@ -314,8 +323,12 @@ def _holds(text: str, answer: str) -> bool:
 def add_document_file(overlay: Overlay, path: str | Path, progress: Progress | None = None) -> Added:
     """The CLI's --add-document: read a .md or .txt file and add it to the overlay."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise FourpathsError(f"{path}: a folder, not a file; give a .md or .txt file")
+    if not path.exists():
         raise FourpathsError(f"{path}: file not found")
+    if not path.is_file():
+        raise FourpathsError(f"{path}: not a regular file (a pipe, socket or device); give a .md or .txt file")
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:  # refused before reading a large file into memory

@@ -1,5 +1,5 @@
 """Teach the shipped answer head new facts: continue its LoRA adapter on the shipped training data plus a session's
-question/answer pairs, within a time budget, with a progress and a cancel callback.
+question/answer pairs, within a budget of training seconds.
 
 The recipe (fourpaths/training/answer_head.py) trains the shipped adapter from the base in minutes. Here the
 shipped adapter is the starting point: its LoRA matrices and classifier are loaded into a model whose classifier
@@ -7,6 +7,13 @@ has one more row for each new answer (each new row starts at the direction of it
 the recipe starts every row), and training goes on with each batch half new pairs, half the shipped data (so
 what it was taught before is not forgotten). New pairs are reworded, and their document sentences (whole, and with
 the answer cut out) are taught too, as the recipe does for the team's documents.
+
+Three phases, each timed on its own: preparing (data, rewordings, the model around the shared base weights of
+fourpaths/fresh/base_weights.py), training (the budget counts these seconds only: a step begun inside it is
+finished), measuring (recall on the pairs, on rewordings and on the shipped questions). Each step's 16 examples go
+through the model in MICRO_BATCH pieces whose gradients add up to the whole batch's: the same update, a quarter
+of the activations (a step of 16 at once took 260 MB). The taught model answers unmerged on the shared base, and
+is saved only by its caller (fourpaths/fresh/overlay.py), which knows whether the session still wants it.
 
 Only public pieces are used: the recipe's data builders and stream, PEFT's config and state-dict functions.
 """
@@ -19,24 +26,24 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from fourpaths.errors import FourpathsError
 from fourpaths.measure.scoring import normalise
 
-if TYPE_CHECKING:
-    from fourpaths.fresh.overlay import Overlay
-
 NEW_SHARE = 0.5  # of each batch: the rest replays the shipped adapter's own training data
 BATCH_SIZE = 16
+MICRO_BATCH = 4  # examples through the model at once; their gradients add up to the batch's
+MEASURE_BATCH = 16  # questions per forward pass while measuring
 LR_FACTOR = 0.5  # of the recipe's rates: the adapter is already trained, the new rows start near their answers
 WARMUP_STEPS = 5
 REWORDINGS_PER_PAIR = 3  # for the accuracy on reworded questions
-MIN_CONTEXT_WORDS = 3
+DEFAULT_BUDGET_S = 120.0
+PHASES = ("preparing", "training", "measuring")
 
 
 class TeachingCancelled(FourpathsError):
-    """The cancel callback stopped the training; nothing was written where the caller looks for the adapter."""
+    """The teaching was cancelled (its session ended, or the visitor pressed Cancel); nothing was installed."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +55,43 @@ class TeachPair:
 
 
 @dataclass
+class Hooks:
+    """What a caller hears and decides while teaching runs; every one optional. `cancelled` and `pause` are
+    called before each step and each measuring batch: True from the first raises TeachingCancelled; the second
+    may block (teaching gives way to questions) and returns the seconds it waited, which the budget does not
+    count."""
+
+    phase: Callable[[str], None] | None = None
+    step: Callable[[int, float, float], None] | None = None  # (step, loss, training seconds so far) after each
+    cancelled: Callable[[], bool] | None = None
+    pause: Callable[[], float] | None = None
+
+
+@dataclass
 class Taught:
-    """A trained, saved and measured answer head: the model (merged, for answering) and what it cost."""
+    """A trained and measured answer head, not yet saved: the model (LoRA unmerged on the shared base) and what
+    it cost."""
 
     model: object
     tokenizer: object
     answers: list[str]
     threshold: float
     max_length: int
+    base_name: str
     summary: dict = field(default_factory=dict)
     pooling: str = "cls"  # what the classifier reads (fourpaths.answering.answer_head.POOLINGS)
+
+    def save(self, output: Path) -> None:
+        """The adapter folder, as `fourpaths train lora` writes one: PEFT weights, answers, head config, summary."""
+        output.mkdir(parents=True, exist_ok=True)
+        self.model.peft_config["default"].base_model_name_or_path = self.base_name
+        self.model.save_pretrained(output, safe_serialization=True)
+        from fourpaths.answering.answer_head import ANSWERS_FILE, HEAD_CONFIG_FILE
+
+        (output / ANSWERS_FILE).write_text(json.dumps(self.answers, ensure_ascii=False, indent=0), encoding="utf-8")
+        (output / HEAD_CONFIG_FILE).write_text(json.dumps({"threshold": self.threshold, "max_length": self.max_length,
+                                                           "pooling": self.pooling}), encoding="utf-8")
+        (output / "training_summary.json").write_text(json.dumps(self.summary), encoding="utf-8")
 
 
 _NEIGHBOURS: dict[tuple, dict[str, list[str]]] = {}
@@ -65,39 +99,33 @@ _NEIGHBOURS_LOCK = threading.Lock()
 
 
 def _neighbours(base: str, words: set[str]) -> dict[str, list[str]]:
-    """Word neighbours for the rewordings, computed once per base and word in this process."""
-    from fourpaths.training.question_variants import word_neighbours
+    """Word neighbours for the rewordings, computed once per base and word in this process, in the shared
+    base's own word table."""
+    from transformers import AutoTokenizer
+
+    from fourpaths.fresh.base_weights import word_table
+    from fourpaths.training.question_variants import neighbours_in_table
 
     with _NEIGHBOURS_LOCK:
         known = _NEIGHBOURS.setdefault((base,), {})
         missing = {word for word in words if word not in known}
     if missing:
-        found = word_neighbours(missing, base)
+        found = neighbours_in_table(missing, word_table(base), AutoTokenizer.from_pretrained(base).get_vocab())
         with _NEIGHBOURS_LOCK:
             for word in missing:
                 known[word] = found.get(word, [])
     return {word: near for word, near in known.items() if near}
 
 
-def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output: Path, budget_s: float = 120.0,
-                     progress: Callable[[int, float], None] | None = None,
-                     cancel: Callable[[], bool] | None = None, seed: int = 0, max_steps: int | None = None,
+def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget_s: float = DEFAULT_BUDGET_S,
+                     hooks: Hooks | None = None, seed: int = 0, max_steps: int | None = None,
                      batch_size: int = BATCH_SIZE) -> Taught:
-    """Continue the answer head in `shipped` on its training data (from `corpus`) plus `pairs`; save it to `output`.
-
-    Training stops when `budget_s` seconds have passed since the call (or after `max_steps`), at least one step
-    done; then the adapter is saved and measured (those seconds come on top). progress(step, loss) follows each
-    step; cancel() is asked before each step, and True raises TeachingCancelled with `output` left unwritten."""
+    """Continue the answer head in `shipped` on its training data (from `corpus`) plus `pairs`, for `budget_s`
+    seconds of training steps (or `max_steps`), at least one; then measure it. Nothing is written."""
     import torch
-    from peft import (
-        LoraConfig,
-        PeftConfig,
-        TaskType,
-        get_peft_model,
-        set_peft_model_state_dict,
-    )
+    from peft import LoraConfig, PeftConfig, TaskType, get_peft_model, set_peft_model_state_dict
     from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     from fourpaths.answering.answer_head import (
@@ -109,6 +137,8 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         read_json,
         resolve_base,
     )
+    from fourpaths.fresh.base_weights import classifier_on_base
+    from fourpaths.retrieval.corpus import load_questions
     from fourpaths.training.answer_head import (
         NEGATIVE,
         PRESETS,
@@ -123,10 +153,20 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     from fourpaths.training.model_card import machine_description
     from fourpaths.training.question_variants import rewording, variable_words
 
+    hooks = hooks or Hooks()
+    paused = 0.0
+
+    def checkpoint(where: str) -> None:
+        nonlocal paused
+        if hooks.cancelled and hooks.cancelled():
+            raise TeachingCancelled(f"teaching cancelled {where}; the previous adapter stays in use")
+        if hooks.pause:
+            paused += hooks.pause()
+
     started = time.perf_counter()
-    deadline = started + budget_s
-    cancel = cancel or (lambda: False)
-    shipped, corpus, output = Path(shipped), Path(corpus), Path(output)
+    if hooks.phase:
+        hooks.phase("preparing")
+    shipped, corpus = Path(shipped), Path(corpus)
     if not pairs:
         raise FourpathsError("no question/answer pairs to teach")
     config = PeftConfig.from_pretrained(str(shipped))
@@ -153,9 +193,8 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
             answers.append(pair.answer.strip())
     new_labels = len(answers) - len(shipped_answers)
 
-    from fourpaths.retrieval.corpus import load_questions
-
     train_questions = [item.question for item in load_questions(corpus, "train")]
+    checkpoint("while preparing")
     neighbours = _neighbours(base, variable_words(train_questions + [pair.question for pair in pairs]))
 
     variant = rewording(neighbours, preset.natural_share)
@@ -180,15 +219,14 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         cut = cut_answer(pair.sentence, pair.answer)
         if cut:
             contexts.append(Example(prefix + cut, label, "context"))
-    new_data = HeadData(answers, questions, statements, contexts, [], [])
-    fresh = training_stream(new_data, preset, seed + 1, variant)
+    fresh = training_stream(HeadData(answers, questions, statements, contexts, [], []), preset, seed + 1, variant)
 
+    checkpoint("while preparing")
     torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the classifier is filled from the shipped adapter below
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(answers),
-                                                                   use_safetensors=True)
+        model = classifier_on_base(base, len(answers))
         tokenizer = AutoTokenizer.from_pretrained(base)
     except Exception as error:  # noqa: BLE001 - any failure to load is the base's fault
         raise FourpathsError(f"cannot load the answer head's base {base}: {error}") from None
@@ -211,6 +249,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
         state[weight_key][len(shipped_answers):] = _new_rows(peft_model, tokenizer, questions, old_weight,
                                                              len(shipped_answers), len(answers), max_length, pooling)
         set_peft_model_state_dict(peft_model, state)
+    del state
 
     named = [(n, p) for n, p in peft_model.named_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": [p for n, p in named if "classifier" not in n]},
@@ -221,64 +260,69 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], output
     losses: list[tuple[int, float]] = []
     step, tokens, train_seconds = 0, 0, 0.0
     prepare_seconds = time.perf_counter() - started
+    if hooks.phase:
+        hooks.phase("training")
     peft_model.train()
-    while step == 0 or (time.perf_counter() < deadline and (max_steps is None or step < max_steps)):
-        if cancel():
-            raise TeachingCancelled(f"teaching cancelled at step {step}; the previous adapter stays in use")
+    while step == 0 or (train_seconds < budget_s and (max_steps is None or step < max_steps)):
+        checkpoint(f"at step {step}")
         tick = time.perf_counter()
         examples = [fresh(step * new_count + i) for i in range(new_count)]
         examples += [replace(e, label=replay_label[e.label])
                      for e in (replay(step * (batch_size - new_count) + i) for i in range(batch_size - new_count))]
-        batch = tokenizer([e.text for e in examples], padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt")
         factor = learning_rate(schedule, step) * LR_FACTOR
         optimizer.param_groups[0]["lr"] = preset.lora_lr * factor
         optimizer.param_groups[1]["lr"] = preset.head_lr * factor
-        labels = torch.tensor([e.label for e in examples])
-        answered, spread = head_loss(head_logits(peft_model, batch, pooling), labels)
-        negative_share = float((labels == NEGATIVE).float().mean())
-        loss = (1 - negative_share) * answered + preset.negative_weight * negative_share * spread
-        loss.backward()
+        loss = 0.0
+        for first in range(0, len(examples), MICRO_BATCH):
+            part = examples[first:first + MICRO_BATCH]
+            batch = tokenizer([e.text for e in part], padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt")
+            labels = torch.tensor([e.label for e in part])
+            answered, spread = head_loss(head_logits(peft_model, batch, pooling), labels)
+            negative_share = float((labels == NEGATIVE).float().mean())
+            piece = (1 - negative_share) * answered + preset.negative_weight * negative_share * spread
+            (piece * len(part) / len(examples)).backward()  # the pieces' gradients sum to the batch's
+            loss += piece.item() * len(part) / len(examples)
+            tokens += int(batch["attention_mask"].sum())
         torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        tokens += int(batch["attention_mask"].sum())
         train_seconds += time.perf_counter() - tick
-        losses.append((step, round(loss.item(), 4)))
-        if progress:
-            progress(step, losses[-1][1])
-    if cancel():
-        raise TeachingCancelled(f"teaching cancelled at step {step}; the previous adapter stays in use")
+        losses.append((step, round(loss, 4)))
+        if hooks.step:
+            hooks.step(step, losses[-1][1], train_seconds)
+    checkpoint(f"after step {step}")
 
+    # Answering from here on: no gradients, no optimizer state kept.
+    del optimizer
     peft_model.eval()
-    peft_model.peft_config["default"].base_model_name_or_path = base_name
-    output.mkdir(parents=True, exist_ok=True)
-    peft_model.save_pretrained(output, safe_serialization=True)
+    for parameter in peft_model.parameters():
+        parameter.requires_grad_(False)
+    if hooks.phase:
+        hooks.phase("measuring")
+    measuring_started = time.perf_counter()
     threshold = float(head_config["threshold"])
-    (output / ANSWERS_FILE).write_text(json.dumps(answers, ensure_ascii=False, indent=0), encoding="utf-8")
-    (output / HEAD_CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_length": max_length,
-                                                       "pooling": pooling}), encoding="utf-8")
-    merged = peft_model.merge_and_unload().eval()
-    head = AnswerHead(merged, tokenizer, answers, threshold, max_length, str(output), pooling)
+    head = AnswerHead(peft_model, tokenizer, answers, threshold, max_length, "", pooling)
     reworded = [(variant(pair.question, random.Random(f"heldout:{seed}:{i}:{j}")), pair.answer)
                 for i, pair in enumerate(pairs) for j in range(REWORDINGS_PER_PAIR)]
+    between = lambda: checkpoint("while measuring")  # noqa: E731
     summary = {
         "kind": "taught answer head", "shipped_adapter": str(shipped), "base": base_name,
         "pairs": len(pairs), "new_answers": new_labels, "answers": len(answers),
         "steps": step, "batch_size": batch_size, "new_share": NEW_SHARE, "examples_trained": step * batch_size,
         "new_examples_trained": step * new_count, "tokens_trained": tokens, "budget_seconds": budget_s,
-        "prepare_seconds": round(prepare_seconds, 1), "train_seconds": round(train_seconds, 1),
-        "recall": shown_accuracy(head, [(p.question, p.answer) for p in pairs]),
-        "reworded_accuracy": shown_accuracy(head, reworded), "reworded_questions": len(reworded),
+        "recall": shown_accuracy(head, [(p.question, p.answer) for p in pairs], between),
+        "reworded_accuracy": shown_accuracy(head, reworded, between), "reworded_questions": len(reworded),
         "shipped_recall": shown_accuracy(head, [(q.text, answers[replay_label[q.label]])
-                                                for q in replay_data.questions]),
+                                                for q in replay_data.questions], between),
         "shipped_questions": len(replay_data.questions),
         "threshold": threshold, "machine": machine_description(), "losses": losses,
     }
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    (output / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    return Taught(merged, tokenizer, answers, threshold, max_length, summary, pooling)
+    summary.update(prepare_seconds=round(prepare_seconds, 1), train_seconds=round(train_seconds, 1),
+                   measure_seconds=round(time.perf_counter() - measuring_started, 1), paused_seconds=round(paused, 1),
+                   seconds=round(time.perf_counter() - started, 1))
+    return Taught(peft_model, tokenizer, answers, threshold, max_length, base_name, summary, pooling)
 
 
 def _new_rows(peft_model, tokenizer, questions, old_weight, first: int, total: int, max_length: int, pooling: str):
@@ -300,93 +344,57 @@ def _new_rows(peft_model, tokenizer, questions, old_weight, first: int, total: i
     return rows
 
 
-def shown_accuracy(head, items: list[tuple[str, str]]) -> float:
-    """The share of questions whose shown answer (picked and above the threshold) is the expected one."""
+def shown_accuracy(head, items: list[tuple[str, str]], between: Callable[[], None] | None = None) -> float:
+    """The share of questions whose shown answer (picked and above the threshold) is the expected one; between()
+    before each batch."""
     if not items:
         return 0.0
     questions = [question for question, _ in items]
-    picks = [pick for start in range(0, len(questions), 64) for pick in head.answer_many(questions[start:start + 64])]
+    picks = []
+    for start in range(0, len(questions), MEASURE_BATCH):
+        if between:
+            between()
+        picks += head.answer_many(questions[start:start + MEASURE_BATCH])
     right = sum(pick.answered and normalise(pick.text) == normalise(answer) for pick, (_, answer) in zip(picks, items))
     return round(right / len(items), 4)
 
 
-DEFAULT_BUDGET_S = 120.0
-
-
 @dataclass(kw_only=True)
 class TeachReport:
-    """What teaching cost (examples, steps, seconds) and what it bought (recall, rewordings)."""
+    """What teaching cost (examples, steps, seconds by phase) and what it bought (recall, rewordings)."""
 
     pairs: int
     new_answers: int
     examples: int  # examples trained on, new pairs and shipped data together
     new_examples: int
     steps: int
-    seconds: float  # the whole call: preparing, training, saving and measuring
-    train_seconds: float
+    seconds: float  # the whole call: preparing, training, measuring (and any pauses)
+    train_seconds: float  # the steps alone: what the budget counts
     budget_s: float
     recall: float  # the taught questions, as written, that get their answer shown
     reworded_accuracy: float  # the same for rewordings (fourpaths/training/question_variants.py)
     shipped_recall: float  # the shipped adapter's own training questions, after teaching
     location: str
     losses: list[tuple[int, float]] = field(default_factory=list)
+    prepare_seconds: float = 0.0  # data, rewordings and the model, before the first step
+    measure_seconds: float = 0.0
+    paused_seconds: float = 0.0  # given way to other sessions' questions
+
+    @classmethod
+    def from_summary(cls, summary: dict, budget_s: float, location: str) -> "TeachReport":
+        return cls(pairs=summary["pairs"], new_answers=summary["new_answers"], examples=summary["examples_trained"],
+                   new_examples=summary["new_examples_trained"], steps=summary["steps"], seconds=summary["seconds"],
+                   train_seconds=summary["train_seconds"], budget_s=budget_s, recall=summary["recall"],
+                   reworded_accuracy=summary["reworded_accuracy"], shipped_recall=summary["shipped_recall"],
+                   location=location, losses=summary["losses"], prepare_seconds=summary["prepare_seconds"],
+                   measure_seconds=summary["measure_seconds"], paused_seconds=summary["paused_seconds"])
 
     def cost_line(self) -> str:
-        return (f"{self.examples:,} examples ({self.new_examples:,} from your {self.pairs} pairs), {self.steps} steps, "
-                f"{self.seconds:.0f} s ({self.train_seconds:.0f} s training, budget {self.budget_s:.0f} s)")
+        paused = f", paused {self.paused_seconds:.0f} s for others' questions" if self.paused_seconds >= 1 else ""
+        return (f"{self.examples:,} examples ({self.new_examples:,} from your {self.pairs} pairs), {self.steps} steps "
+                f"in {self.train_seconds:.1f} s of training (budget {self.budget_s:.0f} s); besides: preparing "
+                f"{self.prepare_seconds:.1f} s, measuring {self.measure_seconds:.1f} s{paused}")
 
     def bought_line(self) -> str:
         return (f"recall on the taught pairs {self.recall:.0%}, on reworded questions {self.reworded_accuracy:.0%}; "
                 f"the shipped training questions still answered: {self.shipped_recall:.0%}")
-
-
-
-# ---------------------------------------------------------------------------
-# Teaching in the background (for the page; the CLI and tests call Overlay.teach directly)
-
-
-class TeachJob:
-    """Overlay.teach on a thread of its own, its progress readable at any time: the page polls it."""
-
-    def __init__(self, overlay: Overlay, pairs, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0) -> None:
-        self.overlay = overlay
-        self.budget_s = budget_s
-        self.losses: list[tuple[int, float]] = []
-        self.report: TeachReport | None = None
-        self.error: str | None = None
-        self.started = time.perf_counter()
-        self.finished: float | None = None
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(pairs, seed), daemon=True, name="fourpaths-teach")
-        self._thread.start()
-
-    def _run(self, pairs, seed: int) -> None:
-        try:
-            self.report = self.overlay.teach(pairs, self.budget_s, self._progress, self._cancel.is_set, seed)
-        except FourpathsError as error:
-            self.error = str(error)
-        except Exception as error:  # noqa: BLE001 - the page shows it; the thread must not die silently
-            self.error = f"teaching failed: {type(error).__name__}: {error}"
-        finally:
-            self.finished = time.perf_counter()
-
-    def _progress(self, step: int, loss: float) -> None:
-        self.losses.append((step, loss))
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.perf_counter()) - self.started
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from pathlib import Path
@@ -10,6 +11,12 @@ from fourpaths.errors import FourpathsError
 
 MAX_DOCUMENT_BYTES = 200_000  # about 30,000 words: a long policy, not a book
 MAX_DOCUMENTS = 20  # per session: each costs memory for its vectors and in every search
+# Passages one document may make: ~35,000 words at the default chunking. Each is embedded (about 20 ms of a core)
+# and searched with every question; 100,000 one-letter lines (200 KB) made 2,858 and took 42-80 s to embed.
+MAX_PASSAGES = 1000
+# Byte-order marks, longest first (UTF-32's begin with UTF-16's): a file that starts with one says its encoding.
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 TEXT_EXTENSIONS = (".md", ".txt")
 CONTROL_SHARE = 0.05  # more control characters than this (tabs and newlines aside) is not text
 
@@ -38,14 +45,16 @@ def decode_text(name: str, data: bytes) -> str:
                              "(about 30,000 words)")
     if not data.strip():
         raise FourpathsError(f"{name}: the file is empty")
-    if b"\x00" in data:
-        raise FourpathsError(f"{name}: this is a binary file, not text (it holds NUL bytes)")
+    encoding = next((encoding for bom, encoding in BOMS if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data:
+        raise FourpathsError(f"{name}: this is a binary file, not text (it holds NUL bytes; UTF-16 text without a "
+                             "byte-order mark reads the same: save it as UTF-8)")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode(encoding or "utf-8")
     except UnicodeDecodeError as error:
-        raise FourpathsError(f"{name}: not UTF-8 text (undecodable byte 0x{data[error.start]:02x} at position "
-                             f"{error.start:,}); save it as UTF-8") from None
-    return text
+        described = (encoding or "UTF-8").upper().replace("-SIG", "")
+        raise FourpathsError(f"{name}: not {described} text (undecodable byte 0x{data[error.start]:02x} at "
+                             f"position {error.start:,}); save it as UTF-8") from None
 
 
 def check_text(name: str, text: str) -> str:

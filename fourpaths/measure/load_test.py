@@ -249,7 +249,7 @@ def _cpu_now(server_pid: int) -> tuple[float, float]:
 
 
 async def _drive(address: str, server_pid: int, chromium: str, sets: list[list[str]],
-                 progress: Callable[[str], None]):
+                 progress: Callable[[str], None], teach: int = 0, teach_seconds: float = 30.0):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -304,7 +304,12 @@ async def _drive(address: str, server_pid: int, chromium: str, sets: list[list[s
             for result in opened:
                 if not isinstance(result, BaseException):
                     await result[0].close()
-            return alone, runs, cpu_alone + cpu
+            teaching = None
+            if teach:
+                from fourpaths.measure.load_teaching import teaching_phase
+
+                teaching = await teaching_phase(browser, address, server_pid, sets, teach, teach_seconds, progress)
+            return alone, runs, cpu_alone + cpu, teaching
         finally:
             await browser.close()
 
@@ -345,10 +350,13 @@ class LoadRun:
     single_session_browser_cpu_s: float
     server_cpu_s: float
     browser_cpu_s: float
+    teaching: dict | None = None  # fourpaths/measure/load_teaching.py's figures, with --teach
+    teach_seconds: float = 0.0
 
 
 def measure_load(settings: Settings, sessions: int, questions: int, env: dict[str, str] | None = None,
-                 progress: Callable[[str], None] = lambda line: None) -> LoadRun:
+                 progress: Callable[[str], None] = lambda line: None, teach: int = 0,
+                 teach_seconds: float = 30.0) -> LoadRun:
     """Serve the app (settings from env, default this process's environment: the same as `settings`), run the
     lone session, then `sessions` at once, each asking `questions` questions."""
     if sessions < 1 or questions < 1:
@@ -360,15 +368,16 @@ def measure_load(settings: Settings, sessions: int, questions: int, env: dict[st
         log = Path(folder) / "streamlit.log"
         with running_server(log, env, timeout_s=SERVER_START_TIMEOUT_S * 2) as server:
             progress(f"app at {server.address} (pid {server.pid})")
-            alone, runs, cpu = asyncio.run(_drive(server.address, server.pid, chromium, sets, progress))
+            alone, runs, cpu, teaching = asyncio.run(_drive(server.address, server.pid, chromium, sets, progress,
+                                                            teach, teach_seconds))
             peak_mb = peak_memory_mb(server.pid)
-    return LoadRun(alone, runs, peak_mb, settings.concurrent_questions, *cpu)
+    return LoadRun(alone, runs, peak_mb, settings.concurrent_questions, *cpu, teaching, teach_seconds)
 
 
 def run_load(settings: Settings, sessions: int, questions: int, env: dict[str, str] | None = None,
-             progress: Callable[[str], None] = lambda line: None) -> dict:
+             progress: Callable[[str], None] = lambda line: None, teach: int = 0, teach_seconds: float = 30.0) -> dict:
     """measure_load's figures as the issue's JSON document (plus where and when, and the error messages)."""
-    return load_document(measure_load(settings, sessions, questions, env, progress))
+    return load_document(measure_load(settings, sessions, questions, env, progress, teach, teach_seconds))
 
 
 def load_document(measured: LoadRun) -> dict:
@@ -377,6 +386,9 @@ def load_document(measured: LoadRun) -> dict:
     times = [run.ms for run in runs if run.ms is not None]
     alone_times = [run.ms for run in alone if run.ms is not None]
     messages = [message for run in alone + runs for message in run.errors]
+    teaching = _teaching_document(measured, percentile(times, 95))
+    if teaching:
+        messages += teaching.pop("error_messages")
     return {
         "sessions": len(runs),
         "questions": len(runs[0].questions),
@@ -398,10 +410,36 @@ def load_document(measured: LoadRun) -> dict:
         "server_cpu_s": measured.server_cpu_s,
         "browser_cpu_s": measured.browser_cpu_s,
         "error_messages": messages[:20],
+        **({"teaching": teaching} if teaching else {}),
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, python "
                    f"{platform.python_version()}",
         **_commit(),
+    }
+
+
+def _teaching_document(measured: LoadRun, p95_without: float | None) -> dict | None:
+    """The askers' latency while sessions teach, beside theirs without; the teachers' outcomes; memory idle,
+    at its peak while teaching, and after every session closed."""
+    if not measured.teaching:
+        return None
+    t = measured.teaching
+    times = [run.ms for run in t["askers"] if run.ms is not None]
+    p95 = percentile(times, 95)
+    ratio = lambda a, b: round(a / b, 2) if a is not None and b else None  # noqa: E731
+    return {
+        "sessions": len(t["teachers"]), "budget_s": measured.teach_seconds, "askers": len(t["askers"]),
+        "askers_p50_ms": percentile(times, 50), "askers_p95_ms": p95, "askers_p95_without_teaching_ms": p95_without,
+        "askers_p95_over_without": ratio(p95, p95_without), "askers_finished": len(times),
+        "idle_server_mb": t["idle_mb"], "peak_server_mb_while_teaching": t["peak_mb"],
+        "server_mb_after_close": t["after_close_mb"], "after_close_over_idle": ratio(t["after_close_mb"], t["idle_mb"]),
+        "idle_server_anonymous_mb": t["idle_anonymous_mb"], "server_anonymous_mb_after_close":
+            t["after_close_anonymous_mb"],
+        "anonymous_after_close_over_idle": ratio(t["after_close_anonymous_mb"], t["idle_anonymous_mb"]),
+        "teachers": [{"document": run.document, "ms": run.ms, "error": run.error, "cost": run.cost,
+                      "states": run.states} for run in t["teachers"]],
+        "error_messages": [message for run in t["askers"] for message in run.errors]
+                          + [f"teacher {run.document}: {run.error}" for run in t["teachers"] if run.error],
     }
 
 

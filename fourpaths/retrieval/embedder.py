@@ -84,6 +84,12 @@ def load_embedder(location: str | os.PathLike | None) -> "SentenceTransformer":
         return embedder
 
 
+def loaded_embedder(location: str | os.PathLike) -> "SentenceTransformer | None":
+    """The embedder at `location` if this process has loaded it already; None, without loading it, if not."""
+    with _EMBEDDERS_LOCK:
+        return _EMBEDDERS.get(resolve_embedder_location(location))
+
+
 def _load_embedder_uncached(key: str) -> "SentenceTransformer":
     path = Path(key)
     if not path.exists():

@@ -17,6 +17,7 @@ progress widget without this module knowing either.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -402,6 +403,19 @@ def _refuse_foreign_folder(folder: Path) -> None:
 # The corpus index
 
 
+class IndexNotCurrent(FourpathsError):
+    """open_index(build=False) met a saved index that cannot serve these settings."""
+
+
+def runtime_index_dir(corpus_root: str | os.PathLike, embedder_location: str, max_words: int,
+                      overlap_words: int) -> Path:
+    """Where an index the project does not ship is built while serving: this user's cache, one folder per
+    corpus, embedder and chunking, so a second run finds it current."""
+    key = f"{Path(corpus_root).resolve()}|{embedder_location}|{max_words}|{overlap_words}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "fourpaths" / "index" / hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
 def manifest_matches(
     manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int, overlap_words: int
 ) -> bool:
@@ -422,10 +436,12 @@ def open_index(
     overlap_words: int = DEFAULT_OVERLAP_WORDS,
     progress: Progress | None = None,
     force: bool = False,
+    build: bool = True,
 ) -> tuple[SearchIndex, bool]:
     """The search index over docs/ and updates/: the saved one if still current and whole, else rebuilt and
-    saved (force: rebuilt whatever its state). The previous folder stays as it was until the new one is
-    complete; a folder that cannot be written is refused, with the reason, before any embedding starts.
+    saved (force: rebuilt whatever its state; build=False: IndexNotCurrent instead, the folder untouched). The
+    previous folder stays as it was until the new one is complete; a folder that cannot be written is refused,
+    with the reason, before any embedding starts.
 
     Returns (index, rebuilt). Only one caller builds a given index_dir at a time; the others wait and then
     find the fresh index on disk.
@@ -446,6 +462,8 @@ def open_index(
                 return SearchIndex.load(index_dir, embedder, location), False
             except FourpathsError as error:  # damaged files: rebuilt below
                 reason = f"damaged ({error})"
+        if not build:
+            raise IndexNotCurrent(f"search index in {index_dir} is {reason}")
         _check_writable(index_dir, reason)
         documents = load_documents(corpus_root, COLLECTIONS)
         index = SearchIndex.build(

@@ -12,7 +12,7 @@ ANSWER_ROOM = 48  # new tokens an answer may take
 
 
 def greedy_answer(generator: Generator, messages: Sequence[dict[str, str]], max_new_tokens: int = ANSWER_ROOM) -> str:
-    _, ids = render(generator, messages, max_new_tokens)
+    _, ids = render(generator, messages, max_new_tokens, check_length=False)  # measured as it is, however long
     return generate(generator, ids, Decoding(max_new_tokens=max_new_tokens)).text
 
 

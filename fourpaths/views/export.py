@@ -41,7 +41,9 @@ def answers_markdown(question: str, results: Mapping[str, Trace | str]) -> str:
 # Characters that start Markdown, HTML or math inside a line (Streamlit's Markdown also reads $...$ as LaTeX,
 # :red[...] as colour and a bare http:// as a link); a backslash before ASCII punctuation makes it a literal
 # character in CommonMark.
-_INLINE_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+!|~$&:])")
+# "." too: Streamlit links a bare www.example.md and takes the backslash of an escaped ":" after it into the link's
+# text, where it shows ("www.example.md\: not found"); with the dots escaped, every escape stays in plain text.
+_INLINE_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+!|~$&:.])")
 # What makes a block only at the start of a line: a list item or rule (-), a heading underline (=), a numbered item.
 _LINE_START_MARKUP = re.compile(r"^(?:[-=]|\d+(?=[.)]))")
 

@@ -65,6 +65,10 @@ class AnswerPath(ABC):
     short_title: str
     summary: str
 
+    def check_question(self, question: str, settings: Settings, workspace: "Workspace") -> None:
+        """Raise QuestionTooLong, in one line, when this path's model cannot read the question (counted in the
+        model's own tokens); the pipeline asks before answering, and refuses a question no path can read."""
+
     @abstractmethod
     def answer(self, question: str, settings: Settings, workspace: "Workspace") -> Generation | Answer:
         """Turn the question into this path's answer, or into the generation that writes it; raise

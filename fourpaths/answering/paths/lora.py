@@ -17,6 +17,16 @@ class LoraPath(AnswerPath):
     short_title = "LoRA"  # in tables
     summary = "A pretrained model plus a small adapter trained on the team's data; knows what it was trained on."
 
+    def check_question(self, question, settings, workspace) -> None:
+        from fourpaths.answering import engine
+
+        if workspace.lora_is_answer_head():
+            workspace.answer_head().check_question(question)
+        elif not settings.lora_adapter or workspace.endpoint(self.id) is not None:
+            return  # answer() says what is missing; an endpoint's model says itself what it cannot read
+        else:
+            engine.render(workspace.base(), prompts.zero_shot(question), settings.max_new_tokens)
+
     def answer(self, question, settings, workspace) -> Generation | Answer:
         from fourpaths.answering import (
             engine,  # torch loads on the first answer, not with the registry

@@ -12,23 +12,36 @@ class PromptPath(AnswerPath):
     short_title = "Prompt"  # in tables
     summary = "The base model and a prompt template: no training, no documents."
 
-    def answer(self, question, settings, workspace) -> Generation:
-        from fourpaths.answering import (
-            engine,  # torch loads on the first answer, not with the registry
-        )
-        from fourpaths.answering.constraints import NoNewNames, OneSentence
+    def check_question(self, question, settings, workspace) -> None:
+        if workspace.endpoint(self.id) is None:  # an endpoint's model says itself what it cannot read
+            self._render(question, settings, workspace, self._messages(question, settings, workspace))
+
+    @staticmethod
+    def _messages(question, settings, workspace) -> list[dict]:
         extras = {}
         if settings.template == "few-shot":
             extras["examples"] = workspace.few_shot_examples(question, settings.few_shot_examples)
-        messages = prompts.build_messages(settings.template, question, **extras)
+        return prompts.build_messages(settings.template, question, **extras)
+
+    @staticmethod
+    def _render(question, settings, workspace, messages):
+        from fourpaths.answering import engine  # torch loads on the first answer, not with the registry
+
+        base = workspace.base()
+        return base, *engine.render(base, messages, settings.max_new_tokens)
+
+    def answer(self, question, settings, workspace) -> Generation:
+        from fourpaths.answering import engine
+        from fourpaths.answering.constraints import NoNewNames, OneSentence
+
+        messages = self._messages(question, settings, workspace)
         served = workspace.endpoint(self.id)
         if served is not None:  # the constraints are logits processors: they run in a local generate only
             served.check_model(settings.endpoint_model, "endpoint_model")
             facts = {"template": settings.template, "engine": f"endpoint {served.url}",
                      "constraint": "none (the endpoint generates)"}
             return Generation.served(served, settings.endpoint_model, messages, facts=facts)
-        base = workspace.base()
-        text, ids = engine.render(base, messages, settings.max_new_tokens)
+        base, text, ids = self._render(question, settings, workspace, messages)
         constraints = []
         if settings.prompt_constraints:
             constraints.append(NoNewNames(base.tokenizer, ids))

@@ -32,6 +32,18 @@ class RagPath(AnswerPath):
     short_title = "RAG"  # in tables
     summary = "Passages retrieved from the documents (updates included), and the answer read from them."
 
+    def check_question(self, question, settings, workspace) -> None:
+        from fourpaths.answering import engine
+
+        if rag_mode(settings, workspace) == "generated":  # with no passage: the least the prompt can be
+            if workspace.endpoint(self.id) is not None:
+                return  # an endpoint's model says itself what it cannot read
+            base = workspace.base()
+            engine.render(base, prompts.with_passages(question, [], prompts.control_tokens(base.tokenizer)),
+                          settings.max_new_tokens)
+        else:
+            workspace.reader().check_question(question)
+
     def answer(self, question, settings, workspace) -> Generation | Answer:
         started = time.perf_counter()
         hits = workspace.searcher().search(question, settings.top_k_passages)

@@ -13,6 +13,11 @@ class ScratchPath(AnswerPath):
     short_title = "Scratch"  # in tables
     summary = "A tiny model that has only ever read the team's documents and questions."
 
+    def check_question(self, question, settings, workspace) -> None:
+        from fourpaths.answering import engine
+
+        engine.render(workspace.scratch(), prompts.zero_shot(question), settings.max_new_tokens)
+
     def answer(self, question, settings, workspace) -> Generation:
         from fourpaths.answering import (
             engine,  # torch loads on the first answer, not with the registry
