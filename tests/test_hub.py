@@ -24,7 +24,7 @@ def _place_in_hub_cache(folder, hf_home, repo_id: str) -> None:
     (repo / "refs" / "main").write_text(SNAPSHOT)
 
 
-def _ask_offline(micro_env, tmp_path, base_model: str) -> tuple[dict, str]:
+def _ask_offline(micro_env, tmp_path, base_model: str, exit_status: int = 0) -> tuple[dict, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -32,7 +32,7 @@ def _ask_offline(micro_env, tmp_path, base_model: str) -> tuple[dict, str]:
     env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{port}", FOURPATHS_BASE_MODEL=base_model)
     result = subprocess.run([sys.executable, "-m", "fourpaths.cli", "ask", QUESTION, "--json"], env=env,
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_status, result.stderr  # 1: a path failed
     return json.loads(result.stdout)["answers"], result.stderr
 
 
@@ -46,7 +46,7 @@ def test_a_hub_id_in_the_cache_loads_without_the_hub(micro_env, micro_models, tm
 
 def test_a_hub_id_not_in_the_cache_fails_its_columns_in_one_line(micro_env, tmp_path):
     (tmp_path / "hf").mkdir()
-    answers, _ = _ask_offline(micro_env, tmp_path, "fourpaths-tests/not-downloaded")
+    answers, _ = _ask_offline(micro_env, tmp_path, "fourpaths-tests/not-downloaded", exit_status=1)
     message = answers["prompt"]["error"]
     assert "\n" not in message and "hub model fourpaths-tests/not-downloaded is not in this machine's Hugging Face " \
         "cache" in message and "the hub cannot be reached" in message, message

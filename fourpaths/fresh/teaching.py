@@ -319,8 +319,8 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget
         "shipped_questions": len(replay_data.questions),
         "threshold": threshold, "machine": machine_description(), "losses": losses,
     }
-    summary.update(prepare_seconds=round(prepare_seconds, 1), train_seconds=round(train_seconds, 1),
-                   measure_seconds=round(time.perf_counter() - measuring_started, 1), paused_seconds=round(paused, 1),
+    summary.update(prepare_seconds=round(prepare_seconds, 3), train_seconds=round(train_seconds, 3),
+                   measure_seconds=round(time.perf_counter() - measuring_started, 3), paused_seconds=round(paused, 3),
                    seconds=round(time.perf_counter() - started, 1))
     return Taught(peft_model, tokenizer, answers, threshold, max_length, base_name, summary, pooling)
 
