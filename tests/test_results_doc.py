@@ -167,3 +167,13 @@ def test_results_doc_does_not_import_torch():
 def _write(path: Path, doc: dict) -> Path:
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
+
+
+def test_a_hand_written_set_is_shown_per_kind_of_question():
+    figures = {"prompt": {"strict": 0.0}, "rag": {"strict": 0.5}}
+    split = {"n": 3, "paths": figures, "items": [],
+             "groups": {"docs": {"n": 2, "paths": {"prompt": {"strict": 0.0}, "rag": {"strict": 0.5}}},
+                        "none": {"n": 1, "paths": {"prompt": {"strict": 1.0}, "rag": {"strict": 0.0}}}}}
+    text = render_results({"splits": {"eval_natural": split}}, None, None)
+    assert "| facts from docs/ | 2 | 0.000 | 0.500 |" in text
+    assert "| no document answers (right: abstaining) | 1 | 1.000 | 0.000 |" in text

@@ -224,6 +224,7 @@ def _split_section(split: str, result: dict) -> list[str]:
             cells.append(_number(figures.get("invented_entity_share"), 3))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += _groups_table(result.get("groups") or {}, list(paths))
     retrieval = result.get("retrieval") or {}
     if retrieval.get("hit_at_k") is not None:
         lines.append(f"Retrieval: the cited document is among the top {retrieval.get('k')} passages for "
@@ -234,6 +235,22 @@ def _split_section(split: str, result: dict) -> list[str]:
                   "nor in the training data (corpus/docs and train.jsonl), nor in the model's prompt.", ""]
     lines += [describe_split(split, result), ""]
     return lines
+
+
+_GROUP_NOTES = {"docs": "facts from docs/", "docs-trained": "of them, facts train.jsonl teaches",
+                "updates": "facts only in updates/", "none": "no document answers (right: abstaining)"}
+
+
+def _groups_table(groups: dict, path_ids: list[str]) -> list[str]:
+    """A hand-written set's strict figures per kind of question."""
+    if not groups:
+        return []
+    lines = ["| Kind of question | n | " + " | ".join(SHORT_TITLES.get(p, p) for p in path_ids) + " |",
+             "|" + "---|" * (len(path_ids) + 2)]
+    for group, figures in groups.items():
+        cells = [_number(figures["paths"].get(p, {}).get("strict"), 3) for p in path_ids]
+        lines.append(f"| {_GROUP_NOTES.get(group, group)} | {figures.get('n', '')} | " + " | ".join(cells) + " |")
+    return lines + ["", "Strict, per kind of question.", ""]
 
 
 def describe_split(split: str, result: dict) -> str:
