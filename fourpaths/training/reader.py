@@ -108,6 +108,20 @@ PRESETS = {
 }
 
 
+def _step(model, optimizer, tokenizer, examples, state: dict) -> None:
+    """One optimizer step on `examples` (the learning rates already set), counted in the run's `state`."""
+    inputs, starts, ends = _encode_batch(tokenizer, examples)
+    loss = model(**inputs, start_positions=starts, end_positions=ends).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    state["step"] += 1
+    state["examples"] += len(examples)
+    state["tokens"] += int(inputs["attention_mask"].sum())
+    state["losses"].append([state["step"], round(loss.item(), 4)])
+
+
 def _encode_batch(tokenizer, examples: list[ReadingExample]):
     """Token inputs and start/end targets; a passage that does not answer points both at [CLS] (position 0)."""
     encoded = tokenizer([e.question for e in examples], [e.passage for e in examples], truncation="only_second",
@@ -317,19 +331,10 @@ def _natural_stage(model, tokenizer, settings: ReaderPreset, run_dir: Path, seed
         generated = [dc_replace(e, question=reword(e.question, rng)) if rng.random() < settings.generated_reword_share
                      else e for e in generated]
         examples = generated + team_examples(data, rng, team_size, settings)
-        inputs, starts, ends = _encode_batch(tokenizer, examples)
         share = (step + 1) / warmup if step < warmup else 1 - 0.9 * (step - warmup) / max(1, steps - warmup)
         for group in optimizer.param_groups:
             group["lr"] = group["base"] * share
-        loss = model(**inputs, start_positions=starts, end_positions=ends).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        state["step"] = step + 1
-        state["examples"] += len(examples)
-        state["tokens"] += int(inputs["attention_mask"].sum())
-        state["losses"].append([step + 1, round(loss.item(), 4)])
+        _step(model, optimizer, tokenizer, examples, state)
         state["seconds"] = seconds_before + time.time() - started
         if state["step"] % 10 == 0 or state["step"] == 1:
             recent = statistics.mean(loss for _, loss in state["losses"][-10:])
@@ -369,18 +374,9 @@ def _generated_stage(settings: ReaderPreset, run_dir: Path, preset: str, seed: i
         step = state["step"]
         examples = example_batch(seed, step, settings.batch_size, answerable_only=step < settings.answerable_steps,
                                  null_share=settings.null_share)
-        inputs, starts, ends = _encode_batch(tokenizer, examples)
         for group in optimizer.param_groups:
             group["lr"] = group["base"] * _schedule(settings, step)
-        loss = model(**inputs, start_positions=starts, end_positions=ends).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        state["step"] = step + 1
-        state["examples"] += len(examples)
-        state["tokens"] += int(inputs["attention_mask"].sum())
-        state["losses"].append([step + 1, round(loss.item(), 4)])
+        _step(model, optimizer, tokenizer, examples, state)
         state["seconds"] = seconds_before + time.time() - started
         if state["step"] % max(1, settings.eval_every // 10) == 0 or state["step"] == 1:
             recent = statistics.mean(loss for _, loss in state["losses"][-20:])
