@@ -243,29 +243,9 @@ def run_load(args) -> int:
     _write_json(result, output, args.json)
     print(f"wrote {output}", file=sys.stderr)
     if not args.json:
-        ms = lambda value: "-" if value is None else f"{value:.0f} ms"  # noqa: E731
-        print(f"{result['sessions']} sessions x {result['questions']} questions, "
-              f"{result['concurrent_questions']} answered at once")
-        for label, key in (("one session alone", "single_session_ms"), ("p50", "p50_ms"), ("p95", "p95_ms"),
-                           ("max", "max_ms")):
-            print(f"{label:<28}{ms(result[key]):>12}")
-        print(f"{'errors':<28}{result['errors']:>12}")
-        print(f"{'cross-session answers':<28}{result['cross_session_answers']:>12}")
-        print(f"{'peak server memory':<28}{result['peak_server_mb']:>9.0f} MB")
-        teaching = result.get("teaching")
-        if teaching:
-            print(f"with {teaching['sessions']} sessions teaching ({teaching['budget_s']:.0f} s budget each):")
-            print(f"{'  askers p95':<28}{ms(teaching['askers_p95_ms']):>12}  ({teaching['askers_p95_over_without']}x "
-                  "their p95 without teaching)")
-            print(f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB")
-            print(f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB")
-            print(f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
-                  f"({teaching['after_close_over_idle']}x idle; its own data "
-                  f"{teaching['anonymous_after_close_over_idle']}x)")
-            for teacher in teaching["teachers"]:
-                print(f"  teacher {teacher['document']}: {teacher['error'] or teacher['cost']}")
-        for message in result["error_messages"]:
-            print(f"error: {message}")
+        from fourpaths.measure.load_test import report_lines
+
+        print("\n".join(report_lines(result)))
     return 1 if result["errors"] or result["cross_session_answers"] else 0
 
 
@@ -341,51 +321,10 @@ def run_corpus_check(args) -> int:
 # --- train ---------------------------------------------------------------------------------------------------
 
 def run_train(args) -> int:
-    from fourpaths.config import resolve_location
+    from fourpaths.training.recipes import run_recipe
 
-    common = {"preset": args.preset, "seed": args.seed, "steps": args.steps}
-    name = "lora-generative" if getattr(args, "generative", False) else args.recipe
-    output, run_dir = Path(args.output or f"models/{name}"), Path(args.run_dir or f"runs/{name}")
-    for folder, what in ((output, "the model"), (run_dir, "the checkpoints")):
-        _check_writable(folder, what)
-    if args.recipe == "reader":
-        from fourpaths.training.reader import train_reader
-
-        summary = train_reader(output, run_dir, **common, start_from=args.start_from)
-    elif args.recipe == "lora" and not args.generative:
-        from fourpaths.training.answer_head import train_answer_head
-
-        summary = train_answer_head(Path(args.corpus), output, run_dir, **common)
-    elif args.recipe == "lora":
-        from fourpaths.training.generative_adapter import train_lora
-
-        summary = train_lora(resolve_location(args.base), Path(args.corpus), output, run_dir, **common,
-                             base_name=args.base)
-    elif args.recipe == "scratch":
-        from fourpaths.training.scratch import train_scratch
-
-        summary = train_scratch(Path(args.corpus), output, run_dir, **common)
-    else:
-        from fourpaths.training.base import train_base
-
-        summary = train_base(output, run_dir, **common, stop_at=args.stop_at)
-    if "stopped_at" in summary:
-        print(f"{args.recipe}: stopped at step {summary['stopped_at']}; rerun the same command to go on")
-    else:
-        minutes = summary.get("train_seconds", 0) / 60
-        print(f"{args.recipe}: {summary.get('steps', '?')} steps, {minutes:.1f} min -> {output}")
+    print(run_recipe(args))
     return 0
-
-
-def _check_writable(folder: Path, what: str) -> None:
-    """Refuse a place the recipe could not write to now, not after it has trained for minutes."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise FourpathsError(f"cannot write {what} to {folder}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK):
-        raise FourpathsError(f"cannot write {what} to {folder}: {existing} is not writable")
 
 
 def _add_train(subparsers) -> None:

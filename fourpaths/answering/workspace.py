@@ -124,7 +124,8 @@ class Workspace:
     def index(self):
         from fourpaths.retrieval.corpus import corpus_stat_signature
         from fourpaths.retrieval.embedder import resolve_embedder_location
-        from fourpaths.retrieval.index import IndexNotCurrent, open_index, runtime_index_dir
+        from fourpaths.retrieval.files import runtime_index_dir
+        from fourpaths.retrieval.index import IndexNotCurrent, open_index
 
         s = self.settings
         key = (str(self.corpus_root()), str(self.index_dir()), s.embedder, s.chunk_words, s.chunk_overlap)

@@ -451,3 +451,31 @@ def _commit() -> dict:
 
     commit, dirty = git_commit()
     return {"commit": commit, "uncommitted_changes": dirty}
+
+
+def report_lines(result: dict) -> list[str]:
+    """What `fourpaths load` prints: latency, errors, memory, and with --teach the teaching sessions' effect."""
+    def ms(value) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    out = [f"{result['sessions']} sessions x {result['questions']} questions, "
+           f"{result['concurrent_questions']} answered at once"]
+    for label, key in (("one session alone", "single_session_ms"), ("p50", "p50_ms"), ("p95", "p95_ms"),
+                       ("max", "max_ms")):
+        out.append(f"{label:<28}{ms(result[key]):>12}")
+    out.append(f"{'errors':<28}{result['errors']:>12}")
+    out.append(f"{'cross-session answers':<28}{result['cross_session_answers']:>12}")
+    out.append(f"{'peak server memory':<28}{result['peak_server_mb']:>9.0f} MB")
+    teaching = result.get("teaching")
+    if teaching:
+        out += [f"with {teaching['sessions']} sessions teaching ({teaching['budget_s']:.0f} s budget each):",
+                f"{'  askers p95':<28}{ms(teaching['askers_p95_ms']):>12}  "
+                f"({teaching['askers_p95_over_without']}x their p95 without teaching)",
+                f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB",
+                f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB",
+                f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
+                f"({teaching['after_close_over_idle']}x idle; its own data "
+                f"{teaching['anonymous_after_close_over_idle']}x)"]
+        out += [f"  teacher {t['document']}: {t['error'] or t['cost']}" for t in teaching["teachers"]]
+    out += [f"error: {message}" for message in result["error_messages"]]
+    return out

@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from fourpaths.config import PROJECT_ROOT, Settings
 from fourpaths.errors import FourpathsError
@@ -246,6 +247,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 class _Block:
     headings: tuple[str, ...]  # the heading path the block sits under, outermost first
     text: str
+
+
+def corpus_chunks(documents: Iterable[Document], max_words: int, overlap_words: int) -> list[Chunk]:
+    return [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
 
 
 def chunk_document(document: Document, max_words: int = Settings.chunk_words,

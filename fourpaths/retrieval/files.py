@@ -4,11 +4,13 @@ folder across threads and processes."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -150,3 +152,26 @@ def write_text_atomically(text: str, path: str | os.PathLike) -> Path:
 
 def write_json_atomically(doc: dict, path: str | os.PathLike) -> Path:
     return write_text_atomically(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", path)
+
+
+def write_probe(folder: Path) -> OSError | None:
+    """Make and remove a folder (with a file) beside `folder`, as a save will: a try, not os.access, which says
+    yes to root on a read-only mount. The error, or None when it can be written."""
+    probe = folder.parent / f".{folder.name}.tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir(parents=True)
+        (probe / "probe").write_text("{}\n", encoding="utf-8")
+    except OSError as error:
+        return error
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    return None
+
+
+def runtime_index_dir(corpus_root: str | os.PathLike, embedder_location: str, max_words: int,
+                      overlap_words: int) -> Path:
+    """Where an index the project does not ship is built while serving: this user's cache, one folder per
+    corpus, embedder and chunking, so a second run finds it current."""
+    key = f"{Path(corpus_root).resolve()}|{embedder_location}|{max_words}|{overlap_words}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "fourpaths" / "index" / hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]

@@ -17,7 +17,6 @@ progress widget without this module knowing either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ from fourpaths.retrieval.corpus import (
     COLLECTIONS,
     Chunk,
     Document,
-    chunk_document,
+    corpus_chunks,
     corpus_fingerprint,
     load_documents,
 )
@@ -56,6 +55,7 @@ from fourpaths.retrieval.files import (
     live_folder,
     recover_folder,
     swap_in,
+    write_probe,
 )
 
 if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
@@ -242,7 +242,7 @@ class SearchIndex:
         if dimension_of(embedder) != self.dimension:
             raise ValueError(f"embedder dimension {dimension_of(embedder)} does not match index {self.dimension}")
         documents = list(documents)
-        new_chunks = [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
+        new_chunks = corpus_chunks(documents, max_words, overlap_words)
         started = time.perf_counter()
         new_vectors = embed_texts(embedder, [chunk.text for chunk in new_chunks], batch_size, progress)
         replaced = {document.source for document in documents}
@@ -399,6 +399,8 @@ def _refuse_foreign_folder(folder: Path) -> None:
     if foreign:
         raise FourpathsError(f"{folder} holds files that are not a search index ({', '.join(foreign[:3])}): "
                              "not replacing it; set index_dir to an empty or index folder")
+
+
 # ---------------------------------------------------------------------------
 # The corpus index
 
@@ -407,25 +409,12 @@ class IndexNotCurrent(FourpathsError):
     """open_index(build=False) met a saved index that cannot serve these settings."""
 
 
-def runtime_index_dir(corpus_root: str | os.PathLike, embedder_location: str, max_words: int,
-                      overlap_words: int) -> Path:
-    """Where an index the project does not ship is built while serving: this user's cache, one folder per
-    corpus, embedder and chunking, so a second run finds it current."""
-    key = f"{Path(corpus_root).resolve()}|{embedder_location}|{max_words}|{overlap_words}"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "fourpaths" / "index" / hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-
-
 def manifest_matches(
     manifest: dict | None, fingerprint: str, embedder_location: str, max_words: int, overlap_words: int
 ) -> bool:
     """Whether a saved index was built from this corpus, embedder (the same model files, wherever they lie)
     and chunk settings."""
     return _why_stale(manifest, fingerprint, embedder_location, max_words, overlap_words) is None
-
-
-def corpus_chunks(documents: Iterable[Document], max_words: int, overlap_words: int) -> list[Chunk]:
-    return [chunk for document in documents for chunk in chunk_document(document, max_words, overlap_words)]
 
 
 def open_index(
@@ -496,17 +485,10 @@ def _why_stale(manifest: dict | None, fingerprint: str, embedder_location: str, 
 
 
 def _check_writable(index_dir: Path, reason: str) -> None:
-    """Make and remove a folder beside index_dir, as a save will: a try, not os.access, which says yes to root
-    on a read-only mount. Refused here, a rebuild costs no embedding and leaves the old folder alone."""
+    """Refused before any embedding, a rebuild costs nothing and leaves the old folder alone."""
     _refuse_foreign_folder(index_dir)
-    probe = index_dir.parent / f".{index_dir.name}.tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        probe.mkdir(parents=True)
-        (probe / MANIFEST_FILE).write_text("{}\n", encoding="utf-8")
-    except OSError as error:
+    error = write_probe(index_dir)
+    if error is not None:
         raise FourpathsError(
             f"search index in {index_dir} is {reason} and cannot be rebuilt there ({error.strerror or error}): "
-            "run `fourpaths index` with index_dir set to a folder that can be written (FOURPATHS_INDEX_DIR)"
-        ) from None
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
+            "run `fourpaths index` with index_dir set to a folder that can be written (FOURPATHS_INDEX_DIR)")
