@@ -127,9 +127,9 @@ def test_ask_json_through_the_endpoint(server, generative, micro_env, monkeypatc
 
 
 def test_engine_settings_are_checked(tmp_path):
-    with pytest.raises(FourpathsError, match="engine must be one of local, openai"):
+    with pytest.raises(FourpathsError, match="setting engine = 'vllm' must be one of local, openai"):
         validate_settings(load_settings(environ={"FOURPATHS_ENGINE": "vllm"}))
-    with pytest.raises(FourpathsError, match="rag_engine must be one of local, openai"):
+    with pytest.raises(FourpathsError, match="setting rag_engine must be one of local, openai"):
         validate_settings(load_settings(environ={"FOURPATHS_RAG_ENGINE": "remote"}))
     config = tmp_path / "fourpaths.toml"
     config.write_text('api_key = "sk-secret"\n')  # a key never comes from a file

@@ -200,10 +200,10 @@ def whole_page_screenshot(page, path: Path, redraw_ms: int = 500) -> None:
         page.set_viewport_size(viewport)
 
 
-def ask_and_wait(page, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
-    """Click Ask on the Compare page, then wait for the four answers' figures, the latency chart and the end of
-    the run. The page keeps the last answers on screen, each set under "Asked <time> with <settings>": when
-    answers are there already, the wait is for that line to change."""
+def ask_and_wait(page, timeout_ms: int = ANSWER_TIMEOUT_MS, answers: int | None = None) -> None:
+    """Click Ask on the Compare page, then wait for the answers' figures (`answers` of them, every path's by
+    default), the latency chart and the end of the run. The page keeps the last answers on screen, each set under
+    "Asked <time> with <settings>": when answers are there already, the wait is for that line to change."""
     from playwright.sync_api import expect
 
     from fourpaths.answering.paths import PATH_IDS
@@ -214,7 +214,7 @@ def ask_and_wait(page, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
     if before is not None:
         expect(asked.first).not_to_have_text(before, timeout=timeout_ms)
     timings = page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Answer by: .* first token "))
-    expect(timings).to_have_count(len(PATH_IDS), timeout=timeout_ms)
+    expect(timings).to_have_count(len(PATH_IDS) if answers is None else answers, timeout=timeout_ms)
     expect(page.get_by_role("heading", name="Latency")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stVegaLiteChart").last).to_be_visible(timeout=30_000)
     expect(page.get_by_text("From Ask to the last answer")).to_be_visible(timeout=30_000)
