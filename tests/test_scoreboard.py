@@ -19,18 +19,19 @@ from fourpaths.views import scoreboard
 def test_figures_frame_has_a_row_per_set_and_path():
     frame = scoreboard.figures_frame(DOC)
     assert len(frame) == 8
-    rag_unseen = frame[(frame["set"] == "eval_unseen") & (frame["path"] == "RAG")].iloc[0]
+    rag_unseen = frame[(frame["id"] == "eval_unseen") & (frame["path"] == "RAG")].iloc[0]
+    assert rag_unseen["set"] == "facts that arrived after training"  # the set by what it measures
     assert rag_unseen["Strict"] == 1.0 and rag_unseen["p95 ms"] == 70.0 and rag_unseen["n"] == 2
     assert rag_unseen["measured"] == DOC["date"]
     assert list(frame.columns[:3]) == ["set", "path", "n"]
 
 
-def test_chart_frame_is_sets_by_paths():
+def test_chart_frame_is_a_row_per_set_and_path():
     frame = scoreboard.chart_frame(DOC, "accuracy")
-    assert list(frame.index) == ["eval_seen", "eval_unseen"]
-    assert list(frame.columns) == ["Prompt", "LoRA", "RAG", "Scratch"]
-    assert frame.loc["eval_seen", "LoRA"] == 0.5
-    assert scoreboard.chart_frame(DOC, "p50_ms").loc["eval_unseen", "RAG"] == 50.0
+    assert list(dict.fromkeys(frame["id"])) == ["eval_seen", "eval_unseen"]
+    assert list(frame["path"][:4]) == ["Prompt", "LoRA", "RAG", "Scratch"]
+    value = frame[(frame["id"] == "eval_seen") & (frame["path"] == "LoRA")]["value"].iloc[0]
+    assert value == 0.5
     with pytest.raises(FourpathsError, match="unknown figure"):
         scoreboard.chart_frame(DOC, "speed")
 
@@ -55,10 +56,11 @@ def test_question_frame_filters_by_path_and_outcome():
 
 def test_summary_line_is_computed_from_the_figures():
     assert scoreboard.summary_line(DOC) == (
-        "Strictly right most often: LoRA and RAG on eval_seen (0.50); RAG on eval_unseen (1.00). "
+        "Strictly right most often: LoRA and RAG on trained facts, new words (0.50); RAG on facts that arrived "
+        "after training (1.00). "
         "Fastest: LoRA, a median answer in 5 ms averaged over the sets.")
     nobody = {"splits": {"train": {"paths": {"rag": figures(0, 0, 0, 0, 0, 0)}}}}
-    assert scoreboard.summary_line(nobody) == "Strictly right most often: none on train."
+    assert scoreboard.summary_line(nobody) == "Strictly right most often: none on trained facts, same words."
 
 
 def test_provenance_line():
