@@ -351,6 +351,8 @@ def _add_train(subparsers) -> None:
         if recipe == "reader":
             parser.add_argument("--start-from", default=None, metavar="FOLDER",
                                 help="skip the generated stage: begin the natural stage from this stage-1 reader")
+            parser.add_argument("--recalibrate", action="store_true",
+                                help="no training: calibrate --output's threshold on dev again")
         if recipe == "base":
             parser.add_argument("--stop-at", type=int, default=None, help="stop after this step; rerun to go on")
         parser.set_defaults(handler=run_train)

@@ -236,3 +236,16 @@ def test_a_stopped_run_resumes_where_it_stopped(small_corpus, tmp_path):
     with pytest.raises(FourpathsError, match="another run"):
         train_answer_head(small_corpus, tmp_path / "out", tmp_path / "run", preset="micro", seed=1,
                           progress=lambda message: None)
+
+
+def test_threshold_is_the_lowest_that_refuses_the_target_share_of_unanswerable_questions():
+    from fourpaths.training.head_calibration import choose_threshold
+
+    top, right = [0.9, 0.8, 0.6, 0.4], [True, True, False, True]
+    negatives = [0.1, 0.2, 0.3, 0.5, 0.7]
+    chosen = choose_threshold(top, right, negatives, decline=0.8)  # refuse 4 of 5: above 0.5
+    assert 0.5 < chosen["threshold"] <= 0.6 and chosen["unanswerable_abstained"] == 0.8
+    assert chosen["answered"] == 0.75 and chosen["right"] == 0.5  # 0.9, 0.8 right; 0.6 wrong
+    assert chosen["objective"] == round((2 - 1) / 4 + 0.8, 4)
+    assert choose_threshold(top, right, negatives, decline=0.6)["threshold"] <= 0.4  # refuse less, answer all
+    assert choose_threshold(top, right, [])["threshold"] == 0.0  # nothing to refuse

@@ -233,3 +233,33 @@ def test_shipped_reader_answers_from_the_right_passage_and_abstains_without_one(
     assert passages[span.passage][span.start:span.end] == span.text
     assert not shipped.read("Write a poem about the sea.", passages).answered
     assert not shipped.read("Who is the chief executive of the company?", passages).answered
+
+
+def test_dev_threshold_is_the_lowest_that_declines_the_target_share():
+    from fourpaths.training.reader_report import DevScored, calibrate_on_dev
+
+    answerable = [DevScored("docs", margin, True, False) for margin in (1.0, 2.0, 3.0, 4.0)]
+    unanswerable = [DevScored("none", margin, False, False) for margin in (0.5, 1.5, 2.5, 3.5, 4.5)]
+    threshold, rates = calibrate_on_dev(answerable + unanswerable, decline=0.8)  # 4 of 5 declined
+    assert 3.5 < threshold <= 4.0  # the lowest that declines 0.8: everything below 4.5 refused
+    assert rates["none"] == 0.8 and rates["docs"] == 0.25
+    threshold, rates = calibrate_on_dev(answerable + unanswerable, decline=0.4)
+    assert 1.5 < threshold <= 2.0 and rates["docs"] == 0.75  # declining less answers more
+    assert calibrate_on_dev(answerable)[1]["docs"] == 1.0  # nothing to decline: every question answered
+
+
+def test_recalibrate_rewrites_the_threshold_and_the_card_without_training(micro_reader, tmp_path):
+    from fourpaths.training.reader_report import recalibrate
+
+    out = tmp_path / "reader"
+    shutil.copytree(micro_reader[0] / "out", out)
+    config = json.loads((out / CONFIG_FILE).read_text())
+    (out / CONFIG_FILE).write_text(json.dumps({**config, "threshold": 123.0}))
+    weights = (out / "model.safetensors").read_bytes()
+    figures = recalibrate(out, progress=lambda line: None)
+    assert json.loads((out / CONFIG_FILE).read_text())["threshold"] == figures["threshold"] != 123.0
+    assert figures["dev_at_threshold"]["decline_target"] == 0.8
+    assert (out / "model.safetensors").read_bytes() == weights
+    card = (out / "README.md").read_text()
+    assert "--preset micro" in card and f"fourpaths train reader --recalibrate --output {out}" in card
+    assert json.loads((out / "training_summary.json").read_text())["figures"] == figures

@@ -31,7 +31,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fourpaths.answering.reader import CONFIG_FILE, MAX_ANSWER_TOKENS, MAX_LENGTH, Reader
-from fourpaths.config import Settings
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.files import replacing
 from fourpaths.training.loop import optimizer_moments, restore_optimizer
@@ -48,14 +47,12 @@ from fourpaths.training.reader_report import (
     HELD_OUT_SEED_OFFSET,
     TOP_K,
     calibrate,
-    calibrate_on_dev,
+    calibration_figures,
     dev_items,
-    dev_rates,
     exact_span,
     generated_items,
     rates_at,
     retrieved_items,
-    score_dev,
     score_items,
     strict_correct,
     write_card,
@@ -404,13 +401,9 @@ def _generated_stage(settings: ReaderPreset, run_dir: Path, preset: str, seed: i
 def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: Path, run_dir: Path, preset: str,
             seed: int, steps: int | None, progress, start_from) -> dict:
     progress("calibrating the no-answer threshold on dev")
-    reader = Reader(model, tokenizer)
-    gate = Settings.rag_min_relevance
-    scored = score_dev(reader, dev_items(run_dir / "dev_passages.json", 12 if settings.tiny else None), gate)
-    threshold, dev = calibrate_on_dev(scored)
-    calibration = generated_items(seed + 1, settings.calibration_generated)
-    held_out = score_items(reader, calibration, exact_span)
-    gen_rates = rates_at(held_out, threshold)
+    figures = calibration_figures(Reader(model, tokenizer), seed, settings.calibration_generated,
+                                  dev_items(run_dir / "dev_passages.json", 12 if settings.tiny else None))
+    threshold = figures["threshold"]
     output.mkdir(parents=True, exist_ok=True)
     # float16 halves the shipped folder (the repository keeps every version); Reader.load reads it as float32
     model.to(torch.float16).save_pretrained(output)  # safetensors by default
@@ -419,11 +412,6 @@ def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: 
     (output / CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_answer_tokens": MAX_ANSWER_TOKENS,
                                                    "max_length": MAX_LENGTH, "top_k": TOP_K}, indent=2) + "\n",
                                       encoding="utf-8")
-    figures = {"threshold": threshold, "relevance_gate": gate, "dev_at_threshold": dev,
-               "dev_without_threshold": dev_rates(scored, float("-inf")),
-               "generated_answered_exact_at_threshold": round(gen_rates["answered"], 4),
-               "generated_abstained_at_threshold": round(gen_rates["abstained"], 4),
-               "generated_questions": len(held_out)}
     progress(f"calibrated: {json.dumps(figures)}")
     offset = generated.get("step") or 0
     losses = list(generated.get("losses") or []) + [[offset + s, loss] for s, loss in natural["losses"]]
@@ -439,8 +427,9 @@ def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: 
                "best_eval": generated.get("best"), "evals": generated.get("evals") or [],
                "generated_stage": {k: v for k, v in generated.items() if k != "losses"},
                "figures": figures, "settings": asdict(settings), "losses": losses}
+    summary["command"] = _command(output, run_dir, preset, seed, steps, start_from)
     (output / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    write_card(output, summary, _command(output, run_dir, preset, seed, steps, start_from))
+    write_card(output, summary, summary["command"])
     return summary
 
 

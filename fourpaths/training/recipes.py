@@ -17,6 +17,13 @@ def run_recipe(args) -> str:
     output, run_dir = Path(args.output or f"models/{name}"), Path(args.run_dir or f"runs/{name}")
     for folder, what in ((output, "the model"), (run_dir, "the checkpoints")):
         _check_writable(folder, what)
+    if args.recipe == "reader" and args.recalibrate:
+        from fourpaths.training.reader_report import recalibrate
+
+        figures = recalibrate(output)
+        dev = figures["dev_at_threshold"]
+        return (f"reader: threshold {figures['threshold']} on dev ({dev['n']} questions): docs {dev['docs']:.2f}, "
+                f"updates {dev['updates']:.2f} right, unanswerable declined {dev['none']:.2f} -> {output}")
     if args.recipe == "reader":
         from fourpaths.training.reader import train_reader
 
