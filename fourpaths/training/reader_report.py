@@ -260,7 +260,7 @@ def calibration_figures(reader: Reader, seed: int, generated: int, items: list[d
 def recalibrate(folder: Path, progress=print) -> dict:
     """Calibrate a saved reader's threshold on dev again, without training (dev grew, or the rule changed):
     reader_config.json, training_summary.json's figures and the card are rewritten. Returns the figures."""
-    from fourpaths.retrieval.files import write_json_atomically
+    from fourpaths.retrieval.files import write_json_atomically, write_text_atomically
 
     folder = Path(folder)
     reader = Reader.load(str(folder))
@@ -275,7 +275,7 @@ def recalibrate(folder: Path, progress=print) -> dict:
     summary["figures"] = figures
     trained = summary.get("command") or _card_command(folder)
     summary["command"] = trained if "--recalibrate" in trained else f"{trained}\n{_recalibrate_command(folder)}"
-    write_json_atomically(summary, summary_file)
+    write_text_atomically(json.dumps(summary, indent=1) + "\n", summary_file)  # the recipe's layout
     write_card(folder, summary, summary["command"])
     return figures
 
