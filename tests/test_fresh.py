@@ -230,7 +230,7 @@ def test_an_adapter_is_taught_within_its_budget_and_answers_for_this_session_onl
     elapsed = time.perf_counter() - started
     assert report.steps >= 1 and [step for step, _ in losses] == list(range(1, report.steps + 1))
     assert phases == ["preparing", "training", "measuring"]
-    assert report.train_seconds <= 3 + 2 and elapsed < 60  # the budget, plus one step; then saving and measuring
+    assert report.train_seconds <= 3 + 2 and elapsed < 60  # the budget (a step slower than the last may pass it)
     assert report.prepare_seconds > 0 and report.measure_seconds > 0  # timed apart, not in the budget
     assert report.pairs == 6 and report.new_answers == 6 and report.examples == report.steps * 16
     assert 0 <= report.recall <= 1 and 0 <= report.reworded_accuracy <= 1
