@@ -421,7 +421,8 @@ def train_answer_head(corpus: Path, output: Path, run_dir: Path, preset: str = "
             progress(f"answer head: step {state.step} held-out accuracy {accuracy:.3f}, loss {heldout_loss:.3f}; "
                      f"{calibration.source}: right {calibrated['right']:.3f}, abstained on "
                      f"{calibrated['unanswerable_abstained']:.3f} at threshold {calibrated['threshold']}")
-            if calibrated["objective"] > best_kept(run_dir).get("objective", float("-inf")):
+            # ties go to the later checkpoint: as good on dev, and it has seen more of its data
+            if calibrated["objective"] >= best_kept(run_dir).get("objective", float("-inf")):
                 keep_best(run_dir, peft_model, state.step, calibrated["objective"])
             _save_checkpoint(checkpoint, peft_model, optimizer, state)
             curve_path.write_text(json.dumps(curve))
