@@ -56,7 +56,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
         raise FourpathsError(f"unknown path(s): {', '.join(unknown)}; choose from {', '.join(PATH_IDS)}")
     engine.use_threads(settings.threads)
     workspace = workspace or Workspace(settings)
-    refuse_unreadable(question, settings, path_ids, workspace)
+    checked = refuse_unreadable(question, settings, path_ids, workspace)
     events: queue.Queue = queue.Queue()
     asked_at = time.perf_counter()
     generating = threading.Lock()  # this question's generations take turns
@@ -76,7 +76,7 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
                 if abandoned.is_set():
                     break
                 _answer_one(path_id, question, settings, workspace, asked_at if concurrent else None, emit,
-                            generating)
+                            generating, checked)
         except QuestionAbandoned:
             pass
         finally:
@@ -117,30 +117,38 @@ def ask_stream(question: str, settings: Settings, path_ids: Sequence[str] = PATH
             ADMISSION.leave(turn)
 
 
-def refuse_unreadable(question: str, settings: Settings, path_ids: Sequence[str], workspace: Workspace) -> None:
-    """QuestionRefused when no path's model can read the question, each counting in its own tokens; a path that
-    cannot say (its model does not load) is left to fail in its own column."""
-    reasons = {}
+def refuse_unreadable(question: str, settings: Settings, path_ids: Sequence[str],
+                      workspace: Workspace) -> dict[str, QuestionTooLong | None]:
+    """Each path's check of the question, counted in its own model's tokens: None (it can read it) or its
+    QuestionTooLong; a path that cannot say (its model does not load) is left out, to fail in its own column.
+    QuestionRefused when no path can read the question."""
+    checked: dict[str, QuestionTooLong | None] = {}
     for path_id in path_ids:
         try:
             PATHS[path_id].check_question(question, settings, workspace)
+            checked[path_id] = None
         except QuestionTooLong as error:
-            reasons[path_id] = str(error)
+            checked[path_id] = error
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 - the path's own column will say what is wrong with it
-            return
-    if path_ids and len(reasons) == len(path_ids):
-        raise QuestionRefused(reasons)
+            continue
+    if path_ids and len(checked) == len(path_ids) and all(checked.values()):
+        raise QuestionRefused({path_id: str(error) for path_id, error in checked.items()})
+    return checked
 
 
 def _answer_one(path_id: str, question: str, settings: Settings, workspace: Workspace, asked_at: float | None,
-                emit, generating: threading.Lock) -> None:
-    """One path from question to Trace, every outcome an event: a failure stays inside its own column."""
+                emit, generating: threading.Lock, checked: dict[str, QuestionTooLong | None]) -> None:
+    """One path from question to Trace, every outcome an event: a failure stays inside its own column. `checked`:
+    refuse_unreadable's outcome per path (a path missing there is checked here, where its failure is shown)."""
     path = PATHS[path_id]
     started = asked_at if asked_at is not None else time.perf_counter()
     try:
-        path.check_question(question, settings, workspace)
+        if path_id not in checked:
+            path.check_question(question, settings, workspace)
+        elif checked[path_id] is not None:
+            raise checked[path_id]
         job = path.answer(question, settings, workspace)
         if isinstance(job, Answer):
             now = time.perf_counter()
