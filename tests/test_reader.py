@@ -113,6 +113,43 @@ def test_threshold_decides_abstention_and_can_be_changed(reader):
     assert reader.read(question, []).passage is None and not reader.read(question, []).answered
 
 
+def letters(texts):
+    """A small real embedder for the tests: L2-normalised letter counts (sentences sharing words are near)."""
+    import numpy as np
+
+    vectors = np.array([[text.lower().count(chr(c)) for c in range(97, 123)] for text in texts], dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def test_sentences_are_split_at_stops_and_line_breaks_and_short_lines_dropped():
+    from fourpaths.answering.reader import sentence_spans
+
+    text = "## Prices\nThe Standard tier costs £195. It rose in 2026! Is it dear? Yes.\nThe Lite tier is gone"
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "The Standard tier costs £195.", "It rose in 2026!", "Is it dear?", "The Lite tier is gone"]
+
+
+def test_reading_by_sentence_points_into_the_passages_and_adds_the_cosine(reader, monkeypatch):
+    from fourpaths.answering import reader as reader_module
+
+    long = PASSAGES[0] + " " + " ".join(f"Room {n} seats {n + 4} people." for n in range(12))
+    passages = [long] + PASSAGES[1:]
+    monkeypatch.setattr(reader_module, "SENTENCES_READ", 3)
+    reader.sentence_weight, reader.threshold = 5.0, 0.0
+    try:
+        question = "What does the Standard tier cost per robot?"
+        spans = reader.sentence_candidates(question, passages, letters)
+        assert len(spans) == 3  # the three sentences nearest the question, each its own window
+        for span in spans:
+            assert passages[span.passage][span.start:span.end] == span.text
+            assert 0 < span.bonus <= 5.0 and span.decision == span.margin + span.bonus
+        best = reader.read(question, passages, letters)
+        assert best.decision == max(span.decision for span in spans) and best.answered == (best.decision >= 0.0)
+        assert reader.read(question, passages).bonus == 0.0  # without an embedder: whole passages
+    finally:
+        reader.sentence_weight, reader.threshold = 0.0, Reader.load(reader.location).threshold
+
+
 def test_best_span_stays_inside_the_passage_and_the_length_limit(reader):
     """Given scores, the best span starts no later than it ends, lies in the passage's tokens, and is short."""
     start = torch.tensor([9.0, 0.0, 0.0, 8.0, 1.0, 0.0, 0.0, 0.0])
@@ -221,18 +258,23 @@ SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "models
 
 @pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="models/reader not trained yet")
 def test_shipped_reader_answers_from_the_right_passage_and_abstains_without_one():
+    from fourpaths.answering.workspace import Workspace
+    from fourpaths.config import load_settings
+
     shipped = Reader.load(str(SHIPPED))
+    assert shipped.sentence_weight > 0  # it reads by sentence, with the RAG path's embedder, as the path does
+    embed = Workspace(load_settings()).embed
     passages = ["Offices > Glasgow: The Glasgow office opened in March 2019 with 28 staff. Reception is open from "
                 "08:00 to 18:00.",
                 "Travel > Hotels: Hotel stays are capped at £140 a night, or £190 a night in London.",
                 "Security > Hotline: Call extension 7070 to reach the Security Hotline."]
-    span = shipped.read("How many people did the Glasgow office start with?", passages)
+    span = shipped.read("How many people did the Glasgow office start with?", passages, embed)
     assert span.answered and span.passage == 0 and "28" in span.text and len(span.text.split()) <= 4
-    span = shipped.read("What is the hotel limit in London?", passages)
+    span = shipped.read("What is the hotel limit in London?", passages, embed)
     assert span.answered and span.passage == 1 and "£190" in span.text
     assert passages[span.passage][span.start:span.end] == span.text
-    assert not shipped.read("Write a poem about the sea.", passages).answered
-    assert not shipped.read("Who is the chief executive of the company?", passages).answered
+    assert not shipped.read("Write a poem about the sea.", passages, embed).answered
+    assert not shipped.read("Who is the chief executive of the company?", passages, embed).answered
 
 
 def test_dev_threshold_is_the_lowest_that_declines_the_target_share():

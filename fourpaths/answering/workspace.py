@@ -121,6 +121,12 @@ class Workspace:
         index` writes: the app, `ask` and the measurements read it, and never rewrite it."""
         return self.index_dir().resolve() == (PROJECT_ROOT / Settings.index_dir).resolve()
 
+    def embed(self, texts):
+        """L2-normalised embeddings by the index's embedder: the reader's sentence cosines."""
+        from fourpaths.retrieval.embedder import embed_texts
+
+        return embed_texts(self.index().embedder, texts)
+
     def index(self):
         from fourpaths.retrieval.corpus import corpus_stat_signature
         from fourpaths.retrieval.embedder import resolve_embedder_location

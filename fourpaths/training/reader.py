@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from fourpaths.answering.reader import CONFIG_FILE, MAX_ANSWER_TOKENS, MAX_LENGTH, Reader
+from fourpaths.answering.reader import CONFIG_FILE, MAX_ANSWER_TOKENS, MAX_LENGTH, SENTENCE_WEIGHT, Reader
 from fourpaths.errors import FourpathsError
 from fourpaths.retrieval.files import replacing
 from fourpaths.training.loop import optimizer_moments, restore_optimizer
@@ -401,7 +401,8 @@ def _generated_stage(settings: ReaderPreset, run_dir: Path, preset: str, seed: i
 def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: Path, run_dir: Path, preset: str,
             seed: int, steps: int | None, progress, start_from) -> dict:
     progress("calibrating the no-answer threshold on dev")
-    figures = calibration_figures(Reader(model, tokenizer), seed, settings.calibration_generated,
+    figures = calibration_figures(Reader(model, tokenizer, sentence_weight=SENTENCE_WEIGHT), seed,
+                                  settings.calibration_generated,
                                   dev_items(run_dir / "dev_passages.json", 12 if settings.tiny else None))
     threshold = figures["threshold"]
     output.mkdir(parents=True, exist_ok=True)
@@ -409,7 +410,8 @@ def _finish(model, tokenizer, settings, generated: dict, natural: dict, output: 
     model.to(torch.float16).save_pretrained(output)  # safetensors by default
     model.to(torch.float32)
     tokenizer.save_pretrained(output)
-    (output / CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "max_answer_tokens": MAX_ANSWER_TOKENS,
+    (output / CONFIG_FILE).write_text(json.dumps({"threshold": threshold, "sentence_weight": SENTENCE_WEIGHT,
+                                                   "max_answer_tokens": MAX_ANSWER_TOKENS,
                                                    "max_length": MAX_LENGTH, "top_k": TOP_K}, indent=2) + "\n",
                                       encoding="utf-8")
     progress(f"calibrated: {json.dumps(figures)}")

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from fourpaths.answering.reader import CONFIG_FILE, Reader
+from fourpaths.answering.reader import CONFIG_FILE, SENTENCE_WEIGHT, Reader
 from fourpaths.measure.scoring import normalise, strict, token_f1
 from fourpaths.training import reader_examples
 
@@ -34,21 +34,22 @@ def exact_span(answer: str, reference: str) -> bool:
 
 @dataclass(frozen=True)
 class Scored:
-    margin: float  # best span score minus its null score
+    margin: float  # the best span's decision score: its score minus its null score (plus its sentence bonus)
     correct: bool  # the span is right (answerable) / False for unanswerable questions
     answerable: bool
     f1: float = 0.0
 
 
-def score_items(reader: Reader, items, judge) -> list[Scored]:
-    """Each (question, passages, reference) read once; reference "" means nothing answers."""
+def score_items(reader: Reader, items, judge, embed=None) -> list[Scored]:
+    """Each (question, passages, reference) read once (by sentence, given `embed`); reference "" means nothing
+    answers."""
     scored = []
     for question, passages, reference in items:
-        span = reader.read(question, list(passages))
+        span = reader.read(question, list(passages), embed)
         answerable = bool(reference)
         correct = answerable and judge(span.text, reference)
         f1 = token_f1(span.text, reference) if answerable else 0.0
-        scored.append(Scored(span.margin, correct, answerable, f1))
+        scored.append(Scored(span.decision, correct, answerable, f1))
     return scored
 
 
@@ -154,6 +155,10 @@ def write_card(output: Path, summary: dict, command: str) -> None:
         f"({dev['n']} questions) with the relevance gate {f['relevance_gate']}: the lowest threshold that declines "
         f"at least {dev.get('decline_target', 0.8):.0%} of dev's unanswerable questions (among those, it answers "
         "the most)",
+        f"- **Reading**: each sentence of the passages on its own; a span's decision score is its margin plus "
+        f"{f.get('sentence_weight', 0):g} x its sentence's cosine with the question (all-MiniLM-L6-v2, the RAG "
+        "path's embedder), and the threshold applies to that score" if f.get("sentence_weight") else
+        "- **Reading**: each passage whole; the threshold applies to the best span's margin",
         f"- **dev at the threshold**: docs {dev['docs']:.2f}, updates {dev['updates']:.2f} (strict), unanswerable "
         f"declined {dev['none']:.2f}; never abstaining: docs {bare['docs']:.2f}, updates {bare['updates']:.2f}",
         f"- **Held-out generated** (n={f['generated_questions']}): at the threshold "
@@ -205,12 +210,12 @@ def dev_items(cache: Path | None = None, limit: int | None = None) -> list[dict]
     return items
 
 
-def score_dev(reader: Reader, items: list[dict], min_relevance: float) -> list[DevScored]:
+def score_dev(reader: Reader, items: list[dict], min_relevance: float, embed=None) -> list[DevScored]:
     scored = []
     for item in items:
-        span = reader.read(item["question"], item["passages"])
+        span = reader.read(item["question"], item["passages"], embed)
         correct = bool(item["answer"]) and strict_correct(span.text, item["answer"])
-        scored.append(DevScored(item["kind"] if item["answer"] else "none", span.margin, correct,
+        scored.append(DevScored(item["kind"] if item["answer"] else "none", span.decision, correct,
                                 item["relevance"] < min_relevance))
     return scored
 
@@ -243,15 +248,19 @@ def calibrate_on_dev(scored: list[DevScored], decline: float = DECLINE_TARGET) -
 
 def calibration_figures(reader: Reader, seed: int, generated: int, items: list[dict]) -> dict:
     """The threshold calibrated on dev's `items` (with the RAG path's relevance gate), dev's rates there and
-    without a threshold, and held-out generated questions measured at it (for the card)."""
-    from fourpaths.config import Settings
+    without a threshold, and held-out generated questions measured at it (for the card); read as the RAG path
+    reads, by sentence with the shipped embedder when the reader has a sentence_weight."""
+    from fourpaths.answering.workspace import Workspace
+    from fourpaths.config import Settings, load_settings
 
     gate = Settings.rag_min_relevance
-    scored = score_dev(reader, items, gate)
+    embed = Workspace(load_settings()).embed if reader.sentence_weight else None
+    scored = score_dev(reader, items, gate, embed)
     threshold, dev = calibrate_on_dev(scored)
-    held_out = score_items(reader, generated_items(seed + 1, generated), exact_span)
+    held_out = score_items(reader, generated_items(seed + 1, generated), exact_span, embed)
     rates = rates_at(held_out, threshold)
-    return {"threshold": threshold, "relevance_gate": gate, "dev_at_threshold": dev,
+    return {"threshold": threshold, "sentence_weight": reader.sentence_weight, "relevance_gate": gate,
+            "dev_at_threshold": dev,
             "dev_without_threshold": dev_rates(scored, float("-inf")),
             "generated_answered_exact_at_threshold": round(rates["answered"], 4),
             "generated_abstained_at_threshold": round(rates["abstained"], 4), "generated_questions": len(held_out)}
@@ -264,6 +273,7 @@ def recalibrate(folder: Path, progress=print) -> dict:
 
     folder = Path(folder)
     reader = Reader.load(str(folder))
+    reader.sentence_weight = SENTENCE_WEIGHT  # the recipe's reading, as _finish calibrates it
     summary_file = folder / "training_summary.json"
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     tiny = summary.get("preset") == "micro"
@@ -271,7 +281,8 @@ def recalibrate(folder: Path, progress=print) -> dict:
     figures = calibration_figures(reader, summary.get("seed", 0), int(summary["settings"]["calibration_generated"]),
                                   dev_items(limit=12 if tiny else None))
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    write_json_atomically({**config, "threshold": figures["threshold"]}, folder / CONFIG_FILE)
+    write_json_atomically({**config, "threshold": figures["threshold"], "sentence_weight": SENTENCE_WEIGHT},
+                          folder / CONFIG_FILE)
     summary["figures"] = figures
     trained = summary.get("command") or _card_command(folder)
     summary["command"] = trained if "--recalibrate" in trained else f"{trained}\n{_recalibrate_command(folder)}"

@@ -62,7 +62,10 @@ class RagPath(AnswerPath):
         if relevance < settings.rag_min_relevance:  # no passage is about the question: nothing to read
             facts["gate"] = f"best cosine {relevance:.2f} < rag_min_relevance {settings.rag_min_relevance}"
         else:
-            span = reader.read(question, [source.text for source in sources])
+            span = reader.read(question, [source.text for source in sources], workspace.embed)
+            if reader.sentence_weight:
+                facts["reading"] = (f"sentence by sentence: margin + {reader.sentence_weight:g} x the sentence's "
+                                    f"cosine ({span.bonus / reader.sentence_weight:.2f} for this one)")
         if span is not None and span.answered:
             text = span.text
             passage = sources[span.passage].text
@@ -72,7 +75,7 @@ class RagPath(AnswerPath):
             text = DOCUMENTS_DO_NOT_ANSWER
         passages = "\n".join(f"[{i + 1}] {s.text}" for i, s in enumerate(sources))
         return Answer(text, reader.location, f"Question: {question}\n\nPassages:\n{passages}", MODES["reader"],
-                      round(span.margin, 4) if span is not None else None, bool(span and span.answered), sources,
+                      round(span.decision, 4) if span is not None else None, bool(span and span.answered), sources,
                       facts, confidence=round(span.probability, 4) if span is not None else None)
 
     @staticmethod
