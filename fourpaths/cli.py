@@ -290,8 +290,9 @@ def run_results(args) -> int:
     from fourpaths.measure.results_doc import write_results_doc
 
     settings = _settings(args)
-    write_results_doc(*(Path(getattr(args, name) or results_file(settings, name)) for name in ("eval", "bench")),
-                      Path(args.output), Path(args.fresh or results_file(settings, "fresh")))
+    paths = {name: Path(getattr(args, name) or results_file(settings, name))
+             for name in ("eval", "bench", "fresh", "fresh_real")}
+    write_results_doc(paths["eval"], paths["bench"], Path(args.output), paths["fresh"], paths["fresh_real"])
     print(f"results: {args.output}")
     return 0
 
@@ -454,9 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     choose.set_defaults(handler=run_choose)
 
     results = subparsers.add_parser("results", help="regenerate docs/results.md from the results files")
-    results.add_argument("--eval", default=None, help="default: <results_dir>/eval.json")
-    results.add_argument("--bench", default=None, help="default: <results_dir>/bench.json")
-    results.add_argument("--fresh", default=None, help="default: <results_dir>/fresh.json")
+    for name in ("eval", "bench", "fresh", "fresh_real"):
+        results.add_argument(f"--{name.replace('_', '-')}", default=None, help=f"default: <results_dir>/{name}.json")
     results.add_argument("--output", default="docs/results.md")
     _settings_options(results)
     results.set_defaults(handler=run_results)

@@ -135,6 +135,19 @@ def test_write_results_doc_from_files(tmp_path: Path):
     assert [p.name for p in out.parent.iterdir()] == ["results.md"]
 
 
+def test_real_documents_get_their_own_section_after_fresh_knowledge(tmp_path: Path):
+    (tmp_path / "real.json").write_text(json.dumps(FRESH_DOC), encoding="utf-8")
+    out = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "results.md",
+                            tmp_path / "fresh.json", tmp_path / "real.json")
+    text = out.read_text(encoding="utf-8")
+    assert text.index("## Fresh knowledge") < text.index("## Real documents added live")
+    real = text[text.index("## Real documents added live"):]
+    assert "tests/data/real" in real and "| brindlewick.md | 174 | 5 | 0.18 |" in real
+    missing = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "r.md",
+                                tmp_path / "fresh.json", tmp_path / "none.json").read_text(encoding="utf-8")
+    assert "## Real documents added live" in missing and "none.json: not found" in missing
+
+
 def test_missing_and_malformed_files_become_a_line(tmp_path: Path):
     (tmp_path / "bench.json").write_text("{\"paths\": ", encoding="utf-8")
     out = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "results.md",

@@ -271,7 +271,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget
     while step == 0 or (train_seconds + statistics.mean(step_seconds[-3:]) <= budget_s
                         and (max_steps is None or step < max_steps)):
         checkpoint(f"at step {step}")
-        tick = time.perf_counter()
+        tick, paused_before = time.perf_counter(), paused
         examples = [fresh(step * new_count + i) for i in range(new_count)]
         examples += [replace(e, label=replay_label[e.label])
                      for e in (replay(step * (batch_size - new_count) + i) for i in range(batch_size - new_count))]
@@ -280,6 +280,8 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget
         optimizer.param_groups[1]["lr"] = preset.head_lr * factor
         loss = 0.0
         for first in range(0, len(examples), MICRO_BATCH):
+            if first:  # a question that arrives mid-step waits for one micro-batch, not the rest of the step
+                checkpoint(f"in step {step}")
             part = examples[first:first + MICRO_BATCH]
             batch = tokenizer([e.text for e in part], padding=True, truncation=True, max_length=max_length,
                               return_tensors="pt")
@@ -294,7 +296,7 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        step_seconds.append(time.perf_counter() - tick)
+        step_seconds.append(time.perf_counter() - tick - (paused - paused_before))
         train_seconds += step_seconds[-1]
         losses.append((step, round(loss, 4)))
         if hooks.step:

@@ -23,6 +23,7 @@ from fourpaths.retrieval.files import write_text_atomically
 EVAL_COMMAND = "fourpaths eval --all --json --output results/eval.json"
 BENCH_COMMAND = "fourpaths bench --repeats 3 --json --output results/bench.json"
 FRESH_COMMAND = "fourpaths fresh --teach-seconds 120 --json --output results/fresh.json"
+REAL_COMMAND = "fourpaths fresh --documents tests/data/real --teach-seconds 0 --json --output results/fresh_real.json"
 RESULTS_COMMAND = "fourpaths results"
 
 _PROVENANCE = ("date", "machine", "commit", "uncommitted_changes")
@@ -69,26 +70,28 @@ def _load(path: Path, command: str) -> dict:
 
 
 def write_results_doc(eval_path: str | Path, bench_path: str | Path, out_path: str | Path,
-                      fresh_path: str | Path) -> Path:
+                      fresh_path: str | Path, real_path: str | Path | None = None) -> Path:
     """Render docs/results.md from the results files; a missing or malformed file becomes a line saying so."""
     documents, notes = {}, {}
     for name, load, path in (("eval", load_eval_results, eval_path), ("bench", load_bench_results, bench_path),
-                             ("fresh", load_fresh_results, fresh_path)):
+                             ("fresh", load_fresh_results, fresh_path), ("real", load_fresh_results, real_path)):
         try:
-            documents[name] = load(path)
+            documents[name] = load(path) if path is not None else None
         except FourpathsError as error:
             documents[name], notes[name] = None, f"Not measured yet: {relative_message(error)}."
     text = render_results(documents["eval"], documents["bench"], documents["fresh"], eval_note=notes.get("eval"),
-                          bench_note=notes.get("bench"), fresh_note=notes.get("fresh"))
+                          bench_note=notes.get("bench"), fresh_note=notes.get("fresh"), real_doc=documents["real"],
+                          real_note=notes.get("real"))
     return write_text_atomically(text, out_path)
 
 
-def _fresh_section(doc: dict | None, note: str | None) -> list[str]:
+def _fresh_section(doc: dict | None, note: str | None, title: str = "Fresh knowledge",
+                   command: str = FRESH_COMMAND, about: str = "") -> list[str]:
     """Documents no shipped model saw: how soon they are searchable, and each path's scores before adding them,
     after adding them, and after teaching."""
-    lines = ["## Fresh knowledge", "", *_commands(FRESH_COMMAND, RESULTS_COMMAND)]
+    lines = [f"## {title}", "", *([about, ""] if about else []), *_commands(command, RESULTS_COMMAND)]
     if doc is None:
-        return lines + [note or f"Not measured yet: run `{FRESH_COMMAND}`.", ""]
+        return lines + [note or f"Not measured yet: run `{command}`.", ""]
     lines += _provenance(doc) + [""]
     lines += ["| Document | Words | Passages | Searchable after (s) |", "|---|---|---|---|"]
     lines += [f"| {d['name']} | {d['words']} | {d['chunks']} | {d['searchable_s']:.2f} |" for d in doc["documents"]]
@@ -117,7 +120,8 @@ def relative_message(error: Exception) -> str:
 
 
 def render_results(eval_doc: dict | None, bench_doc: dict | None, fresh_doc: dict | None = None, *,
-                   eval_note: str | None = None, bench_note: str | None = None, fresh_note: str | None = None) -> str:
+                   eval_note: str | None = None, bench_note: str | None = None, fresh_note: str | None = None,
+                   real_doc: dict | None = None, real_note: str | None = None) -> str:
     """docs/results.md as markdown: per question set a table of the four paths, the bench figures, then what
     fresh documents and teaching bought."""
     lines = ["# Results", "",
@@ -134,6 +138,10 @@ def render_results(eval_doc: dict | None, bench_doc: dict | None, fresh_doc: dic
     else:
         lines += _bench_section(bench_doc)
     lines += _fresh_section(fresh_doc, fresh_note)
+    if real_doc is not None or real_note is not None:
+        lines += _fresh_section(real_doc, real_note, "Real documents added live", REAL_COMMAND,
+                                "Public documents of a kind the corpus does not hold (three software licences, "
+                                "tests/data/real/README.md), with questions written by hand.")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
