@@ -63,6 +63,16 @@ def test_summary_line_is_computed_from_the_figures():
     assert scoreboard.summary_line(nobody) == "Strictly right most often: none on trained facts, same words."
 
 
+def test_dev_is_in_the_table_but_not_in_the_charts_or_the_summary():
+    """dev is what the recipes choose on: its figures are listed, never shown as a result."""
+    with_dev = {**DOC, "splits": {**DOC["splits"], "dev": {"n": 2, "paths": {
+        "rag": figures(1.0, 1.0, 1.0, 0.0, 9, 9), "lora": figures(0.0, 0.0, 0.0, 1.0, 9, 9)}}}}
+    assert "dev" in set(scoreboard.figures_frame(with_dev)["id"])
+    assert "dev" not in set(scoreboard.chart_frame(with_dev)["id"])
+    assert scoreboard.summary_line(with_dev) == scoreboard.summary_line(DOC)
+    assert scoreboard.abstention_frame(with_dev).equals(scoreboard.abstention_frame(DOC))
+
+
 def test_provenance_line():
     line = scoreboard.provenance(DOC)
     assert line.startswith("Measured 2026-12-06T10:00:00Z on Test CPU, 2 CPUs")

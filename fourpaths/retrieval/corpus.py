@@ -26,6 +26,7 @@ SPLITS = ("train", "dev", "eval_seen", "eval_unseen", "eval_natural", "eval_unan
 NATURAL_SPLITS = ("dev", "eval_natural")
 KINDS = ("docs", "updates", "none")  # a fact from docs/, one only in updates/, or none: the right reply is to abstain
 STYLES = ("first-person", "indirect", "synonym", "condition", "old-vs-new", "casual")
+TUNING_SPLITS = ("dev",)  # for choosing checkpoints and thresholds: measured, never reported as a result
 UNANSWERABLE_SPLITS = ("eval_unanswerable",)  # questions no document answers: the right reply is to abstain
 # What each question set is, as people see it: a short title for tables, and a note saying what it measures.
 SPLIT_TITLES = {

@@ -78,6 +78,13 @@ def load_partial(settings: Settings) -> dict | None:
         return None
 
 
+def is_tuning(split: str) -> bool:
+    """dev: measured so a recipe can choose on it, so its figures are not results (no chart, no summary)."""
+    from fourpaths.retrieval.corpus import TUNING_SPLITS
+
+    return split in TUNING_SPLITS
+
+
 def is_unanswerable(split: str, result: dict) -> bool:
     from fourpaths.retrieval.corpus import UNANSWERABLE_SPLITS
 
@@ -110,7 +117,7 @@ def chart_frame(doc: dict, metric: str = "strict") -> pd.DataFrame:
     if metric not in RIGHT_METRICS:
         raise FourpathsError(f"unknown figure {metric!r}; choose one of: {', '.join(RIGHT_METRICS)}")
     rows = [{"set": split_title(split), "id": split, "path": title(path_id), "value": figures.get(metric)}
-            for split, result in doc["splits"].items() if not is_unanswerable(split, result)
+            for split, result in doc["splits"].items() if not is_unanswerable(split, result) and not is_tuning(split)
             for path_id, figures in result["paths"].items()]
     return pd.DataFrame(rows, columns=["set", "id", "path", "value"])
 
@@ -121,6 +128,8 @@ def abstention_frame(doc: dict) -> pd.DataFrame:
     answerable: dict[str, list[float]] = {}
     unanswerable: dict[str, list[float]] = {}
     for split, result in doc["splits"].items():
+        if is_tuning(split):
+            continue
         into = unanswerable if is_unanswerable(split, result) else answerable
         for path_id, figures in result["paths"].items():
             if figures.get("abstained") is not None:
@@ -207,8 +216,8 @@ def summary_line(doc: dict) -> str:
     for split, result in doc["splits"].items():
         paths = result["paths"]
         best = max((figures.get("strict") or 0.0 for figures in paths.values()), default=0.0)
-        if is_unanswerable(split, result):
-            continue  # abstaining is its own chart: "always I don't know" is no win
+        if is_unanswerable(split, result) or is_tuning(split):
+            continue  # abstaining is its own chart: "always I don't know" is no win; dev is for choosing
         if best == 0:
             parts.append(f"none on {split_title(split)}")
             continue
@@ -218,7 +227,9 @@ def summary_line(doc: dict) -> str:
         return "No question set has been measured."
     sentence = "Strictly right most often: " + "; ".join(parts) + "."
     speeds: dict[str, list[float]] = {}
-    for result in doc["splits"].values():
+    for split, result in doc["splits"].items():
+        if is_tuning(split):
+            continue
         for path_id, figures in result["paths"].items():
             if figures.get("p50_ms"):
                 speeds.setdefault(path_id, []).append(figures["p50_ms"])
