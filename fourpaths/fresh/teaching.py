@@ -9,12 +9,12 @@ what it was taught before is not forgotten). New pairs are reworded, and their d
 the answer cut out) are taught too, as the recipe does for the team's documents.
 
 Three phases, each timed on its own: preparing (data, rewordings, the model around the shared base weights of
-fourpaths/fresh/base_weights.py), training (the budget counts these seconds only: a step begins only if, at the pace
-of the last steps, it ends inside it), measuring (recall on the pairs, on rewordings and on the shipped questions).
-Each step's 16 examples go through the model in MICRO_BATCH pieces whose gradients add up to the whole batch's: the
-same update, a quarter of the activations (a step of 16 at once took 260 MB). The taught model answers unmerged on
-the shared base, and is saved only by its caller (fourpaths/fresh/overlay.py), which knows whether the session still
-wants it.
+fourpaths/fresh/base_weights.py), training (the budget counts these seconds only: a step begins only if, as long as
+the slowest of the last three, it ends inside it), measuring (recall on the pairs, on rewordings and on the shipped
+questions). Each step's 16 examples go through the model in MICRO_BATCH pieces whose gradients add up to the whole
+batch's: the same update, a quarter of the activations (a step of 16 at once took 260 MB). The taught model answers
+unmerged on the shared base, and is saved only by its caller (fourpaths/fresh/overlay.py), which knows whether the
+session still wants it.
 
 Only public pieces are used: the recipe's data builders and stream, PEFT's config and state-dict functions.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -266,9 +265,9 @@ def train_with_pairs(shipped: Path, corpus: Path, pairs: list[TeachPair], budget
         hooks.phase("training")
     peft_model.train()
     step_seconds: list[float] = []
-    # A step begins only if it should end inside the budget (by the last few steps' pace): the budget is kept,
-    # not overrun by a step that a busy machine slows down.
-    while step == 0 or (train_seconds + statistics.mean(step_seconds[-3:]) <= budget_s
+    # A step begins only if, taking as long as the slowest of the last three, it ends inside the budget: the
+    # budget is kept, not overrun by steps that a busy machine slows down.
+    while step == 0 or (train_seconds + max(step_seconds[-3:]) <= budget_s
                         and (max_steps is None or step < max_steps)):
         checkpoint(f"at step {step}")
         tick, paused_before = time.perf_counter(), paused
