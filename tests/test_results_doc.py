@@ -135,6 +135,14 @@ def test_write_results_doc_from_files(tmp_path: Path):
     assert [p.name for p in out.parent.iterdir()] == ["results.md"]
 
 
+def test_dev_is_named_but_its_figures_are_not_reported():
+    with_dev = {**EVAL_DOC, "splits": {"dev": next(iter(EVAL_DOC["splits"].values())), **EVAL_DOC["splits"]}}
+    text = render_results(with_dev, None)
+    assert "### dev" not in text and "dev: measured in the results file" in text
+    assert text.replace("dev: measured in the results file for the recipes' choices, not reported here.\n\n", "") \
+        == render_results(EVAL_DOC, None)
+
+
 def test_real_documents_get_their_own_section_after_fresh_knowledge(tmp_path: Path):
     (tmp_path / "real.json").write_text(json.dumps(FRESH_DOC), encoding="utf-8")
     out = write_results_doc(tmp_path / "eval.json", tmp_path / "bench.json", tmp_path / "results.md",

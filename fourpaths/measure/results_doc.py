@@ -17,7 +17,7 @@ from typing import Iterable
 from fourpaths.answering.paths import SHORT_TITLES
 from fourpaths.config import PROJECT_ROOT
 from fourpaths.errors import FourpathsError
-from fourpaths.retrieval.corpus import SPLIT_NOTES
+from fourpaths.retrieval.corpus import SPLIT_NOTES, TUNING_SPLITS
 from fourpaths.retrieval.files import write_text_atomically
 
 EVAL_COMMAND = "fourpaths eval --all --json --output results/eval.json"
@@ -195,8 +195,13 @@ def _eval_section(doc: dict) -> list[str]:
               "overlap with the reference. Abstained: the share of answers that say the documents or the model do",
               "not know. On questions no document answers, abstaining is the correct answer. p50/p95: time from",
               "question to whole answer, four paths asked at once, greedy decoding.", ""]
+    tuning = [split for split in doc["splits"] if split in TUNING_SPLITS]
     for split, result in doc["splits"].items():
-        lines += _split_section(split, result)
+        if split not in tuning:
+            lines += _split_section(split, result)
+    if tuning:  # what the recipes choose on is measured, never reported
+        lines += [f"{' and '.join(tuning)}: measured in the results file for the recipes' choices, not reported here.",
+                  ""]
     models = doc.get("models")
     if isinstance(models, dict) and models:
         lines += ["### Models", "", "| Setting | Location | Weights hash |", "|---|---|---|"]
