@@ -242,9 +242,12 @@ def test_a_template_switch_keeps_the_first_answers_marked_against_the_reference(
         page.get_by_role("combobox", name="Prompt template (prompt path)").click()
         page.get_by_role("option", name="few-shot", exact=True).click()
         settled(page)
+        # one line once the rerun is drawn (while it draws, the stale line can stand beside the new one)
+        expect(page.get_by_text(re.compile(r"^Asked .* with zero-shot"))).to_have_count(1, timeout=30_000)
         expect(page.get_by_text(re.compile(r"^Asked .* with zero-shot"))).to_be_visible()
         assert shown_answers(page) == first
         ask_and_wait(page)
+        expect(page.get_by_text(re.compile(r"^Asked .* with few-shot"))).to_have_count(1, timeout=30_000)
         expect(page.get_by_text(re.compile(r"^Asked .* with few-shot"))).to_be_visible()
         table = page.get_by_test_id("stDataFrame").last
         expect(page.get_by_role("heading", name="This session's questions (2)")).to_be_visible()
