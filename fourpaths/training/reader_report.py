@@ -34,7 +34,7 @@ def exact_span(answer: str, reference: str) -> bool:
 
 @dataclass(frozen=True)
 class Scored:
-    margin: float  # the best span's decision score: its score minus its null score (plus its sentence bonus)
+    decision: float  # the best span's Span.decision: score minus null score, plus its sentence bonus
     correct: bool  # the span is right (answerable) / False for unanswerable questions
     answerable: bool
     f1: float = 0.0
@@ -57,16 +57,16 @@ def rates_at(scored: list[Scored], threshold: float) -> dict[str, float]:
     """Shares at a threshold: answerable questions answered correctly, unanswerable ones declined."""
     answerable = [s for s in scored if s.answerable]
     absent = [s for s in scored if not s.answerable]
-    right = sum(s.correct and s.margin >= threshold for s in answerable) / max(1, len(answerable))
-    declined = sum(s.margin < threshold for s in absent) / max(1, len(absent))
+    right = sum(s.correct and s.decision >= threshold for s in answerable) / max(1, len(answerable))
+    declined = sum(s.decision < threshold for s in absent) / max(1, len(absent))
     return {"answered": right, "abstained": declined}
 
 
 def calibrate(real: list[Scored], generated: list[Scored]) -> tuple[float, float]:
     """(threshold, objective): the threshold that maximises the mean of train questions answered correctly,
     generated answerable questions answered exactly and generated unanswerable questions declined."""
-    margins = sorted({round(s.margin, 4) for s in real + generated})
-    candidates = [margins[0] - 1.0] + [(a + b) / 2 for a, b in zip(margins, margins[1:])] + [margins[-1] + 1.0]
+    scores = sorted({round(s.decision, 4) for s in real + generated})
+    candidates = [scores[0] - 1.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:])] + [scores[-1] + 1.0]
     best = (-1.0, 0.0)
     for threshold in candidates:
         value = objective(real, generated, threshold)
@@ -151,14 +151,15 @@ def write_card(output: Path, summary: dict, command: str) -> None:
         f"{summary['train_seconds'] / 60:.1f} min on {summary['machine']}",
         f"- **Final training loss** (mean of the last 50 steps): {summary['final_train_loss']}; **held-out loss** "
         f"(generated, unseen seeds): {summary['held_out_loss']}",
-        f"- **No-answer threshold**: {f['threshold']} (margin = span score - null score), calibrated on dev "
+        f"- **No-answer threshold**: {f['threshold']} (on the decision score, below), calibrated on dev "
         f"({dev['n']} questions) with the relevance gate {f['relevance_gate']}: the lowest threshold that declines "
         f"at least {dev.get('decline_target', 0.8):.0%} of dev's unanswerable questions (among those, it answers "
         "the most)",
-        f"- **Reading**: each sentence of the passages on its own; a span's decision score is its margin plus "
+        f"- **Reading**: each sentence of the passages on its own; a span's decision score is its margin (span "
+        f"score - null score) plus "
         f"{f.get('sentence_weight', 0):g} x its sentence's cosine with the question (all-MiniLM-L6-v2, the RAG "
         "path's embedder), and the threshold applies to that score" if f.get("sentence_weight") else
-        "- **Reading**: each passage whole; the threshold applies to the best span's margin",
+        "- **Reading**: each passage whole; the decision score is the best span's margin (span score - null score)",
         f"- **dev at the threshold**: docs {dev['docs']:.2f}, updates {dev['updates']:.2f} (strict), unanswerable "
         f"declined {dev['none']:.2f}; never abstaining: docs {bare['docs']:.2f}, updates {bare['updates']:.2f}",
         f"- **Held-out generated** (n={f['generated_questions']}): at the threshold "
@@ -181,7 +182,7 @@ DECLINE_TARGET = 0.80
 @dataclass(frozen=True)
 class DevScored:
     kind: str  # "docs", "updates" or "none" (no document answers)
-    margin: float
+    decision: float  # as Scored.decision
     correct: bool
     gated: bool  # retrieval's relevance is under the gate: abstains whatever the reader says
 
@@ -225,7 +226,7 @@ def dev_rates(scored: list[DevScored], threshold: float) -> dict[str, float]:
     rates = {}
     for kind in ("docs", "updates", "none"):
         group = [s for s in scored if s.kind == kind]
-        answered = [not s.gated and s.margin >= threshold for s in group]
+        answered = [not s.gated and s.decision >= threshold for s in group]
         good = [not a for a in answered] if kind == "none" else [a and s.correct for a, s in zip(answered, group)]
         rates[kind] = round(sum(good) / max(1, len(group)), 4)
     return rates
@@ -235,8 +236,8 @@ def calibrate_on_dev(scored: list[DevScored], decline: float = DECLINE_TARGET) -
     """The lowest threshold at which the RAG path declines at least `decline` of dev's unanswerable questions
     (relevance gate included): among those, the one that answers the most. The rates there, and their mean as the
     objective."""
-    margins = sorted({round(s.margin, 4) for s in scored})
-    candidates = [margins[0] - 1.0] + [(a + b) / 2 for a, b in zip(margins, margins[1:])] + [margins[-1] + 1.0]
+    scores = sorted({round(s.decision, 4) for s in scored})
+    candidates = [scores[0] - 1.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:])] + [scores[-1] + 1.0]
     if not any(s.kind == "none" for s in scored):  # nothing to decline: answer everything
         decline = 0.0
     threshold = next((t for t in candidates if dev_rates(scored, t)["none"] >= decline - 1e-9), candidates[-1])
