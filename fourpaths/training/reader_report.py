@@ -62,13 +62,18 @@ def rates_at(scored: list[Scored], threshold: float) -> dict[str, float]:
     return {"answered": right, "abstained": declined}
 
 
+def threshold_candidates(scored) -> list[float]:
+    """Every threshold that splits the scored questions differently: below all, between each two decision
+    scores, above all."""
+    scores = sorted({round(s.decision, 4) for s in scored})
+    return [scores[0] - 1.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:])] + [scores[-1] + 1.0]
+
+
 def calibrate(real: list[Scored], generated: list[Scored]) -> tuple[float, float]:
     """(threshold, objective): the threshold that maximises the mean of train questions answered correctly,
     generated answerable questions answered exactly and generated unanswerable questions declined."""
-    scores = sorted({round(s.decision, 4) for s in real + generated})
-    candidates = [scores[0] - 1.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:])] + [scores[-1] + 1.0]
     best = (-1.0, 0.0)
-    for threshold in candidates:
+    for threshold in threshold_candidates(real + generated):
         value = objective(real, generated, threshold)
         if value > best[0] + 1e-9 or (abs(value - best[0]) <= 1e-9 and abs(threshold) < abs(best[1])):
             best = (value, threshold)
@@ -236,8 +241,7 @@ def calibrate_on_dev(scored: list[DevScored], decline: float = DECLINE_TARGET) -
     """The lowest threshold at which the RAG path declines at least `decline` of dev's unanswerable questions
     (relevance gate included): among those, the one that answers the most. The rates there, and their mean as the
     objective."""
-    scores = sorted({round(s.decision, 4) for s in scored})
-    candidates = [scores[0] - 1.0] + [(a + b) / 2 for a, b in zip(scores, scores[1:])] + [scores[-1] + 1.0]
+    candidates = threshold_candidates(scored)
     if not any(s.kind == "none" for s in scored):  # nothing to decline: answer everything
         decline = 0.0
     threshold = next((t for t in candidates if dev_rates(scored, t)["none"] >= decline - 1e-9), candidates[-1])
