@@ -3,13 +3,14 @@ their place; a job gives way to questions; a session's end cancels its job, writ
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from fourpaths.answering.admission import ADMISSION
-from fourpaths.fresh.jobs import TEACHING, Visitor
+from fourpaths.answering.admission import ADMISSION, Admission
+from fourpaths.fresh.jobs import QUIET_S, TEACHING, Visitor
 from fourpaths.fresh.proposals import propose_pairs
 
 DATA = Path(__file__).parent / "data" / "fresh"
@@ -88,6 +89,29 @@ def test_a_teaching_job_pauses_while_questions_are_answered(visitors):
     job.join(120)
     assert job.status().state == "done" and job.report.paused_seconds >= 1.5
     assert job.report.train_seconds <= 4 + 3  # the pause is not in the budget
+
+
+def test_the_line_is_quiet_only_some_time_after_its_last_question():
+    line = Admission()
+    assert line.quiet(QUIET_S)  # no question yet
+    turn = line.join(1)
+    assert not line.quiet(0.0) and not line.wait_quiet(0.0, 0.2)
+    line.leave(turn)
+    assert line.quiet(0.0) and not line.quiet(60.0), "the question just left: not quiet for a minute yet"
+    left = time.monotonic()
+    assert line.wait_quiet(0.3, 30)
+    assert time.monotonic() - left >= 0.3
+    again = line.join(1)
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(line.wait_quiet(0.2, 30)))
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive(), "a job waiting for quiet went on while a question was answered"
+    line.leave(again)
+    left = time.monotonic()
+    waiter.join(30)
+    assert time.monotonic() - left >= 0.2
+    assert results == [True]
 
 
 def test_a_session_ending_while_it_teaches_cancels_and_writes_nothing(visitors):

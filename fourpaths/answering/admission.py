@@ -4,6 +4,7 @@ waiting in the order they arrived, each able to say how many are ahead of it."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Iterator
 
 
@@ -16,6 +17,7 @@ class Admission:
         self._line: list[object] = []  # waiting turns, in arrival order
         self._widths: dict[object, int] = {}
         self._answering: set[object] = set()
+        self._last_busy = float("-inf")  # time.monotonic() when a question last left or was answered
 
     def join(self, width: int) -> object:
         """A new turn at the end of the line (admitted at once if there is room)."""
@@ -49,12 +51,27 @@ class Admission:
                 self._line.remove(turn)
             self._answering.discard(turn)
             self._widths.pop(turn, None)
+            self._last_busy = time.monotonic()
             self._admit()
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Block until nothing is answering or waiting, or `timeout` seconds pass; True when idle."""
+    def quiet(self, seconds: float = 0.0) -> bool:
+        """Nothing answering or waiting, and nothing was for the last `seconds`."""
         with self._changed:
-            return self._changed.wait_for(lambda: not self._answering and not self._line, timeout)
+            return not self._answering and not self._line and time.monotonic() - self._last_busy >= seconds
+
+    def wait_quiet(self, seconds: float, timeout: float) -> bool:
+        """Block until `quiet(seconds)`, or `timeout` seconds pass; True when quiet."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                busy = self._answering or self._line
+                left = deadline - time.monotonic()
+                if not busy and time.monotonic() - self._last_busy >= seconds:
+                    return True
+                if left <= 0:
+                    return False
+                # idle but not yet for long enough: nothing notifies when that time is up, so wake for it
+                self._changed.wait(left if busy else min(left, seconds - (time.monotonic() - self._last_busy)))
 
     def counts(self) -> tuple[int, int]:
         """(answering, waiting) now."""

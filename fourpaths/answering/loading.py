@@ -4,6 +4,7 @@ progress bar that says what is loading. No streamlit here: the app reads these f
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -55,9 +56,20 @@ def start_loading(settings: Settings) -> Loading:
             loading.problems = Workspace(settings).preload(loading.progress)
         except Exception as error:  # noqa: BLE001 - shown in the app; the pages that need no model still work
             loading.problems = [f"loading failed: {type(error).__name__}: {error}"]
+        keep_out_of_collections()
         loading.seconds = round(time.perf_counter() - started, 1)
         loading.finished = True
         loading._ready.set()
 
     threading.Thread(target=work, name="fourpaths-loading", daemon=True).start()
     return loading
+
+
+def keep_out_of_collections() -> None:
+    """Collect once, then put every object alive now, the models' above all, out of the collector's walks (gc.freeze).
+
+    Why: Streamlit collects every generation after each script run, a fragment's included, and holds the GIL while
+    it walks every object; with the models loaded, the walks of pages redrawn every second slowed every other
+    session's answers (docs/reliability.md). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()

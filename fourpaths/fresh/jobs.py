@@ -7,9 +7,10 @@ stops its teaching, deletes its adapter folder and frees its memory then, not wh
 
 Jobs of a process form one line (TEACHING, first come, first served, `concurrent_teaching` at once: one by
 default): each teaching job holds a core and a model's activations, so two at once only double the memory and
-slow each other. A waiting job knows its place. A job gives way to questions: before each step it waits while any
-question of any session is being answered or waiting, so the askers' latency stays what it is without teaching;
-its budget counts training steps only, and the pauses are reported beside it.
+slow each other. A waiting job knows its place. A job gives way to questions: before each micro-batch it waits while
+any question of any session is being answered or waiting, and until none has been for QUIET_S, so a visitor asking
+one question after another does not meet a micro-batch begun in the moment between them; its budget counts
+training steps only, and the pauses are reported beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fourpaths.fresh.teaching import DEFAULT_BUDGET_S, Hooks, TeachingCancelled,
 
 TEACHING = Admission()  # the process's line of teaching jobs
 GIVE_WAY_POLL_S = 1.0  # how often a paused job looks at its cancel flag
+QUIET_S = 2.0  # longer than a page takes to draw an answer before its visitor can ask the next
 
 
 @dataclass
@@ -110,13 +112,13 @@ class TeachJob:
             self._train_seconds = train_seconds
 
     def _pause(self) -> float:
-        """Wait while other sessions' questions are answered or waiting; the seconds waited."""
+        """Wait while other sessions' questions are answered or waiting, and QUIET_S after; the seconds waited."""
         started = time.perf_counter()
-        if ADMISSION.counts() == (0, 0):
+        if ADMISSION.quiet(QUIET_S):
             return 0.0
         resume = self._state
         self._set(state="paused")
-        while not self._cancel.is_set() and not ADMISSION.wait_idle(GIVE_WAY_POLL_S):
+        while not self._cancel.is_set() and not ADMISSION.wait_quiet(QUIET_S, GIVE_WAY_POLL_S):
             pass
         self._set(state=resume)
         return time.perf_counter() - started
