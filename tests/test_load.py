@@ -262,4 +262,6 @@ def test_load_with_a_teaching_session_measures_latency_and_memory(micro_env, tmp
     assert teacher["error"] is None and "steps in" in teacher["cost"] and "Teaching: step" in teacher["states"]
     assert teaching["askers_p95_ms"] > 0 and teaching["askers_p95_without_teaching_ms"] > 0
     assert 100 < teaching["idle_server_mb"] <= teaching["peak_server_mb_while_teaching"]
+    warm_up = teaching["warm_up_teacher"]  # the process's first job, before the idle figure
+    assert warm_up["error"] is None and "steps in" in warm_up["cost"] and teaching["cold_idle_server_mb"] > 100
     assert teaching["server_mb_after_close"] > 100 and teaching["server_anonymous_mb_after_close"] > 0

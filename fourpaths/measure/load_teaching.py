@@ -1,7 +1,10 @@
 """`fourpaths load --teach T`: T sessions teach the adapter on the Fresh knowledge page while the askers ask.
 
 After the askers' run without teaching (fourpaths/measure/load_test.py), the sessions close and, SETTLE_S later,
-the server's resident memory is the idle figure. Then T new sessions each paste a document no model saw
+the server's resident memory is the cold idle figure. One session then teaches once, untimed, and closes: the first
+job in a process pages in the library code of the backward pass and fills its allocators for good (what later jobs
+reuse), so SETTLE_S after it closes is the idle figure, that of a server that has taught, as the askers' run
+begins after an untimed question. Then T new sessions each paste a document no model saw
 (tests/data/fresh/), propose pairs and press Teach with the given budget; once the first is training, the askers
 (new sessions, the same questions) ask all at once. Measured: the askers' latency while the teachers teach, each
 teacher's outcome, the server's resident memory every SAMPLE_S (its peak while teaching), and, SETTLE_S after
@@ -146,7 +149,19 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
     """The askers' run again with `teachers` sessions teaching; memory idle before, peak during, and after."""
     from fourpaths.measure.load_test import QUESTION_TIMEOUT_MS, SessionRun, open_session, run_session
 
-    progress(f"teaching: waiting {SETTLE_S:.0f} s for the closed sessions to be released, then the idle memory")
+    progress(f"teaching: waiting {SETTLE_S:.0f} s for the closed sessions to be released, then the cold idle memory")
+    await asyncio.sleep(SETTLE_S)
+    cold_mb, cold_anonymous_mb = server_resident_mb(server_pid), server_resident_mb(server_pid, anonymous_mb)
+    progress("teaching: one session teaches once, untimed (the process's first job); then the idle memory")
+    warm_up = TeacherRun(TEACH_DOCUMENTS[0].name)
+    context, page = await open_teacher(browser, address)
+    try:
+        clicked = await start_teaching(page, TEACH_DOCUMENTS[0], SLIDER_STEP_S, warm_up)
+        await teach_to_the_end(page, clicked, warm_up, int(1000 * (SLIDER_STEP_S * 4 + 600)))
+    except Exception as error:  # noqa: BLE001 - one of the run's errors
+        warm_up.error = f"starting: {type(error).__name__}: {one_line(error)}"
+    finally:
+        await context.close()
     await asyncio.sleep(SETTLE_S)
     idle_mb, idle_anonymous_mb = server_resident_mb(server_pid), server_resident_mb(server_pid, anonymous_mb)
     samples: list[float] = []
@@ -188,7 +203,8 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
         await sampler
     progress(f"teaching: every session closed; memory in {SETTLE_S:.0f} s")
     await asyncio.sleep(SETTLE_S)
-    return {"idle_mb": idle_mb, "peak_mb": max(samples, default=None), "after_close_mb": server_resident_mb(server_pid),
+    return {"cold_idle_mb": cold_mb, "cold_idle_anonymous_mb": cold_anonymous_mb, "warm_up": warm_up,
+            "idle_mb": idle_mb, "peak_mb": max(samples, default=None), "after_close_mb": server_resident_mb(server_pid),
             "idle_anonymous_mb": idle_anonymous_mb,
             "after_close_anonymous_mb": server_resident_mb(server_pid, anonymous_mb), "askers": askers,
             "teachers": runs}

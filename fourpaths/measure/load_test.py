@@ -419,8 +419,8 @@ def load_document(measured: LoadRun) -> dict:
 
 
 def _teaching_document(measured: LoadRun, p95_without: float | None) -> dict | None:
-    """The askers' latency while sessions teach, beside theirs without; the teachers' outcomes; memory idle,
-    at its peak while teaching, and after every session closed."""
+    """The askers' latency while sessions teach, beside theirs without; the teachers' outcomes; memory idle before
+    any teaching (cold) and after a first job (idle), at its peak while teaching, and after every session closed."""
     if not measured.teaching:
         return None
     t = measured.teaching
@@ -431,15 +431,20 @@ def _teaching_document(measured: LoadRun, p95_without: float | None) -> dict | N
         "sessions": len(t["teachers"]), "budget_s": measured.teach_seconds, "askers": len(t["askers"]),
         "askers_p50_ms": percentile(times, 50), "askers_p95_ms": p95, "askers_p95_without_teaching_ms": p95_without,
         "askers_p95_over_without": ratio(p95, p95_without), "askers_finished": len(times),
+        "cold_idle_server_mb": t["cold_idle_mb"], "cold_idle_server_anonymous_mb": t["cold_idle_anonymous_mb"],
+        "warm_up_teacher": {"document": t["warm_up"].document, "error": t["warm_up"].error, "cost": t["warm_up"].cost},
         "idle_server_mb": t["idle_mb"], "peak_server_mb_while_teaching": t["peak_mb"],
         "server_mb_after_close": t["after_close_mb"], "after_close_over_idle": ratio(t["after_close_mb"], t["idle_mb"]),
         "idle_server_anonymous_mb": t["idle_anonymous_mb"], "server_anonymous_mb_after_close":
             t["after_close_anonymous_mb"],
         "anonymous_after_close_over_idle": ratio(t["after_close_anonymous_mb"], t["idle_anonymous_mb"]),
+        "after_close_over_cold_idle": ratio(t["after_close_mb"], t["cold_idle_mb"]),
         "teachers": [{"document": run.document, "ms": run.ms, "error": run.error, "cost": run.cost,
                       "states": run.states} for run in t["teachers"]],
         "error_messages": [message for run in t["askers"] for message in run.errors]
-                          + [f"teacher {run.document}: {run.error}" for run in t["teachers"] if run.error],
+                          + [f"teacher {run.document}: {run.error}" for run in t["teachers"] if run.error]
+                          + ([f"warm-up teacher {t['warm_up'].document}: {t['warm_up'].error}"]
+                             if t["warm_up"].error else []),
     }
 
 
@@ -471,11 +476,13 @@ def report_lines(result: dict) -> list[str]:
         out += [f"with {teaching['sessions']} sessions teaching ({teaching['budget_s']:.0f} s budget each):",
                 f"{'  askers p95':<28}{ms(teaching['askers_p95_ms']):>12}  "
                 f"({teaching['askers_p95_over_without']}x their p95 without teaching)",
-                f"{'  server memory idle':<28}{teaching['idle_server_mb']:>9.0f} MB",
+                f"{'  server memory cold idle':<28}{teaching['cold_idle_server_mb']:>9.0f} MB  (before any teaching)",
+                f"{'  idle after a first job':<28}{teaching['idle_server_mb']:>9.0f} MB  "
+                f"({teaching['warm_up_teacher']['error'] or teaching['warm_up_teacher']['cost']})",
                 f"{'  peak while teaching':<28}{teaching['peak_server_mb_while_teaching']:>9.0f} MB",
                 f"{'  30 s after all closed':<28}{teaching['server_mb_after_close']:>9.0f} MB  "
                 f"({teaching['after_close_over_idle']}x idle; its own data "
-                f"{teaching['anonymous_after_close_over_idle']}x)"]
+                f"{teaching['anonymous_after_close_over_idle']}x; {teaching['after_close_over_cold_idle']}x cold idle)"]
         out += [f"  teacher {t['document']}: {t['error'] or t['cost']}" for t in teaching["teachers"]]
     out += [f"error: {message}" for message in result["error_messages"]]
     return out
