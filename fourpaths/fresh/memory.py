@@ -19,6 +19,22 @@ def release_memory() -> None:
         pass
 
 
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Let glibc make at most `arenas` malloc arenas from now on (as MALLOC_ARENA_MAX would at start); True if set.
+
+    Why: glibc gives threads that allocate at once arenas of their own, up to 8 per core, and what a thread frees
+    stays in its arena, in pieces malloc_trim cannot return; questions and teaching run on short-lived threads, so
+    the server held more after every session closed than before (docs/reliability.md). Call it before they start."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc: its allocator keeps its own arenas
+        return False
+
+
 def anonymous_mb(pid: int | str = "self") -> float | None:
     """The part of a process's resident memory that is its own data (smaps_rollup's Anonymous): what a session
     can leave behind. The rest maps files, such as library code paged in once (teaching's backward kernels
