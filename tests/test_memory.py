@@ -1,4 +1,4 @@
-"""Giving memory back (fourpaths.fresh.memory): glibc arenas limited, freed pages returned, memory read."""
+"""Giving memory back (fourpaths.fresh.memory): large blocks mapped apart, freed pages returned, memory read."""
 
 from __future__ import annotations
 
@@ -9,45 +9,46 @@ import textwrap
 
 import pytest
 
-from fourpaths.fresh.memory import MALLOC_ARENAS, anonymous_mb, release_memory, resident_mb
+from fourpaths.fresh.memory import anonymous_mb, release_memory, resident_mb
 
-# Eight threads allocate at once, then the process counts glibc's arenas (malloc_info's <heap> entries).
-COUNT_ARENAS = textwrap.dedent("""
-    import ctypes, sys, tempfile, threading
-    from fourpaths.fresh.memory import limit_malloc_arenas
-    if sys.argv[1] == "limit":
-        assert limit_malloc_arenas()
+# 200 blocks of 512 KB, each followed by a small block that stays, then the large ones freed: the MB still held.
+FREED_BUT_HELD = textwrap.dedent("""
+    import ctypes, sys
+    from fourpaths.fresh.memory import anonymous_mb, map_large_blocks_apart
+    if sys.argv[1] == "apart":
+        assert map_large_blocks_apart()
     libc = ctypes.CDLL("libc.so.6")
-    libc.fopen.restype = ctypes.c_void_p
-    start = threading.Barrier(8)
-    def work():
-        start.wait()
-        for _ in range(2000):
-            blocks = [bytearray(4096) for _ in range(20)]
-            del blocks
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads: thread.start()
-    for thread in threads: thread.join()
-    with tempfile.NamedTemporaryFile("r") as out:
-        stream = libc.fopen(out.name.encode(), b"w")
-        libc.malloc_info(0, ctypes.c_void_p(stream))
-        libc.fclose(ctypes.c_void_p(stream))
-        print(out.read().count("<heap nr="))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    first = libc.malloc(1 << 20)
+    libc.memset(first, 1, 1 << 20)
+    libc.free(first)  # glibc's own threshold now rises past 1 MB
+    before = anonymous_mb()
+    large, kept = [], []
+    for _ in range(200):
+        block = libc.malloc(512 * 1024)
+        libc.memset(block, 1, 512 * 1024)
+        large.append(block)
+        kept.append(libc.malloc(20_000))
+    for block in large:
+        libc.free(block)
+    print(anonymous_mb() - before)
 """)
 
 
-def arenas(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", COUNT_ARENAS, mode], capture_output=True, text=True, timeout=120,
-                          env={name: value for name, value in os.environ.items() if name != "MALLOC_ARENA_MAX"})
+def held_mb(mode: str) -> float:
+    done = subprocess.run([sys.executable, "-c", FREED_BUT_HELD, mode], capture_output=True, text=True, timeout=120,
+                          env={name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")})
     assert done.returncode == 0, done.stderr
-    return int(done.stdout.strip())
+    return float(done.stdout.strip())
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
-                    reason="glibc's arenas")
-def test_threads_allocating_at_once_share_the_limited_arenas():
-    assert arenas("free") > MALLOC_ARENAS, "eight threads at once made no arenas of their own: the test shows nothing"
-    assert arenas("limit") <= MALLOC_ARENAS
+                    reason="glibc's allocator")
+def test_large_blocks_mapped_apart_go_back_to_the_system_when_freed():
+    assert held_mb("glibc's default") > 50, "glibc gave the blocks back anyway: the test shows nothing"
+    assert held_mb("apart") < 10
 
 
 def test_a_process_memory_is_read_and_freed_pages_are_returned():

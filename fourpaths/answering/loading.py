@@ -44,9 +44,9 @@ class Loading:
 
 def start_loading(settings: Settings) -> Loading:
     """Load every model and the search index of `settings` on a daemon thread; returns at once."""
-    from fourpaths.fresh.memory import limit_malloc_arenas
+    from fourpaths.fresh.memory import map_large_blocks_apart
 
-    limit_malloc_arenas()  # before the threads that answer and teach allocate
+    map_large_blocks_apart()
     loading = Loading()
 
     def work() -> None:

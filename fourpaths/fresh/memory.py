@@ -19,19 +19,20 @@ def release_memory() -> None:
         pass
 
 
-MALLOC_ARENAS = 2
-M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 256 * 1024
 
 
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Let glibc make at most `arenas` malloc arenas from now on (as MALLOC_ARENA_MAX would at start); True if set.
+def map_large_blocks_apart(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Have glibc map every block of `threshold` bytes or more on its own, so that freeing it gives it back to the
+    system at once; True if set.
 
-    Why: glibc gives threads that allocate at once arenas of their own, up to 8 per core, and what a thread frees
-    stays in its arena, in pieces malloc_trim cannot return; questions and teaching run on short-lived threads, so
-    the server held more after every session closed than before (docs/reliability.md). Call it before they start."""
+    Why: glibc's own threshold rises to the size of each such block freed (up to 32 MB), after which a question's
+    and a teaching step's activations come from the heap, where small blocks left between them pin the freed memory:
+    the server held more after every session closed than before (docs/reliability.md)."""
     try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # not glibc: its allocator keeps its own arenas
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):  # not glibc: its allocator returns memory its own way
         return False
 
 
