@@ -56,8 +56,7 @@ class Admission:
 
     def quiet(self, seconds: float = 0.0) -> bool:
         """Nothing answering or waiting, and nothing was for the last `seconds`."""
-        with self._changed:
-            return not self._answering and not self._line and time.monotonic() - self._last_busy >= seconds
+        return self.wait_quiet(seconds, 0.0)
 
     def wait_quiet(self, seconds: float, timeout: float) -> bool:
         """Block until `quiet(seconds)`, or `timeout` seconds pass; True when quiet."""

@@ -1,14 +1,13 @@
 """`fourpaths load --teach T`: T sessions teach the adapter on the Fresh knowledge page while the askers ask.
 
-After the askers' run without teaching (fourpaths/measure/load_test.py), the sessions close and, SETTLE_S later,
-the server's resident memory is the cold idle figure. One session then teaches once, untimed, and closes: the first
-job in a process pages in the library code of the backward pass and fills its allocators for good (what later jobs
-reuse), so SETTLE_S after it closes is the idle figure, that of a server that has taught, as the askers' run
-begins after an untimed question. Then T new sessions each paste a document no model saw
-(tests/data/fresh/), propose pairs and press Teach with the given budget; once the first is training, the askers
-(new sessions, the same questions) ask all at once. Measured: the askers' latency while the teachers teach, each
-teacher's outcome, the server's resident memory every SAMPLE_S (its peak while teaching), and, SETTLE_S after
-every session closed, its memory again: what the ended sessions left behind.
+After the askers' run without teaching (fourpaths/measure/load_test.py), the sessions close and, SETTLE_S later, the
+server's resident memory is the cold idle figure. One session then teaches once, untimed, and closes: the first job
+in a process pages in the library code of the backward pass for good, so SETTLE_S after it closes is the idle
+figure, that of a server that has taught, as the askers' run begins after an untimed question. Then T new sessions
+each paste a document no model saw (tests/data/fresh/), propose pairs and press Teach with the given budget; once
+the first is training, the askers (new sessions, the same questions) ask all at once. Measured: the askers' latency
+while the teachers teach, each teacher's outcome, the server's resident memory every SAMPLE_S (its peak while
+teaching), and, SETTLE_S after every session closed, its memory again: what the ended sessions left behind.
 """
 
 from __future__ import annotations
