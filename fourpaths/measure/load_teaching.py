@@ -133,6 +133,11 @@ async def wait_for_text(page, texts: tuple[str, ...], timeout_ms: int, run: Teac
     raise TimeoutError(f"not after {timeout_ms} ms: {' or '.join(texts)}")
 
 
+def teaching_timeout_ms(budget_s: float) -> int:
+    """How long a job may take from Teach to its report: queued behind the others, paused for questions."""
+    return int(1000 * (budget_s * 4 + 600))
+
+
 async def teach_to_the_end(page, clicked: float, run: TeacherRun, timeout_ms: int) -> None:
     try:
         await wait_for_text(page, (DONE,), timeout_ms, run)
@@ -156,7 +161,7 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
     context, page = await open_teacher(browser, address)
     try:
         clicked = await start_teaching(page, TEACH_DOCUMENTS[0], SLIDER_STEP_S, warm_up)
-        await teach_to_the_end(page, clicked, warm_up, int(1000 * (SLIDER_STEP_S * 4 + 600)))
+        await teach_to_the_end(page, clicked, warm_up, teaching_timeout_ms(SLIDER_STEP_S))
     except Exception as error:  # noqa: BLE001 - one of the run's errors
         warm_up.error = f"starting: {type(error).__name__}: {one_line(error)}"
     finally:
@@ -192,8 +197,7 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
             else:
                 contexts.append(result[0])
                 tasks.append(run_session(result[1], run, QUESTION_TIMEOUT_MS * len(sets)))
-        teaching_timeout_ms = int(1000 * (budget_s * 4 + 600))  # queued behind the others, paused for questions
-        await asyncio.gather(*tasks, *(teach_to_the_end(page, clicked, run, teaching_timeout_ms)
+        await asyncio.gather(*tasks, *(teach_to_the_end(page, clicked, run, teaching_timeout_ms(budget_s))
                                        for page, run, clicked in teacher_pages))
     finally:
         for context in contexts:
