@@ -19,6 +19,7 @@ from fourpaths.measure.browser import (
     go_to,
     open_app,
     page_errors,
+    rerun_settled,
     served_app,
     settled,
     whole_page_screenshot,
@@ -241,7 +242,7 @@ def test_a_template_switch_keeps_the_first_answers_marked_against_the_reference(
         # the presenter switches the template: the first answers stay, under the settings they were asked with
         page.get_by_role("combobox", name="Prompt template (prompt path)").click()
         page.get_by_role("option", name="few-shot", exact=True).click()
-        settled(page)
+        rerun_settled(page)
         # one line once the rerun is drawn (while it draws, the stale line can stand beside the new one)
         expect(page.get_by_text(re.compile(r"^Asked .* with zero-shot"))).to_have_count(1, timeout=30_000)
         expect(page.get_by_text(re.compile(r"^Asked .* with zero-shot"))).to_be_visible()
@@ -264,7 +265,7 @@ def test_a_template_switch_keeps_the_first_answers_marked_against_the_reference(
         expect(chosen).to_have_value("few-shot")
         go_to(page, "Tour", "Four ways to put a model to work")
         page.get_by_role("button", name=re.compile("^Next")).click()  # reruns on the Tour, where no sidebar is drawn
-        settled(page)
+        rerun_settled(page)
         go_to(page, "Compare", "One question, four paths")
         expect(chosen).to_have_value("few-shot")
 
@@ -284,7 +285,7 @@ def test_a_partial_run_again_leaves_the_full_figures_in_results(micro_env, measu
         number = page.get_by_role("spinbutton", name="Only the first N questions (0: all)")
         number.fill("5")
         number.press("Enter")
-        settled(page)
+        rerun_settled(page)
         page.get_by_role("button", name="Run again").click()
         expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("eval-partial.json",
                                                                              timeout=PAGE_TIMEOUT_MS)

@@ -158,6 +158,19 @@ def settled(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
     expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=timeout_ms)
 
 
+def rerun_settled(page, start_ms: int = 5_000, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    """After a widget change: until the rerun it starts is over. Waiting only for the running icon's absence can
+    pass before the rerun begins, and its stale elements then stand beside the new ones after the check."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    try:
+        expect(page.get_by_test_id("stStatusWidgetRunningIcon")).not_to_have_count(0, timeout=start_ms)
+    except (AssertionError, PlaywrightTimeout):
+        pass  # a rerun shorter than the icon's delay: over before it showed
+    settled(page, timeout_ms)
+
+
 def go_to(page, link: str, title: str) -> None:
     """Through the sidebar's link, as a visitor would: the same session, so the sidebar's settings stay."""
     from playwright.sync_api import expect
