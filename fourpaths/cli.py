@@ -280,9 +280,10 @@ def run_index(args) -> int:
                              f"{workspace.corpus_root()}: set FOURPATHS_INDEX_DIR to a folder for that corpus's index")
     # --rebuild replaces the folder only once the new index is complete: a failed build keeps the old one.
     index, rebuilt = open_index(workspace.corpus_root(), workspace.index_dir(), resolve_location(settings.embedder),
-                                settings.chunk_words, settings.chunk_overlap, progress=_progress("embedding chunks"),
-                                force=args.rebuild)
-    print(f"index: {len(index)} chunks in {workspace.index_dir()} ({'rebuilt' if rebuilt else 'up to date'})")
+                                settings.chunk_words, settings.chunk_overlap,
+                                progress=_progress("embedding chunks and sentences"), force=args.rebuild)
+    state = "rebuilt" if rebuilt else "up to date"
+    print(f"index: {len(index)} chunks, {len(index.sentence_vectors)} sentences in {workspace.index_dir()} ({state})")
     return 0
 
 

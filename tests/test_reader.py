@@ -122,7 +122,7 @@ def letters(texts):
 
 
 def test_sentences_are_split_at_stops_and_line_breaks_and_short_lines_dropped():
-    from fourpaths.answering.reader import sentence_spans
+    from fourpaths.retrieval.sentences import sentence_spans
 
     text = "## Prices\nThe Standard tier costs £195. It rose in 2026! Is it dear? Yes.\nThe Lite tier is gone"
     assert [text[a:b] for a, b in sentence_spans(text)] == [

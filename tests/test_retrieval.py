@@ -23,7 +23,7 @@ from fourpaths.retrieval.corpus import (
     corpus_fingerprint,
     load_documents,
 )
-from fourpaths.retrieval.embedder import load_embedder, resolve_embedder_location
+from fourpaths.retrieval.embedder import embed_texts, load_embedder, resolve_embedder_location
 from fourpaths.retrieval.index import (
     Hit,
     SearchIndex,
@@ -31,8 +31,9 @@ from fourpaths.retrieval.index import (
     read_manifest,
     retrieval_hit,
 )
+from fourpaths.retrieval.sentences import unique_sentences
 
-INDEX_FILES = {"index.faiss", "chunks.jsonl", "manifest.json"}
+INDEX_FILES = {"index.faiss", "chunks.jsonl", "sentences.npy", "manifest.json"}
 
 
 
@@ -134,7 +135,8 @@ def test_build_reports_progress(corpus: Path, embedder):
     calls: list[tuple[int, int]] = []
     index = SearchIndex.build(chunks, embedder, batch_size=2, progress=lambda done, total: calls.append((done, total)))
     assert len(index) == len(chunks) > 2  # several batches of 2
-    assert calls[0] == (0, len(chunks)) and calls[-1] == (len(chunks), len(chunks))
+    texts = len(chunks) + len(unique_sentences(chunk.text for chunk in chunks))  # the chunks, then their sentences
+    assert calls[0] == (0, texts) and calls[-1] == (texts, texts)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 
 
@@ -296,6 +298,48 @@ def test_add_documents_and_remove_source_survive_save_and_load(built: SearchInde
     hits = again.search("How many days of paid annual leave do employees get?", k=100)
     assert len(hits) == len(again) and not retrieval_hit(hits, "docs/policy-holidays.md")
     assert again.search(question, 1)[0].source == "updates/update-parking.md"
+
+
+def test_the_sentence_table_gives_what_embedding_gives_and_follows_changes(built: SearchIndex, embedder,
+                                                                         tmp_path: Path, monkeypatch):
+    """The reader's sentence cosines come from the table built with the index: the same vectors as embedding the
+    sentence now, none embedded again when asked for, through adding, removing, saving and loading."""
+    sentences = unique_sentences(chunk.text for chunk in built.chunks)
+    assert len(built.sentence_vectors) == len(sentences) > len(built.chunks) // 2
+    assert np.allclose(built.embed_sentences(sentences[:5]), embed_texts(embedder, sentences[:5]), atol=1e-5)
+    question = "How many electric vehicle chargers are in the car park?"
+    mixed = built.embed_sentences([question, sentences[3]])  # a text not in the table is embedded
+    assert np.allclose(mixed, embed_texts(embedder, [question, sentences[3]]), atol=1e-5)
+
+    new = "The car park behind the Leeds office now has twelve electric vehicle chargers."
+    built.add_documents([Document(name="update-parking.md", path=tmp_path / "update-parking.md",
+                                  text=f"# Parking\n\n{new}\n", collection="updates")])
+    built.remove_source("docs/policy-holidays.md")
+    holidays = [text for text in sentences if "annual leave" in text]
+    assert holidays and not any(text in built.sentences for text in holidays)  # gone with their document
+    built.save(tmp_path / "index")
+    loaded = SearchIndex.load(tmp_path / "index")
+    monkeypatch.setattr(retrieval, "embed_texts", _no_embedding)
+    kept = unique_sentences(chunk.text for chunk in loaded.chunks)
+    parking = [text for text in kept if new in text]  # the chunk puts its heading in front
+    assert parking and loaded.embed_sentences(kept).shape == (len(kept), loaded.dimension)
+    assert np.allclose(loaded.embed_sentences(parking), built.embed_sentences(parking))
+
+
+def test_a_sentence_table_that_disagrees_with_the_chunks_is_refused(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    open_index(corpus, index_dir, None)
+    table = np.load(index_dir / "sentences.npy")
+    np.save(index_dir / "sentences.npy", table[:-1])
+    with pytest.raises(FourpathsError, match="disagree"):
+        SearchIndex.load(index_dir)
+    np.save(index_dir / "sentences.npy", table * 3)
+    with pytest.raises(FourpathsError, match="damaged"):
+        SearchIndex.load(index_dir)
+    (index_dir / "sentences.npy").write_bytes(b"not an array")
+    with pytest.raises(FourpathsError, match="unreadable"):
+        SearchIndex.load(index_dir)
+    assert open_index(corpus, index_dir, None)[1]  # and open_index builds it again
 
 
 def _no_embedding(*args, **kwargs):

@@ -19,7 +19,6 @@ neighbouring sentence, and the cosine prefers the sentence about the question (d
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -28,6 +27,7 @@ import torch
 
 from fourpaths.answering.engine import check_vocabulary, check_weights
 from fourpaths.errors import FourpathsError, QuestionTooLong, one_line
+from fourpaths.retrieval.sentences import sentence_spans
 
 CONFIG_FILE = "reader_config.json"
 MAX_LENGTH = 384
@@ -35,8 +35,6 @@ STRIDE = 128
 MAX_ANSWER_TOKENS = 16  # reference answers run to 12 tokens; measured on the train questions: 14-18 best
 SENTENCE_WEIGHT = 20.0  # the recipe's: margin + 20 x cosine chose the right sentence most often on dev (of 0-40)
 SENTENCES_READ = 6  # the sentences nearest the question: on dev as right as reading all 11 or so, at half the cost
-MIN_SENTENCE_WORDS = 3  # shorter lines are headings and table fragments, not statements
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -201,17 +199,6 @@ class Reader:
         start_p = torch.softmax(start_logits[candidates], dim=0)[1 + first]
         end_p = torch.softmax(end_logits[candidates], dim=0)[1 + last]
         return low + first, low + last, float(scores[first, last]), float(start_p * end_p)
-
-
-def sentence_spans(passage: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of at least MIN_SENTENCE_WORDS words: a sentence ends at . ! or ? before
-    a space, or at a line break."""
-    spans, start = [], 0
-    for match in SENTENCE_END.finditer(passage):
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(passage)))
-    return [(a, b) for a, b in spans if len(passage[a:b].split()) >= MIN_SENTENCE_WORDS]
 
 
 def _read_config(folder: Path) -> dict:

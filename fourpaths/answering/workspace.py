@@ -122,10 +122,9 @@ class Workspace:
         return self.index_dir().resolve() == (PROJECT_ROOT / Settings.index_dir).resolve()
 
     def embed(self, texts):
-        """L2-normalised embeddings by the index's embedder: the reader's sentence cosines."""
-        from fourpaths.retrieval.embedder import embed_texts
-
-        return embed_texts(self.index().embedder, texts)
+        """L2-normalised embeddings by the index's embedder, the corpus's sentences from the index's table: the
+        reader's sentence cosines."""
+        return self.index().embed_sentences(texts)
 
     def index(self):
         from fourpaths.retrieval.corpus import corpus_stat_signature

