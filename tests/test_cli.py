@@ -140,7 +140,7 @@ def test_index_command_builds_then_reuses(micro_env, monkeypatch, tmp_path, caps
     assert main(["index"]) == 0
     assert main(["index"]) == 0
     first, second = capsys.readouterr().out.splitlines()[-2:]
-    pattern = rf"index: (\d+) chunks in {re.escape(str(tmp_path / 'index'))} \((rebuilt|up to date)\)"
+    pattern = rf"index: (\d+) chunks, (\d+) sentences in {re.escape(str(tmp_path / 'index'))} \((rebuilt|up to date)\)"
     built, reused = re.fullmatch(pattern, first), re.fullmatch(pattern, second)
-    assert built and built.group(2) == "rebuilt" and int(built.group(1)) > 0
-    assert reused and reused.group(2) == "up to date" and reused.group(1) == built.group(1)
+    assert built and built.group(3) == "rebuilt" and int(built.group(1)) > 0 and int(built.group(2)) > 0
+    assert reused and reused.group(3) == "up to date" and reused.groups()[:2] == built.groups()[:2]

@@ -10,7 +10,14 @@ from fourpaths.config import PROJECT_ROOT, Settings
 from fourpaths.retrieval.corpus import corpus_fingerprint
 from fourpaths.retrieval.corpus_check import check_corpus
 from fourpaths.retrieval.embedder import resolve_embedder_location
-from fourpaths.retrieval.index import manifest_matches, read_manifest
+from fourpaths.retrieval.index import (
+    CHUNKS_FILE,
+    INDEX_FILE,
+    MANIFEST_FILE,
+    SENTENCES_FILE,
+    manifest_matches,
+    read_manifest,
+)
 
 MODELS = PROJECT_ROOT / "models"
 
@@ -28,7 +35,7 @@ def test_shipped_index_is_current_for_the_shipped_corpus_and_embedder():
     assert manifest_matches(manifest, corpus_fingerprint(PROJECT_ROOT / "corpus"), resolve_embedder_location(None),
                             settings.chunk_words, settings.chunk_overlap), "index/ is stale: run `fourpaths index`"
     shipped = {p.name for p in (PROJECT_ROOT / settings.index_dir).iterdir()}
-    assert shipped == {"index.faiss", "chunks.jsonl", "manifest.json"}, "index/ holds leftovers: rebuild it"
+    assert shipped == {INDEX_FILE, CHUNKS_FILE, SENTENCES_FILE, MANIFEST_FILE}, "index/ holds leftovers: rebuild it"
 
 
 def test_models_folder_is_small_and_has_no_pickles():
