@@ -76,8 +76,8 @@ def stream(question: str, settings, workspace, reference=None, index_note=None) 
         st.error(markdown_escaped(failure))
     if workspace.index_rebuilt and index_note is not None:
         index = workspace.index()
-        index_note.caption(f"Search index built for this question: {len(index):,} chunks embedded in "
-                           f"{index.build_seconds:.1f} s")
+        index_note.caption(f"Search index built for this question: {len(index):,} chunks and "
+                           f"{len(index.sentence_vectors):,} sentences embedded in {index.build_seconds:.1f} s")
     overlay = getattr(workspace, "overlay", None)
     added = tuple(item.source for item in overlay.documents()) if overlay is not None else ()
     return Asked(question, settings_label(settings), {p: results[p] for p in PATH_IDS if p in results}, wall_ms,
