@@ -127,7 +127,7 @@ class SearchIndex:
         self.sentences: dict[str, int] | None = None
         self.sentence_vectors = np.zeros((0, vectors.shape[1]), np.float32)
         if sentence_vectors is not None:
-            self._set_sentences(self.chunks, sentence_vectors)
+            self._set_sentences(unique_sentences(chunk.text for chunk in self.chunks), sentence_vectors)
 
     # -- construction -------------------------------------------------------
 
@@ -234,21 +234,22 @@ class SearchIndex:
         vectors = [table[rows[text]] if text in rows else fresh[text] for text in texts]
         return np.vstack(vectors) if vectors else np.zeros((0, self.dimension), np.float32)
 
-    def _set_sentences(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        sentences = unique_sentences(chunk.text for chunk in chunks)
+    def _set_sentences(self, sentences: list[str], vectors: np.ndarray) -> None:
         if len(vectors) != len(sentences):
             raise ValueError(f"need one vector per sentence; got {len(vectors)} for {len(sentences)} sentences")
         self.sentence_vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(sentences),
                                                                                         self.dimension)
         self.sentences = {text: row for row, text in enumerate(sentences)}
 
-    def _sentence_vectors_for(self, chunks: Sequence[Chunk], fresh: dict[str, np.ndarray]) -> np.ndarray | None:
-        """The table for these chunks, from the present one and `fresh` (new sentences' vectors)."""
+    def _sentence_table_for(self, chunks: Sequence[Chunk],
+                            fresh: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray] | None:
+        """The sentences of these chunks and their vectors, from the present table and `fresh` (new sentences')."""
         if self.sentences is None:
             return None
+        sentences = unique_sentences(chunk.text for chunk in chunks)
         rows = [self.sentence_vectors[self.sentences[text]] if text in self.sentences else fresh[text]
-                for text in unique_sentences(chunk.text for chunk in chunks)]
-        return np.vstack(rows) if rows else np.zeros((0, self.dimension), np.float32)
+                for text in sentences]
+        return sentences, np.vstack(rows) if rows else np.zeros((0, self.dimension), np.float32)
 
     def _require_embedder(self) -> "SentenceTransformer":
         if self.embedder is None:
@@ -317,10 +318,10 @@ class SearchIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dimension)
         # built before anything changes, so a failure leaves the old state
         index = self._flat_index(vectors)
-        sentence_vectors = self._sentence_vectors_for(chunks, fresh or {})
+        table = self._sentence_table_for(chunks, fresh or {})
         self.chunks, self.vectors, self._index = chunks, vectors, index
-        if sentence_vectors is not None:
-            self._set_sentences(chunks, sentence_vectors)
+        if table is not None:
+            self._set_sentences(*table)
         self.fingerprint = None
 
     # -- persistence --------------------------------------------------------
@@ -399,10 +400,9 @@ class SearchIndex:
             sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)
         except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as error:
             raise FourpathsError(f"{folder}: search index is unreadable ({one_line(error)})") from None
-        sentences = len(unique_sentences(chunk.text for chunk in chunks))
-        if not (sentence_vectors.ndim == 2 and sentence_vectors.shape == (sentences, dimension)):
-            raise FourpathsError(f"{folder}: search index files disagree ({sentence_vectors.shape[0]} sentence "
-                                 f"vectors for {sentences} sentences); rebuild it")
+        if not (sentence_vectors.ndim == 2 and sentence_vectors.shape[1] == dimension):
+            raise FourpathsError(f"{folder}: search index files disagree (sentence vectors of shape "
+                                 f"{sentence_vectors.shape}, chunk vectors of dimension {dimension}); rebuild it")
         if not (index.ntotal == len(chunks) == count) or index.d != dimension:
             raise FourpathsError(
                 f"{folder}: search index files disagree ({index.ntotal} vectors, {len(chunks)} chunks, "
@@ -419,17 +419,20 @@ class SearchIndex:
                         for part in (vectors, sentence_vectors) if len(part))
         if not whole:
             raise FourpathsError(f"{folder}: search index vectors are damaged (not unit length); rebuild it")
-        return cls(
-            chunks,
-            vectors,
-            embedder,
-            embedder_location=embedder_location or manifest.get("embedder"),
-            max_words=max_words,
-            overlap_words=overlap_words,
-            fingerprint=manifest.get("fingerprint"),
-            build_seconds=float(manifest.get("build_seconds") or 0.0),
-            sentence_vectors=sentence_vectors,
-        )
+        try:
+            return cls(
+                chunks,
+                vectors,
+                embedder,
+                embedder_location=embedder_location or manifest.get("embedder"),
+                max_words=max_words,
+                overlap_words=overlap_words,
+                fingerprint=manifest.get("fingerprint"),
+                build_seconds=float(manifest.get("build_seconds") or 0.0),
+                sentence_vectors=sentence_vectors,
+            )
+        except ValueError as error:  # a sentence table of another length than the chunks' sentences
+            raise FourpathsError(f"{folder}: search index files disagree ({error}); rebuild it") from None
 
 
 def _chunk_from_record(line: str) -> Chunk:
