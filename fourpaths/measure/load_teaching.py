@@ -52,6 +52,12 @@ def server_resident_mb(pid: int, measure=resident_mb) -> float:
     return round(sum(measure(process) or 0.0 for process in [pid] + _descendants(pid)), 1)
 
 
+async def settled_memory(pid: int) -> tuple[float, float]:
+    """SETTLE_S from now, the server's resident memory and its own data (anonymous) part."""
+    await asyncio.sleep(SETTLE_S)
+    return server_resident_mb(pid), server_resident_mb(pid, anonymous_mb)
+
+
 async def sample_memory(pid: int, samples: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         samples.append(server_resident_mb(pid))
@@ -154,8 +160,7 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
     from fourpaths.measure.load_test import QUESTION_TIMEOUT_MS, SessionRun, open_session, run_session
 
     progress(f"teaching: waiting {SETTLE_S:.0f} s for the closed sessions to be released, then the cold idle memory")
-    await asyncio.sleep(SETTLE_S)
-    cold_mb, cold_anonymous_mb = server_resident_mb(server_pid), server_resident_mb(server_pid, anonymous_mb)
+    cold_mb, cold_anonymous_mb = await settled_memory(server_pid)
     progress("teaching: one session teaches once, untimed (the process's first job); then the idle memory")
     warm_up = TeacherRun(TEACH_DOCUMENTS[0].name)
     context, page = await open_teacher(browser, address)
@@ -166,8 +171,7 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
         warm_up.error = f"starting: {type(error).__name__}: {one_line(error)}"
     finally:
         await context.close()
-    await asyncio.sleep(SETTLE_S)
-    idle_mb, idle_anonymous_mb = server_resident_mb(server_pid), server_resident_mb(server_pid, anonymous_mb)
+    idle_mb, idle_anonymous_mb = await settled_memory(server_pid)
     samples: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_memory(server_pid, samples, stop))
@@ -205,9 +209,8 @@ async def teaching_phase(browser, address: str, server_pid: int, sets: list[list
         stop.set()
         await sampler
     progress(f"teaching: every session closed; memory in {SETTLE_S:.0f} s")
-    await asyncio.sleep(SETTLE_S)
+    after_close_mb, after_close_anonymous_mb = await settled_memory(server_pid)
     return {"cold_idle_mb": cold_mb, "cold_idle_anonymous_mb": cold_anonymous_mb, "warm_up": warm_up,
-            "idle_mb": idle_mb, "peak_mb": max(samples, default=None), "after_close_mb": server_resident_mb(server_pid),
-            "idle_anonymous_mb": idle_anonymous_mb,
-            "after_close_anonymous_mb": server_resident_mb(server_pid, anonymous_mb), "askers": askers,
-            "teachers": runs}
+            "idle_mb": idle_mb, "peak_mb": max(samples, default=None), "after_close_mb": after_close_mb,
+            "idle_anonymous_mb": idle_anonymous_mb, "after_close_anonymous_mb": after_close_anonymous_mb,
+            "askers": askers, "teachers": runs}
